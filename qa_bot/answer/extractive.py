@@ -1,0 +1,181 @@
+"""The offline answerer: quotes the retrieved sentences that best answer the question."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from qa_bot.answer.base import REFUSAL, Answerer
+from qa_bot.models import Answer, Citation
+from qa_bot.sentences import Span, sentence_spans
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not now of off on once only or other our out over own same she should
+    so some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your
+    tell according said say says""".split()
+)
+_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+_WORD = re.compile(r"[\w$%]+(?:['’]\w+)?")
+SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
+MIN_WORDS = 4
+_CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
+
+
+def _words(text: str) -> list[str]:
+    """Word tokens, with "U.S." folded to "US"."""
+    text = _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
+    return _WORD.findall(text)
+
+
+def _bare(word: str) -> str:
+    """Lower case, possessive dropped: "TSMC’s" -> "tsmc"."""
+    return re.sub(r"['’]s$", "", word.lower())
+
+
+def _terms(text: str) -> set[str]:
+    """Content-word stems of ``text``, cut to five letters ("funding" ~ "funded")."""
+    return {_bare(w)[:5] for w in _words(text) if w.lower() not in STOPWORDS}
+
+
+def key_terms(question: str) -> set[str]:
+    """Names and numbers in the question ("Samsung", "TDK", "2023"): capitalised or digit-bearing
+    words other than the first, which any supporting text must mention as whole words."""
+    return {
+        _bare(w)
+        for w in _words(question)[1:]
+        if w.lower() not in STOPWORDS and (w[0].isupper() or any(c.isdigit() for c in w))
+    }
+
+
+@dataclass
+class _Candidate:
+    """A sentence or clause of a retrieved chunk, located in its document."""
+
+    text: str
+    chunk: Document
+    offset: int
+    score: float = 0.0
+
+    def overlaps(self, other: _Candidate) -> bool:
+        """True when both quote the same stretch of the same document."""
+        same_doc = self.chunk.metadata["source"] == other.chunk.metadata["source"]
+        return same_doc and (
+            self.chunk.metadata.get("page") == other.chunk.metadata.get("page")
+            and self.offset < other.offset + len(other.text)
+            and other.offset < self.offset + len(self.text)
+        )
+
+
+def _clauses(span: Span) -> list[Span]:
+    """The sentence and, when it joins independent clauses ("…, and …"), each clause."""
+    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(span.text)), len(span.text) + 2]
+    parts = [
+        Span(span.start + a, span.start + b - 2, span.text[a : b - 2].rstrip(",;"))
+        for a, b in itertools.pairwise(cuts)
+    ]
+    if len(parts) < 2 or any(len(p.text.split()) < MIN_WORDS for p in parts):
+        return [span]
+    return [span, *(Span(p.start, p.start + len(p.text), p.text) for p in parts)]
+
+
+def _candidates(chunks: list[Document]) -> list[_Candidate]:
+    """Declarative sentences and clauses of the chunks, each once (chunks overlap)."""
+    seen: set[str] = set()
+    found = []
+    for chunk in chunks:
+        for sentence in sentence_spans(chunk.page_content):
+            if sentence.text.endswith("?") or len(sentence.text.split()) < MIN_WORDS:
+                continue
+            for span in _clauses(sentence):
+                if span.text not in seen:
+                    seen.add(span.text)
+                    found.append(_Candidate(span.text, chunk, chunk.metadata["offset"] + span.start))
+    return found
+
+
+def _cite(text: str, n: int) -> str:
+    """Put the citation marker before the sentence's final full stop, as in "… plans [1]."."""
+    if text[-1] in ".!":
+        return f"{text[:-1]} [{n}]{text[-1]}"
+    return f"{text} [{n}]" if text[-1] in "\"”’)" else f"{text} [{n}]."
+
+
+class ExtractiveAnswerer(Answerer):
+    """Scores each retrieved sentence by meaning (embeddings) and shared terms, and answers with
+    the best one or two, each cited. Refuses when none reaches ``min_support``."""
+
+    def __init__(
+        self, embeddings: Embeddings, min_support: float, max_sentences: int = 2, margin: float = 0.06
+    ) -> None:
+        self.embeddings = embeddings
+        self.min_support = min_support
+        self.max_sentences = max_sentences
+        self.margin = margin
+
+    def score(self, question: str, chunks: list[Document]) -> list[_Candidate]:
+        """All candidate sentences, scored and sorted best first."""
+        candidates = _candidates(chunks)
+        if not candidates:
+            return []
+        vectors = np.array(self.embeddings.embed_documents([question] + [c.text for c in candidates]))
+        semantic = vectors[1:] @ vectors[0]
+        wanted = _terms(question)
+        for candidate, similarity in zip(candidates, semantic, strict=True):
+            overlap = len(wanted & _terms(candidate.text)) / len(wanted) if wanted else 0.0
+            candidate.score = SEMANTIC_WEIGHT * float(similarity) + (1 - SEMANTIC_WEIGHT) * overlap
+        return sorted(candidates, key=lambda c: c.score, reverse=True)
+
+    def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
+        """The sentences to answer with; empty when the chunks do not support an answer."""
+        retrieved = {_bare(w) for c in chunks for w in _words(c.page_content)}
+        if not key_terms(question) <= retrieved:
+            return []  # the question names something the documents never mention
+        ranked = [c for c in self.score(question, chunks) if c.score >= self.min_support]
+        if not ranked:
+            return []
+        floor = ranked[0].score - self.margin
+        selected: list[_Candidate] = []
+        for candidate in ranked:
+            if candidate.score < floor or len(selected) == self.max_sentences:
+                break
+            if not any(candidate.overlaps(chosen) for chosen in selected):
+                selected.append(candidate)
+        return selected
+
+    def answer(self, question: str, chunks: list[Document]) -> Answer:
+        """Answer with the best-supported sentences, or refuse."""
+        selected = self._select(question, chunks)
+        if not selected:
+            return Answer(answer=REFUSAL, refused=True)
+        citations = [
+            Citation(
+                n=n,
+                source=c.chunk.metadata["source"],
+                title=c.chunk.metadata["title"],
+                page=c.chunk.metadata.get("page"),
+                quote=c.text,
+                score=round(c.score, 4),
+                chunk_id=c.chunk.id or "",
+                offset=c.offset,
+            )
+            for n, c in enumerate(selected, 1)
+        ]
+        text = " ".join(_cite(c.quote, c.n) for c in citations)
+        return Answer(answer=text, refused=False, citations=citations)
+
+    def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
+        """Yield the answer word by word, then the Answer itself."""
+        result = self.answer(question, chunks)
+        for word in re.findall(r"\S+\s*", result.answer):
+            yield word
+        yield result

@@ -1,0 +1,69 @@
+"""The one chain every face calls: question -> retrieve -> answer, whole or streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from operator import itemgetter
+
+from langchain_core.documents import Document
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from qa_bot.answer import Answerer
+from qa_bot.answer.extractive import ExtractiveAnswerer
+from qa_bot.config import Settings
+from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
+from qa_bot.models import Answer
+from qa_bot.retrieve import DenseRetriever
+from qa_bot.store import Store
+
+
+def make_answerer(settings: Settings, store: Store) -> Answerer:
+    """The answerer named by ``settings.answerer``."""
+    if settings.answerer == "extractive":
+        return ExtractiveAnswerer(
+            store.embeddings, settings.min_support, settings.max_answer_sentences
+        )
+    raise QaBotError(f"Unknown answerer '{settings.answerer}': use 'extractive'.")
+
+
+class QaChain:
+    """Retrieval and answering over one store; build once, call from any face or thread."""
+
+    def __init__(self, store: Store, answerer: Answerer | None = None) -> None:
+        self.store = store
+        self.settings = store.settings
+        self.answerer = answerer or make_answerer(self.settings, store)
+        self.retriever = DenseRetriever(vectorstore=store.vectorstore, k=self.settings.top_k)
+        self.runnable: Runnable[dict, Answer] = RunnablePassthrough.assign(
+            chunks=itemgetter("question") | self.retriever
+        ) | RunnableLambda(lambda x: self.answerer.answer(x["question"], x["chunks"]))
+
+    def _check(self, question: str) -> str:
+        """The question, stripped; raises a user-facing error when it cannot be asked."""
+        question = question.strip()
+        if not question:
+            raise BadQuestionError("The question is empty: type a question about your documents.")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise BadQuestionError(
+                f"The question is too long ({len(question)} characters; the limit is {limit}): "
+                "shorten it."
+            )
+        if self.store.count() == 0:
+            raise IndexNotReadyError(
+                "The index is empty: run `qa-bot ingest` to add your documents first."
+            )
+        return question
+
+    def ask(self, question: str) -> Answer:
+        """Answer one question."""
+        return self.runnable.invoke({"question": self._check(question)})
+
+    def retrieve(self, question: str) -> list[Document]:
+        """The chunks the answer would be written from, best first, with scores."""
+        return self.retriever.invoke(self._check(question))
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """Yield pieces of the answer text, then the final Answer."""
+        question = self._check(question)
+        yield from self.answerer.stream(question, self.retriever.invoke(question))

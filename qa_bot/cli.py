@@ -1,0 +1,134 @@
+"""The ``qa-bot`` command line: ingest documents, ask questions, serve the chat UI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qa_bot.config import Settings
+from qa_bot.errors import QaBotError
+from qa_bot.models import Answer
+
+if TYPE_CHECKING:  # the heavy modules are imported lazily so that --help stays fast
+    from qa_bot.store import Store
+
+app = typer.Typer(
+    help="qa-bot: ask questions about a folder of documents and get answers with citations.\n\n"
+    "Typical use: `qa-bot ingest corpus/`, then `qa-bot ask \"What did TSMC decide?\"` or "
+    "`qa-bot serve` for the chat UI. Settings come from QA_BOT_* environment variables or "
+    "qa-bot.toml (see README).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn a user-caused error into one plain line on stderr and exit code 1."""
+    try:
+        yield
+    except QaBotError as error:
+        err.print(f"[bold red]Error:[/] {error}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _open_store(settings: Settings) -> Store:
+    """Load the model and open the index, with a spinner (it takes a few seconds)."""
+    from qa_bot.store import Store
+
+    with err.status("Loading the embedding model and the index…"):
+        return Store.open(settings)
+
+
+@app.command()
+def ingest(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Folder of documents (default: QA_BOT_CORPUS_DIR).")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Drop the index and embed everything again.")
+    ] = False,
+) -> None:
+    """Index a folder: new and changed files are embedded, deleted files removed, the rest kept."""
+    from qa_bot.ingest import ingest as run_ingest
+
+    settings = Settings()
+    folder = folder or settings.corpus_dir
+    with _user_errors():
+        store = _open_store(settings)
+        if rebuild:
+            store = store.reset()
+        columns = (TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, TextColumn("{task.description}"), console=err) as bar:
+            task = bar.add_task("", total=None)
+            report = run_ingest(
+                store,
+                folder,
+                lambda done, total, source: bar.update(
+                    task, completed=done, total=total, description=source
+                ),
+            )
+    for source, reason in report.failed:
+        err.print(f"[yellow]Skipped[/] {source}: {reason}.", highlight=False)
+    summary = Table(title=f"Ingested {folder} in {report.seconds:.1f} s", title_justify="left")
+    for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks added"):
+        summary.add_column(column, justify="right")
+    summary.add_row(
+        *map(str, (len(report.added), len(report.updated), len(report.unchanged))),
+        *map(str, (len(report.deleted), len(report.failed), report.chunks_added)),
+    )
+    out.print(summary)
+
+
+def _print_answer(answer: Answer) -> None:
+    out.print(answer.answer, highlight=False)
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+    for c in answer.citations:
+        page = f", page {c.page}" if c.page else ""
+        out.print(f"[{c.n}] {c.title} ({c.source}{page}) score {c.score:.2f}", highlight=False)
+        out.print(f"    “{c.quote}”", highlight=False, style="dim")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in quotes.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (answer, refused, citations).")
+    ] = False,
+) -> None:
+    """Answer a question from the indexed documents, with numbered sources."""
+    from qa_bot.chain import QaChain
+
+    with _user_errors():
+        answer = QaChain(_open_store(Settings())).ask(question)
+    if as_json:
+        print(answer.model_dump_json())
+    else:
+        _print_answer(answer)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the chat UI (default http://127.0.0.1:7860)."""
+    from qa_bot.chain import QaChain
+    from qa_bot.ui import build_ui
+
+    settings = Settings()
+    with _user_errors():
+        chain = QaChain(_open_store(settings))
+    err.print(f"Chat UI on http://{host or settings.host}:{port or settings.port}")
+    build_ui(chain).launch(server_name=host or settings.host, server_port=port or settings.port)

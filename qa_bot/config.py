@@ -1,0 +1,75 @@
+"""One typed settings object, read from ``QA_BOT_*`` env vars and an optional ``qa-bot.toml``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything qa-bot can be configured with; every default works offline."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QA_BOT_", toml_file="qa-bot.toml", extra="ignore", frozen=True
+    )
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to ingest.")
+    data_dir: Path = Field(Path(".qa-bot"), description="Where the index lives (one per corpus).")
+
+    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded.")
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    collection: str | None = Field(
+        None, description="Chroma collection name; default derives from the data dir's id."
+    )
+
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="A bundled model name or a local sentence-transformers folder.",
+    )
+    embed_batch_size: int = Field(32, ge=1)
+
+    chunk_size: int = Field(800, ge=100, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(120, ge=0, description="Characters of whole sentences repeated.")
+
+    top_k: int = Field(5, ge=1, le=50, description="Chunks handed to the answerer.")
+    answerer: str = Field("extractive", description="How answers are written.")
+    min_support: float = Field(
+        0.48, description="Below this sentence score the extractive answerer refuses."
+    )
+    max_answer_sentences: int = Field(2, ge=1, le=5)
+    max_question_chars: int = Field(2000, ge=10)
+
+    host: str = Field("127.0.0.1", description="Address the web UI listens on.")
+    port: int = Field(7860, description="Port the web UI listens on.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: explicit arguments, then env vars, then ``qa-bot.toml``."""
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def server_mode(self) -> bool:
+        """True when a Chroma server is configured instead of the embedded store."""
+        return self.chroma_host is not None
+
+    @cached_property
+    def data_path(self) -> Path:
+        """The data dir as an absolute path, created on first use."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path

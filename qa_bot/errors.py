@@ -1,0 +1,21 @@
+"""Errors a user can cause; each carries one plain sentence saying what is wrong and what to do."""
+
+
+class QaBotError(Exception):
+    """Base class: ``str(error)`` is the message shown to the user."""
+
+
+class BadQuestionError(QaBotError):
+    """The question is empty or too long."""
+
+
+class CorpusError(QaBotError):
+    """The corpus folder cannot be read or holds nothing to ingest."""
+
+
+class IndexNotReadyError(QaBotError):
+    """The index is empty or was built for another embedding model."""
+
+
+class StoreUnavailableError(QaBotError):
+    """The Chroma server cannot be reached."""

@@ -1,0 +1,64 @@
+"""The Gradio chat UI: a thin face that streams the chain's answer and lists its sources."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+import gradio as gr
+
+from qa_bot.chain import QaChain
+from qa_bot.errors import QaBotError
+from qa_bot.models import Answer
+
+EXAMPLES = [
+    "What did TSMC decide?",
+    "What is Project Crystal Land?",
+    "How would the industrial parks be funded?",
+]
+
+
+def _escape(text: str) -> str:
+    """Document text shown as text: HTML escaped and Markdown syntax neutralised."""
+    return re.sub(r"([\\`*_{}\[\]#|~])", r"\\\1", html.escape(text))
+
+
+def render(answer: Answer) -> str:
+    """The answer followed by its numbered sources, as Markdown."""
+    if not answer.citations:
+        return _escape(answer.answer)
+    lines = [_escape(answer.answer), "", "**Sources**"]
+    for c in answer.citations:
+        page = f" · page {c.page}" if c.page else ""
+        lines += [
+            "",
+            f"**\\[{c.n}\\]** {_escape(c.title)} · `{_escape(c.source)}`{page} · score {c.score:.2f}",
+            f"> {_escape(c.quote)}",
+        ]
+    return "\n".join(lines)
+
+
+def build_ui(chain: QaChain) -> gr.Blocks:
+    """The chat app on top of ``chain``; its API endpoint is ``/chat``."""
+
+    def respond(message: str, history: list[dict]) -> Iterator[str]:
+        text = ""
+        try:
+            for piece in chain.stream(message):
+                if isinstance(piece, Answer):
+                    yield render(piece)
+                else:
+                    text += piece
+                    yield _escape(text)
+        except QaBotError as error:
+            yield f"⚠️ {error}"
+
+    return gr.ChatInterface(
+        respond,
+        title="qa-bot",
+        description="Ask about your documents; every answer cites the sentence it comes from.",
+        examples=EXAMPLES,
+        api_name="chat",
+        analytics_enabled=False,
+    )

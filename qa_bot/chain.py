@@ -26,6 +26,19 @@ def make_answerer(settings: Settings, store: Store) -> Answerer:
     raise QaBotError(f"Unknown answerer '{settings.answerer}': use 'extractive'.")
 
 
+def check_question(question: str, limit: int) -> str:
+    """The question, stripped; raises a user-facing error when it is empty or too long."""
+    question = question.strip()
+    if not question:
+        raise BadQuestionError("The question is empty: type a question about your documents.")
+    if len(question) > limit:
+        raise BadQuestionError(
+            f"The question is too long ({len(question)} characters; the limit is {limit}): "
+            "shorten it."
+        )
+    return question
+
+
 class QaChain:
     """Retrieval and answering over one store; build once, call from any face or thread."""
 
@@ -40,15 +53,7 @@ class QaChain:
 
     def _check(self, question: str) -> str:
         """The question, stripped; raises a user-facing error when it cannot be asked."""
-        question = question.strip()
-        if not question:
-            raise BadQuestionError("The question is empty: type a question about your documents.")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise BadQuestionError(
-                f"The question is too long ({len(question)} characters; the limit is {limit}): "
-                "shorten it."
-            )
+        question = check_question(question, self.settings.max_question_chars)
         if self.store.count() == 0:
             raise IndexNotReadyError(
                 "The index is empty: run `qa-bot ingest` to add your documents first."

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the heavy modules are imported lazily so that --help stays 
 
 app = typer.Typer(
     help="qa-bot: ask questions about a folder of documents and get answers with citations.\n\n"
-    "Typical use: `qa-bot ingest corpus/`, then `qa-bot ask \"What did TSMC decide?\"` or "
+    'Typical use: `qa-bot ingest corpus/`, then `qa-bot ask "What did TSMC decide?"` or '
     "`qa-bot serve` for the chat UI. Settings come from QA_BOT_* environment variables or "
     "qa-bot.toml (see README).",
     no_args_is_help=True,
@@ -108,10 +108,12 @@ def ask(
     ] = False,
 ) -> None:
     """Answer a question from the indexed documents, with numbered sources."""
-    from qa_bot.chain import QaChain
+    from qa_bot.chain import QaChain, check_question
 
+    settings = Settings()
     with _user_errors():
-        answer = QaChain(_open_store(Settings())).ask(question)
+        check_question(question, settings.max_question_chars)
+        answer = QaChain(_open_store(settings)).ask(question)
     if as_json:
         print(answer.model_dump_json())
     else:
@@ -132,3 +134,7 @@ def serve(
         chain = QaChain(_open_store(settings))
     err.print(f"Chat UI on http://{host or settings.host}:{port or settings.port}")
     build_ui(chain).launch(server_name=host or settings.host, server_port=port or settings.port)
+
+
+if __name__ == "__main__":
+    app()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field
@@ -37,7 +36,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(32, ge=1)
 
     chunk_size: int = Field(800, ge=100, description="Target chunk length in characters.")
-    chunk_overlap: int = Field(120, ge=0, description="Characters of whole sentences repeated.")
+    chunk_overlap: int = Field(200, ge=0, description="Characters of whole sentences repeated.")
 
     top_k: int = Field(5, ge=1, le=50, description="Chunks handed to the answerer.")
     answerer: str = Field("extractive", description="How answers are written.")
@@ -67,7 +66,7 @@ class Settings(BaseSettings):
         """True when a Chroma server is configured instead of the embedded store."""
         return self.chroma_host is not None
 
-    @cached_property
+    @property
     def data_path(self) -> Path:
         """The data dir as an absolute path, created on first use."""
         path = self.data_dir.expanduser().resolve()

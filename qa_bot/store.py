@@ -18,9 +18,12 @@ from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.embeddings import Embeddings
 from sentence_transformers import SentenceTransformer
+from transformers.utils import logging as transformers_logging
 
 from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
+
+transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
 
 def _bundled_models() -> dict[str, Path]:
@@ -123,7 +126,9 @@ class Store:
                 f"The index in {settings.data_path} was built with the embedding model "
                 f"'{built_with}', not '{settings.embedding_model}': run `qa-bot ingest --rebuild`."
             )
-        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else "local"
+        where = (
+            f"{settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else "local"
+        )
         records = SQLRecordManager(
             f"{where}/{name}", db_url=f"sqlite:///{settings.data_path / 'records.sqlite'}"
         )

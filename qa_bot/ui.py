@@ -30,10 +30,10 @@ def render(answer: Answer) -> str:
         return _escape(answer.answer)
     lines = [_escape(answer.answer), "", "**Sources**"]
     for c in answer.citations:
-        page = f" · page {c.page}" if c.page else ""
+        where = f"`{_escape(c.source)}`" + (f" · page {c.page}" if c.page else "")
         lines += [
             "",
-            f"**\\[{c.n}\\]** {_escape(c.title)} · `{_escape(c.source)}`{page} · score {c.score:.2f}",
+            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · score {c.score:.2f}",
             f"> {_escape(c.quote)}",
         ]
     return "\n".join(lines)

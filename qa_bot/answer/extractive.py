@@ -99,7 +99,9 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
             for span in _clauses(sentence):
                 if span.text not in seen:
                     seen.add(span.text)
-                    found.append(_Candidate(span.text, chunk, chunk.metadata["offset"] + span.start))
+                    found.append(
+                        _Candidate(span.text, chunk, chunk.metadata["offset"] + span.start)
+                    )
     return found
 
 
@@ -107,7 +109,7 @@ def _cite(text: str, n: int) -> str:
     """Put the citation marker before the sentence's final full stop, as in "… plans [1]."."""
     if text[-1] in ".!":
         return f"{text[:-1]} [{n}]{text[-1]}"
-    return f"{text} [{n}]" if text[-1] in "\"”’)" else f"{text} [{n}]."
+    return f"{text} [{n}]" if text[-1] in '"”’)' else f"{text} [{n}]."
 
 
 class ExtractiveAnswerer(Answerer):
@@ -115,7 +117,11 @@ class ExtractiveAnswerer(Answerer):
     the best one or two, each cited. Refuses when none reaches ``min_support``."""
 
     def __init__(
-        self, embeddings: Embeddings, min_support: float, max_sentences: int = 2, margin: float = 0.06
+        self,
+        embeddings: Embeddings,
+        min_support: float,
+        max_sentences: int = 2,
+        margin: float = 0.06,
     ) -> None:
         self.embeddings = embeddings
         self.min_support = min_support
@@ -127,7 +133,9 @@ class ExtractiveAnswerer(Answerer):
         candidates = _candidates(chunks)
         if not candidates:
             return []
-        vectors = np.array(self.embeddings.embed_documents([question] + [c.text for c in candidates]))
+        vectors = np.array(
+            self.embeddings.embed_documents([question] + [c.text for c in candidates])
+        )
         semantic = vectors[1:] @ vectors[0]
         wanted = _terms(question)
         for candidate, similarity in zip(candidates, semantic, strict=True):
@@ -176,6 +184,5 @@ class ExtractiveAnswerer(Answerer):
     def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
         """Yield the answer word by word, then the Answer itself."""
         result = self.answer(question, chunks)
-        for word in re.findall(r"\S+\s*", result.answer):
-            yield word
+        yield from re.findall(r"\S+\s*", result.answer)
         yield result

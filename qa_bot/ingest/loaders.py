@@ -11,7 +11,6 @@ import pypdf
 from bs4 import BeautifulSoup
 from langchain_core.documents import Document
 
-
 Part = tuple[str, str, int | None]
 """What a format loader returns per document: (text, title, page)."""
 
@@ -74,7 +73,9 @@ def _load_docx(path: Path) -> list[Part]:
     except Exception as err:  # python-docx raises zip, xml and value errors for broken files
         raise LoadError(f"it is not a readable Word file ({type(err).__name__})") from err
     paragraphs = [p for p in document.paragraphs if p.text.strip()]
-    heading = next((p.text for p in paragraphs if p.style.name.startswith(("Heading", "Title"))), "")
+    heading = next(
+        (p.text for p in paragraphs if p.style.name.startswith(("Heading", "Title"))), ""
+    )
     title = document.core_properties.title or heading
     return [("\n\n".join(p.text.strip() for p in paragraphs), title, None)]
 

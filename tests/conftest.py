@@ -1,0 +1,59 @@
+"""Real parts, built once per session: the embedding model, an ingested default corpus."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qa_bot.chain import QaChain
+from qa_bot.config import Settings
+from qa_bot.ingest import ingest
+from qa_bot.store import SentenceEmbeddings, Store, resolve_model_path
+
+REPO = Path(__file__).resolve().parent.parent
+ARTICLE = "softbank-trump-industrial-parks.txt"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> SentenceEmbeddings:
+    """The real bundled all-MiniLM-L6-v2, loaded once."""
+    return SentenceEmbeddings(resolve_model_path(Settings().embedding_model))
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of the default corpus that a test may change."""
+    folder = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", folder)
+    return folder
+
+
+@pytest.fixture
+def make_store(tmp_path: Path, embeddings: SentenceEmbeddings) -> Callable[..., Store]:
+    """Open a store in a fresh data dir of this test (extra settings as keyword arguments)."""
+
+    def make(**overrides: object) -> Store:
+        settings = Settings(data_dir=tmp_path / "data", **overrides)
+        return Store.open(settings, embeddings)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings) -> QaChain:
+    """The default corpus ingested into an embedded store, behind the real chain."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("default-data"))
+    store = Store.open(settings, embeddings)
+    ingest(store, REPO / "corpus")
+    return QaChain(store)

@@ -1,0 +1,82 @@
+"""The chain answers from the documents with exact, checkable citations, or refuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from qa_bot.answer import REFUSAL
+from qa_bot.chain import QaChain
+from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
+from qa_bot.models import Answer
+from qa_bot.store import Store
+from tests.conftest import ARTICLE, REPO
+
+
+def test_tsmc_question_cites_the_article(chain: QaChain) -> None:
+    answer = chain.ask("What did TSMC decide?")
+    assert not answer.refused
+    assert "opted out" in answer.answer and "[1]" in answer.answer
+    first = answer.citations[0]
+    assert first.n == 1 and first.source == ARTICLE and "TSMC" in first.quote
+    assert first.title.startswith("SoftBank CEO Proposes")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is Project Crystal Land?",
+        "How would the industrial parks be funded?",
+        "Which Japanese companies are being sought as partners?",
+    ],
+)
+def test_every_citation_quotes_the_document_at_its_offset(chain: QaChain, question: str) -> None:
+    text = (REPO / "corpus" / ARTICLE).read_text()
+    answer = chain.ask(question)
+    assert not answer.refused and answer.citations
+    for c in answer.citations:
+        assert text[c.offset : c.offset + len(c.quote)] == c.quote
+        assert f"[{c.n}]" in answer.answer
+        assert 0 < c.score <= 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What did Samsung decide?", "What is the capital of France?", "What did Intel decide?"],
+)
+def test_unanswerable_questions_are_refused(chain: QaChain, question: str) -> None:
+    answer = chain.ask(question)
+    assert answer == Answer(answer=REFUSAL, refused=True, citations=[])
+
+
+def test_stream_yields_text_then_the_same_answer(chain: QaChain) -> None:
+    pieces = list(chain.stream("What did TSMC decide?"))
+    final = pieces[-1]
+    assert isinstance(final, Answer)
+    assert len(pieces) > 2 and "".join(pieces[:-1]) == final.answer
+    assert final == chain.ask("What did TSMC decide?")
+
+
+@pytest.mark.parametrize(
+    ("question", "message"), [("   ", "question is empty"), ("why " * 600, "too long")]
+)
+def test_bad_questions_get_a_clear_error(chain: QaChain, question: str, message: str) -> None:
+    with pytest.raises(BadQuestionError, match=message):
+        chain.ask(question)
+
+
+def test_empty_index_says_to_ingest(make_store: Callable[..., Store]) -> None:
+    with pytest.raises(IndexNotReadyError, match="qa-bot ingest"):
+        QaChain(make_store()).ask("What did TSMC decide?")
+
+
+def test_unknown_answerer_is_a_clear_error(make_store: Callable[..., Store]) -> None:
+    with pytest.raises(QaBotError, match="Unknown answerer 'magic'"):
+        QaChain(make_store(answerer="magic"))
+
+
+def test_other_embedding_model_needs_a_rebuild(make_store: Callable[..., Store], tmp_path) -> None:
+    make_store()
+    with pytest.raises(IndexNotReadyError, match="ingest --rebuild"):
+        make_store(embedding_model=str(tmp_path))

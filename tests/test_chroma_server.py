@@ -1,0 +1,71 @@
+"""Server mode: the same ingest and chain against a real `chroma run` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa_bot.chain import QaChain
+from qa_bot.errors import StoreUnavailableError
+from qa_bot.ingest import ingest
+from qa_bot.store import Store
+from tests.conftest import ARTICLE, free_port
+
+
+@pytest.fixture(scope="module")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real Chroma server, started for this module and stopped after it."""
+    port = free_port()
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    path = tmp_path_factory.mktemp("chroma-server")
+    server = subprocess.Popen(
+        [chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            assert server.poll() is None, "chroma run exited"
+            assert time.monotonic() < deadline, "chroma run did not start in 60 s"
+            time.sleep(0.3)
+    yield port
+    server.terminate()
+    server.wait(10)
+
+
+def test_ingest_and_ask_through_the_server(
+    chroma_port: int, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store(chroma_host="127.0.0.1", chroma_port=chroma_port)
+    assert ingest(store, corpus).added == [ARTICLE]
+    assert store.collection_name in [c.name for c in store.client.list_collections()]
+    assert ingest(store, corpus).chunks_added == 0
+    answer = QaChain(store).ask("What did TSMC decide?")
+    assert not answer.refused and "TSMC" in answer.citations[0].quote
+
+
+def test_two_data_dirs_get_separate_collections(
+    chroma_port: int, tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    first = make_store(chroma_host="127.0.0.1", chroma_port=chroma_port)
+    second = Store.open(
+        first.settings.model_copy(update={"data_dir": tmp_path / "second"}), first.embeddings
+    )
+    assert first.collection_name != second.collection_name
+
+
+def test_server_down_is_a_clear_error(make_store: Callable[..., Store]) -> None:
+    port = free_port()
+    with pytest.raises(StoreUnavailableError, match=f"Cannot reach the Chroma server at .*{port}"):
+        make_store(chroma_host="127.0.0.1", chroma_port=port)

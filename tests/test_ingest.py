@@ -1,0 +1,117 @@
+"""Ingestion is incremental, keeps going past bad files, and never loses the index by mistake."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from qa_bot.errors import CorpusError
+from qa_bot.ingest import ingest
+from qa_bot.store import Store
+from tests.conftest import ARTICLE
+
+
+def chunk_texts(store: Store, source: str) -> list[str]:
+    got = store.vectorstore.get(where={"source": source}, include=["documents"])
+    return got["documents"]
+
+
+def test_first_ingest_adds_the_article(corpus: Path, make_store: Callable[..., Store]) -> None:
+    store = make_store()
+    seen: list[tuple[int, int, str]] = []
+    report = ingest(store, corpus, lambda *args: seen.append(args))
+    assert report.added == [ARTICLE] and not report.failed
+    assert report.chunks_added == store.count() > 3
+    assert seen == [(1, 1, ARTICLE)]
+
+
+def test_reingest_unchanged_embeds_nothing(corpus: Path, make_store: Callable[..., Store]) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    before = store.count()
+    report = ingest(store, corpus)
+    assert report.unchanged == [ARTICLE]
+    assert report.chunks_added == 0 and report.chunks_deleted == 0
+    assert store.count() == before
+
+
+def test_edit_and_delete_update_the_index(corpus: Path, make_store: Callable[..., Store]) -> None:
+    store = make_store()
+    (corpus / "memo.md").write_text("# Memo\n\nThe cafeteria closes at 3 pm on Fridays.\n")
+    ingest(store, corpus)
+    (corpus / "memo.md").write_text("# Memo\n\nThe cafeteria now closes at 5 pm on Fridays.\n")
+    report = ingest(store, corpus)
+    assert report.updated == ["memo.md"] and report.unchanged == [ARTICLE]
+    [chunk] = chunk_texts(store, "memo.md")
+    assert "now closes at 5 pm" in chunk and "3 pm" not in chunk
+
+    (corpus / "memo.md").unlink()
+    report = ingest(store, corpus)
+    assert report.deleted == ["memo.md"]
+    assert chunk_texts(store, "memo.md") == []
+    assert store.sources() == {ARTICLE}
+
+
+def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
+    corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    (corpus / "scan.pdf").write_bytes(b"%PDF-1.7\n garbage \x00\x01")
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "notes.txt").write_text("Notes\n\nThe vault code changes every Monday.\n")
+    (corpus / "image.png").write_bytes(b"\x89PNG")
+    store = make_store()
+    report = ingest(store, corpus)
+    assert [source for source, _ in report.failed] == ["scan.pdf"]
+    assert "not a readable PDF" in report.failed[0][1]
+    assert sorted(report.added) == [ARTICLE, "sub/notes.txt"]
+    assert report.ignored == 1
+    assert store.sources() == {ARTICLE, "sub/notes.txt"}
+
+
+def test_file_turned_corrupt_keeps_its_previous_chunks(
+    corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    before = chunk_texts(store, ARTICLE)
+    (corpus / ARTICLE).write_bytes(b"\x00\x00binary now")
+    report = ingest(store, corpus)
+    assert [source for source, _ in report.failed] == [ARTICLE]
+    assert chunk_texts(store, ARTICLE) == before
+
+
+def test_missing_or_empty_folder_is_refused_and_index_intact(
+    tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    count = store.count()
+    with pytest.raises(CorpusError, match="does not exist"):
+        ingest(store, tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="No supported documents"):
+        ingest(store, tmp_path / "empty")
+    assert store.count() == count
+
+
+def test_other_corpus_replaces_the_index_content(
+    tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "faq.txt").write_text("FAQ\n\nParking permits are issued by the front desk.\n")
+    report = ingest(store, other)
+    assert report.deleted == [ARTICLE]
+    assert store.sources() == {"faq.txt"}
+
+
+def test_rebuild_drops_everything(corpus: Path, make_store: Callable[..., Store]) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    fresh = store.reset()
+    assert fresh.count() == 0
+    assert ingest(fresh, corpus).added == [ARTICLE]

@@ -1,0 +1,42 @@
+"""The Gradio chat answers over real HTTP, through gradio_client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from gradio_client import Client
+
+from qa_bot.chain import QaChain
+from qa_bot.models import Answer, Citation
+from qa_bot.ui import build_ui, render
+from tests.conftest import ARTICLE, free_port
+
+
+@pytest.fixture(scope="module")
+def client(chain: QaChain) -> Iterator[Client]:
+    port = free_port()
+    demo = build_ui(chain)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    demo.close()
+
+
+def test_chat_answers_with_sources(client: Client) -> None:
+    reply = client.predict("What did TSMC decide?", api_name="/chat")
+    assert "opted out" in reply and "**Sources**" in reply
+    assert ARTICLE.replace("-", "-") in reply and "TSMC" in reply.split("**Sources**")[1]
+
+
+def test_chat_shows_errors_as_a_message(client: Client) -> None:
+    assert client.predict("   ", api_name="/chat").startswith("⚠️ The question is empty")
+
+
+def test_document_html_is_shown_as_text() -> None:
+    quote = "<script>alert(1)</script> *bold*"
+    citation = Citation(
+        n=1, source="x.html", title="<b>T</b>", quote=quote, score=0.5, chunk_id="c", offset=0
+    )
+    shown = render(Answer(answer=f"{quote} [1].", refused=False, citations=[citation]))
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    assert "<b>" not in shown and "\\*bold\\*" in shown

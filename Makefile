@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test ingest lint clean
+.PHONY: run test ingest lint bench-retrieval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ ingest: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[bench]'
+	touch $@
+
+bench-retrieval: $(VENV)/.installed-bench
+	$(BIN)/python bench/retrieval.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from operator import itemgetter
 
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
@@ -13,7 +12,7 @@ from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
 from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
 from qa_bot.models import Answer
-from qa_bot.retrieve import DenseRetriever
+from qa_bot.retrieve import HybridRetriever
 from qa_bot.store import Store
 
 
@@ -46,9 +45,10 @@ class QaChain:
         self.store = store
         self.settings = store.settings
         self.answerer = answerer or make_answerer(self.settings, store)
-        self.retriever = DenseRetriever(vectorstore=store.vectorstore, k=self.settings.top_k)
+        store.sync_lexical()
+        self.retriever = HybridRetriever.from_store(store)
         self.runnable: Runnable[dict, Answer] = RunnablePassthrough.assign(
-            chunks=itemgetter("question") | self.retriever
+            chunks=lambda x: self.retriever.invoke(x["question"], sources=x.get("sources"))
         ) | RunnableLambda(lambda x: self.answerer.answer(x["question"], x["chunks"]))
 
     def _check(self, question: str) -> str:
@@ -60,15 +60,16 @@ class QaChain:
             )
         return question
 
-    def ask(self, question: str) -> Answer:
-        """Answer one question."""
-        return self.runnable.invoke({"question": self._check(question)})
+    def ask(self, question: str, sources: list[str] | None = None) -> Answer:
+        """Answer one question, from the given sources only when ``sources`` is set."""
+        return self.runnable.invoke({"question": self._check(question), "sources": sources})
 
-    def retrieve(self, question: str) -> list[Document]:
+    def retrieve(self, question: str, sources: list[str] | None = None) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
-        return self.retriever.invoke(self._check(question))
+        return self.retriever.invoke(self._check(question), sources=sources)
 
-    def stream(self, question: str) -> Iterator[str | Answer]:
+    def stream(self, question: str, sources: list[str] | None = None) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
         question = self._check(question)
-        yield from self.answerer.stream(question, self.retriever.invoke(question))
+        chunks = self.retriever.invoke(question, sources=sources)
+        yield from self.answerer.stream(question, chunks)

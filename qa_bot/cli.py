@@ -106,6 +106,14 @@ def ask(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object (answer, refused, citations).")
     ] = False,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source",
+            help="Answer only from this file, folder or glob (relative to the corpus); repeat "
+            "to allow several.",
+        ),
+    ] = None,
 ) -> None:
     """Answer a question from the indexed documents, with numbered sources."""
     from qa_bot.chain import QaChain, check_question
@@ -113,7 +121,7 @@ def ask(
     settings = Settings()
     with _user_errors():
         check_question(question, settings.max_question_chars)
-        answer = QaChain(_open_store(settings)).ask(question)
+        answer = QaChain(_open_store(settings)).ask(question, sources=source or None)
     if as_json:
         print(answer.model_dump_json())
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -38,6 +39,20 @@ class Settings(BaseSettings):
     chunk_size: int = Field(800, ge=100, description="Target chunk length in characters.")
     chunk_overlap: int = Field(200, ge=0, description="Characters of whole sentences repeated.")
 
+    retrieval: Literal["dense", "bm25", "hybrid"] = Field(
+        "hybrid", description="First-stage search: embeddings, BM25 keywords, or both fused (RRF)."
+    )
+    candidates: int = Field(
+        20, ge=1, le=200, description="Chunks each first-stage search returns for reranking."
+    )
+    reranker: str = Field(
+        "sentence",
+        description="'sentence' (bundled model, best sentence + chunk + BM25), 'none' (fused "
+        "order), or a local sentence-transformers cross-encoder folder.",
+    )
+    mmr_lambda: float | None = Field(
+        None, ge=0, le=1, description="Set (e.g. 0.7) to diversify the top-k with MMR."
+    )
     top_k: int = Field(5, ge=1, le=50, description="Chunks handed to the answerer.")
     answerer: str = Field("extractive", description="How answers are written.")
     min_support: float = Field(

@@ -8,6 +8,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never contacted
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,17 @@ from pathlib import Path
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
+from langchain_classic.embeddings import CacheBackedEmbeddings
 from langchain_classic.indexes import SQLRecordManager
+from langchain_classic.storage import LocalFileStore
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from sentence_transformers import SentenceTransformer
 from transformers.utils import logging as transformers_logging
 
 from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
+from qa_bot.lexical import LexicalIndex
 
 transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
@@ -96,13 +101,20 @@ def _chroma_client(settings: Settings) -> chromadb.ClientAPI:
 
 @dataclass
 class Store:
-    """The heavy objects every part of qa-bot shares: build once with ``Store.open``."""
+    """The heavy objects every part of qa-bot shares: build once with ``Store.open``.
+
+    Chroma holds the chunks and their vectors; ``lexical`` holds the same chunks for BM25;
+    ``sentence_embeddings`` caches the vector of every chunk sentence on disk (filled at ingest)
+    for the reranker and the answerer.
+    """
 
     settings: Settings
     embeddings: SentenceEmbeddings
+    sentence_embeddings: Embeddings
     client: chromadb.ClientAPI
     vectorstore: Chroma
     records: SQLRecordManager
+    lexical: LexicalIndex
     collection_name: str
 
     @classmethod
@@ -129,15 +141,52 @@ class Store:
         where = (
             f"{settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else "local"
         )
+        namespace = f"{where}/{name}"
         records = SQLRecordManager(
-            f"{where}/{name}", db_url=f"sqlite:///{settings.data_path / 'records.sqlite'}"
+            namespace, db_url=f"sqlite:///{settings.data_path / 'records.sqlite'}"
         )
         records.create_schema()
-        return cls(settings, embeddings, client, vectorstore, records, name)
+        lexical_dir = settings.data_path / "lexical"
+        lexical_dir.mkdir(exist_ok=True)
+        key = hashlib.sha256(namespace.encode()).hexdigest()[:16]
+        sentence_embeddings = CacheBackedEmbeddings.from_bytes_store(
+            embeddings,
+            LocalFileStore(settings.data_path / "sentence-vectors"),
+            namespace=settings.embedding_model,
+            key_encoder="sha256",
+        )
+        return cls(
+            settings,
+            embeddings,
+            sentence_embeddings,
+            client,
+            vectorstore,
+            records,
+            LexicalIndex(lexical_dir / f"{key}.sqlite"),
+            name,
+        )
 
     def count(self) -> int:
         """Number of chunks in the index."""
         return self.client.get_collection(self.collection_name).count()
+
+    def chunks(self, source: str | None = None) -> list[Document]:
+        """Every chunk in the index, or those of one source, with ids and metadata."""
+        found = self.vectorstore.get(
+            where={"source": source} if source else None, include=["documents", "metadatas"]
+        )
+        return [
+            Document(id=i, page_content=text, metadata=meta)
+            for i, text, meta in zip(
+                found["ids"], found["documents"], found["metadatas"], strict=True
+            )
+        ]
+
+    def sync_lexical(self) -> None:
+        """Rebuild the BM25 index from Chroma when they disagree (e.g. a server another machine
+        ingested into, or an index from before BM25 existed)."""
+        if self.lexical.ids() != set(self.vectorstore.get(include=[])["ids"]):
+            self.lexical.rebuild(self.chunks())
 
     def sources(self) -> set[str]:
         """Source paths of every document in the index."""
@@ -150,10 +199,12 @@ class Store:
         if keys:
             self.vectorstore.delete(ids=keys)
             self.records.delete_keys(keys)
+        self.lexical.replace(source, [])
         return len(keys)
 
     def reset(self) -> Store:
         """Drop the whole index (chunks and records) and return a fresh, empty store."""
         self.records.delete_keys(self.records.list_keys())
         self.client.delete_collection(self.collection_name)
+        self.lexical.rebuild([])
         return Store.open(self.settings, self.embeddings)

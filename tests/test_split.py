@@ -5,7 +5,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 
 from qa_bot.ingest.split import split_documents
-from qa_bot.sentences import sentence_spans
+from qa_bot.text import sentence_spans
 from tests.conftest import ARTICLE, REPO
 
 

@@ -13,46 +13,24 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer
 from qa_bot.models import Answer, Citation
-from qa_bot.sentences import Span, sentence_spans
+from qa_bot.text import STOPWORDS, Span, bare, chunk_sentences, content_words, words
 
-STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers him his how i if in into is it its itself just
-    me more most my no nor not now of off on once only or other our out over own same she should
-    so some such than that the their them then there these they this those through to too under
-    until up very was we were what when where which while who whom why will with would you your
-    tell according said say says""".split()
-)
-_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
-_WORD = re.compile(r"[\w$%]+(?:['’]\w+)?")
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
 MIN_WORDS = 4
 _CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
 
 
-def _words(text: str) -> list[str]:
-    """Word tokens, with "U.S." folded to "US"."""
-    text = _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
-    return _WORD.findall(text)
-
-
-def _bare(word: str) -> str:
-    """Lower case, possessive dropped: "TSMC’s" -> "tsmc"."""
-    return re.sub(r"['’]s$", "", word.lower())
-
-
 def _terms(text: str) -> set[str]:
     """Content-word stems of ``text``, cut to five letters ("funding" ~ "funded")."""
-    return {_bare(w)[:5] for w in _words(text) if w.lower() not in STOPWORDS}
+    return {w[:5] for w in content_words(text)}
 
 
 def key_terms(question: str) -> set[str]:
     """Names and numbers in the question ("Samsung", "TDK", "2023"): capitalised or digit-bearing
     words other than the first, which any supporting text must mention as whole words."""
     return {
-        _bare(w)
-        for w in _words(question)[1:]
+        bare(w)
+        for w in words(question)[1:]
         if w.lower() not in STOPWORDS and (w[0].isupper() or any(c.isdigit() for c in w))
     }
 
@@ -93,7 +71,7 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
     seen: set[str] = set()
     found = []
     for chunk in chunks:
-        for sentence in sentence_spans(chunk.page_content):
+        for sentence in chunk_sentences(chunk):
             if sentence.text.endswith("?") or len(sentence.text.split()) < MIN_WORDS:
                 continue
             for span in _clauses(sentence):
@@ -145,7 +123,7 @@ class ExtractiveAnswerer(Answerer):
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The sentences to answer with; empty when the chunks do not support an answer."""
-        retrieved = {_bare(w) for c in chunks for w in _words(c.page_content)}
+        retrieved = {bare(w) for c in chunks for w in words(c.page_content)}
         if not key_terms(question) <= retrieved:
             return []  # the question names something the documents never mention
         ranked = [c for c in self.score(question, chunks) if c.score >= self.min_support]

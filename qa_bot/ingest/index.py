@@ -16,6 +16,7 @@ from qa_bot.errors import CorpusError
 from qa_bot.ingest.loaders import LoadError, is_supported, load_file
 from qa_bot.ingest.split import split_documents
 from qa_bot.store import Store
+from qa_bot.text import chunk_sentences
 
 Progress = Callable[[int, int, str], None]
 """Called after each file with (files done, files in all, source just processed)."""
@@ -102,12 +103,21 @@ def _ingest_file(store: Store, path: Path, source: str, report: IngestReport) ->
     )
     report.chunks_added += result["num_added"]
     report.chunks_deleted += result["num_deleted"]
-    if not was_indexed:
-        report.added.append(source)
-    elif result["num_added"] or result["num_deleted"]:
-        report.updated.append(source)
-    else:
+    if was_indexed and not (result["num_added"] or result["num_deleted"]):
         report.unchanged.append(source)
+        return
+    (report.updated if was_indexed else report.added).append(source)
+    _index_beside_chroma(store, source)
+
+
+def _index_beside_chroma(store: Store, source: str) -> None:
+    """Mirror a changed source's chunks into the BM25 index and embed their sentences once
+    (cached on disk, so the reranker and answerer never re-embed them)."""
+    chunks = store.chunks(source)
+    store.lexical.replace(source, chunks)
+    store.sentence_embeddings.embed_documents(
+        [s.text for chunk in chunks for s in chunk_sentences(chunk)]
+    )
 
 
 def ingest(store: Store, folder: Path, progress: Progress | None = None) -> IngestReport:
@@ -133,5 +143,6 @@ def ingest(store: Store, folder: Path, progress: Progress | None = None) -> Inge
             if not source.startswith(unreadable):
                 report.chunks_deleted += store.delete_source(source)
                 report.deleted.append(source)
+        store.sync_lexical()
     report.seconds = time.perf_counter() - started
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.documents import Document
 
-from qa_bot.sentences import Span, sentence_spans
+from qa_bot.text import Span, sentence_spans
 
 
 def _pack(spans: list[Span], size: int, overlap: int) -> list[tuple[int, int]]:
@@ -30,8 +30,14 @@ def _pack(spans: list[Span], size: int, overlap: int) -> list[tuple[int, int]]:
     return groups
 
 
+def _marks(spans: list[Span], start: int) -> str:
+    """Sentence bounds relative to a chunk starting at ``start``: "0:87 88:190"."""
+    return " ".join(f"{s.start - start}:{s.end - start}" for s in spans)
+
+
 def split_documents(docs: list[Document], size: int, overlap: int) -> list[Document]:
-    """Chunk every document; metadata gains ``offset`` (start in the document) and ``position``.
+    """Chunk every document; metadata gains ``offset`` (start in the document), ``position``
+    and ``sentences`` (the sentence bounds, so later stages need not segment again).
 
     ``position`` numbers the chunks of one source file in reading order, across its pages.
     """
@@ -42,7 +48,12 @@ def split_documents(docs: list[Document], size: int, overlap: int) -> list[Docum
         spans = sentence_spans(text)
         for first, last in _pack(spans, size, overlap):
             start, end = spans[first].start, spans[last].end
-            metadata = {**doc.metadata, "offset": start, "position": position}
+            metadata = {
+                **doc.metadata,
+                "offset": start,
+                "position": position,
+                "sentences": _marks(spans[first : last + 1], start),
+            }
             chunks.append(Document(page_content=text[start:end], metadata=metadata))
             position += 1
     return chunks

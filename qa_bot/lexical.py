@@ -1,0 +1,108 @@
+"""The BM25 index: SQLite FTS5 (Porter stemming) over the same chunks as Chroma, on disk."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from qa_bot.text import content_words
+
+_SCHEMA = """CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
+    chunk_id UNINDEXED, source UNINDEXED, metadata UNINDEXED, text,
+    tokenize = 'porter unicode61')"""
+
+
+def match_query(question: str) -> str:
+    """An FTS5 query matching any content word of the question ("TSMC" OR "decide")."""
+    return " OR ".join(f'"{word}"' for word in dict.fromkeys(content_words(question)))
+
+
+def _in(column: str, values: Iterable[str] | None) -> tuple[str, list[str]]:
+    """An ``AND column IN (...)`` clause and its parameters; empty when ``values`` is None."""
+    if values is None:
+        return "", []
+    values = list(values)
+    return f" AND {column} IN ({','.join('?' * len(values))})", values
+
+
+def _insert(db: sqlite3.Connection, chunks: list[Document]) -> None:
+    db.executemany(
+        "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+        [(c.id, c.metadata["source"], json.dumps(c.metadata), c.page_content) for c in chunks],
+    )
+
+
+class LexicalIndex:
+    """Chunks with their ids, sources and metadata in an FTS5 table ranked by BM25.
+
+    One short-lived connection per call, so any thread may use it; writes are transactions.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._connect() as db:
+            db.execute(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+            yield db
+
+    def count(self) -> int:
+        """Number of chunks in the index."""
+        with self._connect() as db:
+            return db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+
+    def ids(self) -> set[str]:
+        """Ids of every chunk in the index."""
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT chunk_id FROM chunks")}
+
+    def sources(self) -> set[str]:
+        """Every source with chunks in the index."""
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT DISTINCT source FROM chunks")}
+
+    def replace(self, source: str, chunks: list[Document]) -> None:
+        """Make ``chunks`` the only chunks of ``source`` (none: the source is removed)."""
+        with self._connect() as db:
+            db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            _insert(db, chunks)
+
+    def rebuild(self, chunks: list[Document]) -> None:
+        """Replace the whole index with ``chunks``."""
+        with self._connect() as db:
+            db.execute("DELETE FROM chunks")
+            _insert(db, chunks)
+
+    def search(self, question: str, k: int, sources: list[str] | None = None) -> list[Document]:
+        """The ``k`` best chunks by BM25, each with ``bm25`` (higher is better) in its metadata."""
+        query = match_query(question)
+        if not query:
+            return []
+        where, params = _in("source", sources)
+        sql = (
+            "SELECT chunk_id, metadata, text, -bm25(chunks) FROM chunks "
+            f"WHERE chunks MATCH ?{where} ORDER BY bm25(chunks) LIMIT ?"
+        )
+        with self._connect() as db:
+            rows = db.execute(sql, [query, *params, k]).fetchall()
+        return [
+            Document(id=chunk_id, page_content=text, metadata={**json.loads(meta), "bm25": score})
+            for chunk_id, meta, text, score in rows
+        ]
+
+    def scores(self, question: str, ids: list[str]) -> dict[str, float]:
+        """BM25 scores of the given chunks (absent: the chunk shares no word with the question)."""
+        query = match_query(question)
+        if not query or not ids:
+            return {}
+        where, params = _in("chunk_id", ids)
+        sql = f"SELECT chunk_id, -bm25(chunks) FROM chunks WHERE chunks MATCH ?{where}"
+        with self._connect() as db:
+            return dict(db.execute(sql, [query, *params]).fetchall())

@@ -1,0 +1,74 @@
+"""Text helpers shared by the splitter, the lexical index, the reranker and the answerer."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import pysbd
+from langchain_core.documents import Document
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just
+    me more most my no nor not now of off on once only or other our out over own same she should
+    so some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your
+    tell according said say says""".split()
+)
+_ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+_WORD = re.compile(r"[\w$%]+(?:['’]\w+)?")
+
+
+class Span(NamedTuple):
+    """A sentence and where it sits in the text it came from."""
+
+    start: int
+    end: int
+    text: str
+
+
+def sentence_spans(text: str) -> list[Span]:
+    """Split ``text`` into sentences (pysbd rules, so "U.S." and "Nov. 12" stay whole).
+
+    Every span's ``text`` equals ``text[start:end]`` and carries no surrounding whitespace.
+    """
+    spans: list[Span] = []
+    cursor = 0
+    for raw in pysbd.Segmenter(language="en", clean=False).segment(text):
+        sentence = raw.strip()
+        if not sentence:
+            continue
+        start = text.find(sentence, cursor)
+        if start < 0:  # pysbd altered the text; fall back to the raw cursor position
+            start = cursor
+            sentence = text[start : start + len(sentence)]
+        cursor = start + len(sentence)
+        spans.append(Span(start, cursor, sentence))
+    return spans
+
+
+def chunk_sentences(chunk: Document) -> list[Span]:
+    """A chunk's sentences (offsets within the chunk), as marked at ingest or found again."""
+    marks = chunk.metadata.get("sentences")
+    if not marks:
+        return sentence_spans(chunk.page_content)
+    bounds = [tuple(map(int, mark.split(":"))) for mark in marks.split()]
+    return [Span(a, b, chunk.page_content[a:b]) for a, b in bounds]
+
+
+def words(text: str) -> list[str]:
+    """Word tokens, with "U.S." folded to "US"."""
+    text = _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)
+    return _WORD.findall(text)
+
+
+def bare(word: str) -> str:
+    """Lower case, possessive dropped: "TSMC’s" -> "tsmc"."""
+    return re.sub(r"['’]s$", "", word.lower())
+
+
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that carry meaning (stopwords dropped), bare."""
+    return [bare(w) for w in words(text) if w.lower() not in STOPWORDS]

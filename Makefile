@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test ingest lint bench-retrieval clean
+.PHONY: run test ingest eval lint bench-retrieval calibrate-refusal clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +30,14 @@ ingest: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/pytest
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -e '.[bench]'
-	touch $@
-
-bench-retrieval: $(VENV)/.installed-bench
+bench-retrieval: $(VENV)/.installed
 	$(BIN)/python bench/retrieval.py
+
+calibrate-refusal: $(VENV)/.installed
+	$(BIN)/python bench/calibrate_refusal.py
+
+eval: $(VENV)/.installed
+	$(BIN)/qa-bot eval
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -81,6 +81,16 @@ def write_distractors(folder: Path) -> list[str]:
     return names
 
 
+def ingest_timed(store: Store, folder: Path, label: str) -> tuple[int, float]:
+    """Ingest ``folder`` with a progress bar; return the chunk count and the seconds taken."""
+    with Progress(console=console) as bar:
+        task = bar.add_task(label, total=None)
+        started = time.perf_counter()
+        ingest(store, folder, lambda done, total, _: bar.update(task, completed=done, total=total))
+        seconds = time.perf_counter() - started
+    return store.count(), seconds
+
+
 def rank_of(gold: str, docs: Iterable) -> int | None:
     """1-based rank of the gold source among the distinct sources retrieved."""
     seen: list[str] = []
@@ -132,12 +142,7 @@ def speed(data: Path, paragraphs: list[str], questions: list[SquadQuestion], n: 
     for i, text in enumerate(synthetic_documents(paragraphs, n, settings)):
         (folder / f"doc-{i:05d}.txt").write_text(text)
     store = Store.open(settings)
-    with Progress(console=console) as bar:
-        task = bar.add_task("ingest 10k chunks", total=None)
-        started = time.perf_counter()
-        ingest(store, folder, lambda done, total, _: bar.update(task, completed=done, total=total))
-        ingest_s = time.perf_counter() - started
-    count = store.count()
+    count, ingest_s = ingest_timed(store, folder, f"ingest {n} chunks")
     sample = [d.page_content for d in store.chunks()][:2000]
     started = time.perf_counter()
     store.embeddings.model.encode(sample, batch_size=settings.embed_batch_size)
@@ -258,9 +263,8 @@ def main() -> None:
         write_corpus(paragraphs, corpus / "squad")
         distractors = write_distractors(corpus / "distractors")
         store = Store.open(Settings(data_dir=data / "quality-index"))
-        started = time.perf_counter()
-        ingest(store, corpus)
-        quality_rate = store.count() / (time.perf_counter() - started)
+        chunks, seconds = ingest_timed(store, corpus, "ingest quality corpus")
+        quality_rate = chunks / seconds
         rows = quality(store, answerable, "squad/")
         texts = [p.text for p in paragraphs]
         measured = speed(data, texts, answerable[: args.latency_queries], args.chunks)

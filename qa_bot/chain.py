@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from langchain_core.documents import Document
-from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from qa_bot.answer import Answerer
 from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
 from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
+from qa_bot.followup import History, standalone_question
 from qa_bot.models import Answer
 from qa_bot.retrieve import HybridRetriever
 from qa_bot.store import Store
@@ -20,7 +21,7 @@ def make_answerer(settings: Settings, store: Store) -> Answerer:
     """The answerer named by ``settings.answerer``."""
     if settings.answerer == "extractive":
         return ExtractiveAnswerer(
-            store.embeddings, settings.min_support, settings.max_answer_sentences
+            store.sentence_embeddings, settings.min_support, settings.max_answer_sentences
         )
     raise QaBotError(f"Unknown answerer '{settings.answerer}': use 'extractive'.")
 
@@ -39,7 +40,11 @@ def check_question(question: str, limit: int) -> str:
 
 
 class QaChain:
-    """Retrieval and answering over one store; build once, call from any face or thread."""
+    """Retrieval and answering over one store; build once, call from any face or thread.
+
+    Every call takes the question, optionally the chat ``history`` (a follow-up is made
+    standalone before retrieval) and ``sources`` (file, folder or glob filters).
+    """
 
     def __init__(self, store: Store, answerer: Answerer | None = None) -> None:
         self.store = store
@@ -47,29 +52,45 @@ class QaChain:
         self.answerer = answerer or make_answerer(self.settings, store)
         store.sync_lexical()
         self.retriever = HybridRetriever.from_store(store)
-        self.runnable: Runnable[dict, Answer] = RunnablePassthrough.assign(
-            chunks=lambda x: self.retriever.invoke(x["question"], sources=x.get("sources"))
-        ) | RunnableLambda(lambda x: self.answerer.answer(x["question"], x["chunks"]))
+        self.runnable: Runnable[dict, dict] = RunnablePassthrough.assign(
+            chunks=lambda x: self.retriever.invoke(x["question"], sources=x["sources"])
+        ) | RunnablePassthrough.assign(
+            answer=lambda x: self.answerer.answer(x["question"], x["chunks"])
+        )
 
-    def _check(self, question: str) -> str:
-        """The question, stripped; raises a user-facing error when it cannot be asked."""
+    def standalone(self, question: str, history: History | None = None) -> str:
+        """The question as retrieval sees it; raises a user-facing error when it cannot be
+        asked (empty, too long, or nothing indexed yet)."""
         question = check_question(question, self.settings.max_question_chars)
         if self.store.count() == 0:
             raise IndexNotReadyError(
                 "The index is empty: run `qa-bot ingest` to add your documents first."
             )
-        return question
+        return standalone_question(question, history or [], self.settings.max_history_turns)
 
-    def ask(self, question: str, sources: list[str] | None = None) -> Answer:
-        """Answer one question, from the given sources only when ``sources`` is set."""
-        return self.runnable.invoke({"question": self._check(question), "sources": sources})
+    def ask(
+        self, question: str, history: History | None = None, sources: list[str] | None = None
+    ) -> Answer:
+        """Answer one question."""
+        return self.trace(question, history, sources)["answer"]
 
-    def retrieve(self, question: str, sources: list[str] | None = None) -> list[Document]:
+    def trace(
+        self, question: str, history: History | None = None, sources: list[str] | None = None
+    ) -> dict:
+        """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
+        query = self.standalone(question, history)
+        return self.runnable.invoke({"question": query, "sources": sources})
+
+    def retrieve(
+        self, question: str, history: History | None = None, sources: list[str] | None = None
+    ) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
-        return self.retriever.invoke(self._check(question), sources=sources)
+        return self.retriever.invoke(self.standalone(question, history), sources=sources)
 
-    def stream(self, question: str, sources: list[str] | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, history: History | None = None, sources: list[str] | None = None
+    ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
-        question = self._check(question)
-        chunks = self.retriever.invoke(question, sources=sources)
-        yield from self.answerer.stream(question, chunks)
+        query = self.standalone(question, history)
+        chunks = self.retriever.invoke(query, sources=sources)
+        yield from self.answerer.stream(query, chunks)

@@ -50,6 +50,32 @@ def _open_store(settings: Settings) -> Store:
         return Store.open(settings)
 
 
+def _ingest_with_progress(store: Store, folder: Path) -> None:
+    """Ingest ``folder`` with a progress bar, then print skipped files and a summary."""
+    from qa_bot.ingest import ingest as run_ingest
+
+    columns = (TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, TextColumn("{task.description}"), console=err) as bar:
+        task = bar.add_task("", total=None)
+        report = run_ingest(
+            store,
+            folder,
+            lambda done, total, source: bar.update(
+                task, completed=done, total=total, description=source
+            ),
+        )
+    for source, reason in report.failed:
+        err.print(f"[yellow]Skipped[/] {source}: {reason}.", highlight=False)
+    summary = Table(title=f"Ingested {folder} in {report.seconds:.1f} s", title_justify="left")
+    for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks added"):
+        summary.add_column(column, justify="right")
+    summary.add_row(
+        *map(str, (len(report.added), len(report.updated), len(report.unchanged))),
+        *map(str, (len(report.deleted), len(report.failed), report.chunks_added)),
+    )
+    err.print(summary)
+
+
 @app.command()
 def ingest(
     folder: Annotated[
@@ -60,34 +86,12 @@ def ingest(
     ] = False,
 ) -> None:
     """Index a folder: new and changed files are embedded, deleted files removed, the rest kept."""
-    from qa_bot.ingest import ingest as run_ingest
-
     settings = Settings()
-    folder = folder or settings.corpus_dir
     with _user_errors():
         store = _open_store(settings)
         if rebuild:
             store = store.reset()
-        columns = (TextColumn("Ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, TextColumn("{task.description}"), console=err) as bar:
-            task = bar.add_task("", total=None)
-            report = run_ingest(
-                store,
-                folder,
-                lambda done, total, source: bar.update(
-                    task, completed=done, total=total, description=source
-                ),
-            )
-    for source, reason in report.failed:
-        err.print(f"[yellow]Skipped[/] {source}: {reason}.", highlight=False)
-    summary = Table(title=f"Ingested {folder} in {report.seconds:.1f} s", title_justify="left")
-    for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks added"):
-        summary.add_column(column, justify="right")
-    summary.add_row(
-        *map(str, (len(report.added), len(report.updated), len(report.unchanged))),
-        *map(str, (len(report.deleted), len(report.failed), report.chunks_added)),
-    )
-    out.print(summary)
+        _ingest_with_progress(store, folder or settings.corpus_dir)
 
 
 def _print_answer(answer: Answer) -> None:
@@ -142,6 +146,51 @@ def serve(
         chain = QaChain(_open_store(settings))
     err.print(f"Chat UI on http://{host or settings.host}:{port or settings.port}")
     build_ui(chain).launch(server_name=host or settings.host, server_port=port or settings.port)
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[
+        Path, typer.Option(help="Cases: qa-bot JSONL, or a SQuAD 2.0 .json file.")
+    ] = Path("evals/datasets/default.jsonl"),
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Documents the cases are about (default: QA_BOT_CORPUS_DIR)."),
+    ] = None,
+    generator: Annotated[
+        str | None, typer.Option(help="Answerer to evaluate (default: QA_BOT_ANSWERER).")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.json and report.html.")
+    ] = Path("evals/report"),
+    baseline: Annotated[
+        Path | None, typer.Option(help="An earlier report.json to compare against.")
+    ] = None,
+    thresholds: Annotated[
+        Path | None, typer.Option(help="Minimums/maximums that gate the exit code.")
+    ] = Path("evals/thresholds.toml"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
+) -> None:
+    """Measure answer quality on a dataset; exit 1 when an aggregate misses its threshold."""
+    from qa_bot.evaluation.run import EvalRun
+
+    with _user_errors():
+        run = EvalRun.prepare(Settings(), dataset, corpus, generator, out_dir, limit)
+        store = _open_store(run.settings)
+        _ingest_with_progress(store, run.corpus)
+        columns = (TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("", total=len(run.cases))
+            run.execute(store, lambda done, _: bar.update(task, completed=done))
+        failures = run.finish(baseline, thresholds)
+    out.print(run.table())
+    for note in run.notes:
+        err.print(f"[dim]{note}[/]", highlight=False)
+    err.print(f"Reports: {out_dir / 'report.html'} and {out_dir / 'report.json'}")
+    for failure in failures:
+        err.print(f"[bold red]Below threshold:[/] {failure}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     )
     max_answer_sentences: int = Field(2, ge=1, le=5)
     max_question_chars: int = Field(2000, ge=10)
+    max_history_turns: int = Field(
+        4, ge=0, le=20, description="Earlier turns a follow-up question may draw on."
+    )
 
     host: str = Field("127.0.0.1", description="Address the web UI listens on.")
     port: int = Field(7860, description="Port the web UI listens on.")

@@ -10,6 +10,7 @@ import gradio as gr
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
+from qa_bot.followup import History
 from qa_bot.models import Answer
 
 EXAMPLES = [
@@ -39,13 +40,34 @@ def render(answer: Answer) -> str:
     return "\n".join(lines)
 
 
+def _text(content: object) -> str:
+    """The text of a Gradio message content (a string or a list of typed parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def to_history(messages: list[dict]) -> History:
+    """Gradio's chat messages as (user, assistant) turns."""
+    turns: History = []
+    for message in messages:
+        text = _text(message.get("content"))
+        if message.get("role") == "user":
+            turns.append((text, None))
+        elif turns and turns[-1][1] is None:
+            turns[-1] = (turns[-1][0], text)
+    return turns
+
+
 def build_ui(chain: QaChain) -> gr.Blocks:
     """The chat app on top of ``chain``; its API endpoint is ``/chat``."""
 
     def respond(message: str, history: list[dict]) -> Iterator[str]:
         text = ""
         try:
-            for piece in chain.stream(message):
+            for piece in chain.stream(message, to_history(history)):
                 if isinstance(piece, Answer):
                     yield render(piece)
                 else:

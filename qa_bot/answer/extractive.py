@@ -35,6 +35,12 @@ def key_terms(question: str) -> set[str]:
     }
 
 
+def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
+    """False when the question names something no retrieved chunk mentions as a whole word."""
+    retrieved = {bare(w) for c in chunks for w in words(c.page_content)}
+    return key_terms(question) <= retrieved
+
+
 @dataclass
 class _Candidate:
     """A sentence or clause of a retrieved chunk, located in its document."""
@@ -111,10 +117,8 @@ class ExtractiveAnswerer(Answerer):
         candidates = _candidates(chunks)
         if not candidates:
             return []
-        vectors = np.array(
-            self.embeddings.embed_documents([question] + [c.text for c in candidates])
-        )
-        semantic = vectors[1:] @ vectors[0]
+        vectors = np.array(self.embeddings.embed_documents([c.text for c in candidates]))
+        semantic = vectors @ np.array(self.embeddings.embed_query(question))
         wanted = _terms(question)
         for candidate, similarity in zip(candidates, semantic, strict=True):
             overlap = len(wanted & _terms(candidate.text)) / len(wanted) if wanted else 0.0
@@ -123,9 +127,8 @@ class ExtractiveAnswerer(Answerer):
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The sentences to answer with; empty when the chunks do not support an answer."""
-        retrieved = {bare(w) for c in chunks for w in words(c.page_content)}
-        if not key_terms(question) <= retrieved:
-            return []  # the question names something the documents never mention
+        if not supported_by_retrieval(question, chunks):
+            return []
         ranked = [c for c in self.score(question, chunks) if c.score >= self.min_support]
         if not ranked:
             return []

@@ -1,0 +1,1 @@
+"""Answer-quality evaluation: datasets, metrics, the harness and its reports."""

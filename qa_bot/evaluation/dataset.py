@@ -1,0 +1,62 @@
+"""Eval cases: qa-bot's JSONL format, or the official SQuAD 2.0 JSON format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+from qa_bot.errors import QaBotError
+from qa_bot.squad import load_squad, write_corpus
+
+
+class Case(BaseModel):
+    """One question to ask, and what a good reply looks like (see evals/README.md)."""
+
+    id: str
+    question: str
+    history: list[tuple[str, str | None]] = Field(default_factory=list)
+    answerable: bool
+    reference: str | None = None
+    gold_quote: str | None = None
+    must_include_any: list[list[str]] = Field(default_factory=list)
+    answers: list[str] = Field(default_factory=list, description="SQuAD gold answers.")
+    gold_source: str | None = Field(None, description="SQuAD: the paragraph's document.")
+
+
+def load_jsonl(path: Path) -> list[Case]:
+    """Cases from a JSONL file, one object a line; blank lines and ``//`` comments skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise QaBotError(f"Cannot read the dataset {path}: {err.strerror or err}.") from err
+    cases = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            cases.append(Case.model_validate(json.loads(line)))
+        except (ValueError, ValidationError) as err:
+            reason = str(err).splitlines()[0]
+            raise QaBotError(f"{path}, line {number} is not a valid case: {reason}.") from err
+    if not cases:
+        raise QaBotError(f"The dataset {path} holds no cases.")
+    return cases
+
+
+def load_squad_cases(path: Path, corpus: Path) -> list[Case]:
+    """Cases from a SQuAD 2.0 file; its paragraphs are written to ``corpus`` as documents."""
+    paragraphs, questions = load_squad(path)
+    write_corpus(paragraphs, corpus)
+    return [
+        Case(
+            id=q.id,
+            question=q.question,
+            answerable=q.answerable,
+            reference=q.answers[0] if q.answers else None,
+            answers=list(q.answers),
+            gold_source=q.source,
+        )
+        for q in questions
+    ]

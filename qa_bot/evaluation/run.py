@@ -1,0 +1,88 @@
+"""One eval run: pick the cases and the corpus, run them through the chain, report, gate."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.table import Table
+
+from qa_bot.chain import QaChain
+from qa_bot.config import Settings
+from qa_bot.evaluation import report
+from qa_bot.evaluation.dataset import Case, load_jsonl, load_squad_cases
+from qa_bot.evaluation.harness import CaseResult, aggregate, run_eval
+from qa_bot.store import Store
+
+
+@dataclass
+class EvalRun:
+    """Cases, the corpus they are about, and (after ``execute``) the results."""
+
+    settings: Settings
+    dataset: Path
+    corpus: Path
+    cases: list[Case]
+    out: Path
+    results: list[CaseResult] = field(default_factory=list)
+    aggregates: report.Aggregates = field(default_factory=dict)
+    baseline: report.Aggregates | None = None
+
+    @classmethod
+    def prepare(
+        cls,
+        settings: Settings,
+        dataset: Path,
+        corpus: Path | None,
+        generator: str | None,
+        out: Path,
+        limit: int | None = None,
+    ) -> EvalRun:
+        """Load the cases (a SQuAD file brings its own corpus, written under ``out``) and give
+        the run an index of its own, so an eval never changes the chat's index."""
+        if dataset.suffix == ".json":
+            corpus = out / "corpus"
+            cases = load_squad_cases(dataset, corpus)
+        else:
+            corpus = corpus or settings.corpus_dir
+            cases = load_jsonl(dataset)
+        key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
+        update: dict = {"data_dir": settings.data_path / "evals" / key}
+        if generator:
+            update["answerer"] = generator
+        return cls(settings.model_copy(update=update), dataset, corpus, cases[:limit], out)
+
+    def execute(self, store: Store, progress: Callable[[int, int], None] | None = None) -> None:
+        """Run every case through the chat's chain and aggregate."""
+        self.results = run_eval(QaChain(store), self.cases, progress)
+        self.aggregates = aggregate(self.results)
+
+    @property
+    def notes(self) -> list[str]:
+        """What was not measured, and why."""
+        return [report.NOTES["judge"]]
+
+    def meta(self) -> dict:
+        """Where the numbers come from."""
+        return {
+            "dataset": str(self.dataset),
+            "corpus": str(self.corpus),
+            "generator": self.settings.answerer,
+            "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "notes": self.notes,
+        }
+
+    def finish(self, baseline: Path | None, thresholds: Path | None) -> list[str]:
+        """Write report.json and report.html; return the threshold failures (none: pass)."""
+        self.baseline = report.load_baseline(baseline) if baseline else None
+        report.write_reports(self.out, self.results, self.aggregates, self.meta(), self.baseline)
+        if thresholds is None or not thresholds.exists():
+            return []
+        return report.gate(self.aggregates, report.load_thresholds(thresholds))
+
+    def table(self) -> Table:
+        """The aggregates for the terminal."""
+        return report.terminal_table(self.aggregates, self.baseline)

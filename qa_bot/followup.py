@@ -1,0 +1,43 @@
+"""Follow-up questions without an LLM: a question that leans on the conversation ("Who would fund
+it?") is made standalone by carrying over the names and content words of the user's earlier
+questions ("Who would fund it? (Project Crystal Land)")."""
+
+from __future__ import annotations
+
+from qa_bot.text import STOPWORDS, words
+
+History = list[tuple[str, str | None]]
+"""Earlier turns, oldest first: (user question, assistant answer or None)."""
+
+ANAPHORA = frozenset(
+    """it its it's they them their theirs he him his she her hers this that these those there
+    then one ones such same former latter""".split()
+)
+MIN_OWN_WORDS = 3  # a question with fewer content words than this leans on the context
+MAX_CARRIED = 8  # content words carried over from earlier questions
+
+
+def needs_context(question: str) -> bool:
+    """True when the question refers back ("it", "they", "that") or is too short to stand alone."""
+    tokens = [w.lower() for w in words(question)]
+    own = [t for t in tokens if t not in STOPWORDS and t not in ANAPHORA]
+    return any(t in ANAPHORA for t in tokens) or len(own) < MIN_OWN_WORDS
+
+
+def standalone_question(question: str, history: History, max_turns: int = 4) -> str:
+    """``question`` alone, or followed by the content words of the last ``max_turns`` user
+    questions (most recent first) when it needs them."""
+    if not history or not needs_context(question):
+        return question
+    present = {w.lower() for w in words(question)}
+    carried: list[str] = []
+    for user, _ in reversed(history[-max_turns:]):
+        for word in words(user):
+            lower = word.lower()
+            if lower in STOPWORDS or lower in ANAPHORA or lower in present:
+                continue
+            present.add(lower)
+            carried.append(word)
+    if not carried:
+        return question
+    return f"{question} ({' '.join(carried[:MAX_CARRIED])})"

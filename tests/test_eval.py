@@ -1,0 +1,137 @@
+"""`qa-bot eval`: metrics with known values, the harness on the real chain, reports and the gate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_bot.chain import QaChain
+from qa_bot.evaluation import metrics
+from qa_bot.evaluation.dataset import load_jsonl
+from qa_bot.evaluation.harness import aggregate, run_eval
+from qa_bot.evaluation.report import gate
+from qa_bot.models import Answer, Citation
+from qa_bot.store import SentenceEmbeddings
+from qa_bot.support import SupportCheck
+from tests.conftest import ARTICLE, REPO
+
+DATASET = REPO / "evals" / "datasets" / "default.jsonl"
+FUNDING = (
+    "These parks would be funded by Japanese investment, specifically $550 billion pledged as "
+    "part of a trade agreement with the U.S., which included a reduction of tariffs from 25% to "
+    "15% on Japanese cars."
+)
+EPCOT = (
+    "The notion of creating entirely new cities for technology experimentation echoes back to "
+    "the 20th century’s visionaries, much like EPCOT, Walt Disney’s idea for a prototype community."
+)
+
+
+def cited(text: str, *numbers: int) -> Answer:
+    citations = [
+        Citation(n=n, source=ARTICLE, title="t", quote="q", score=1.0, chunk_id="", offset=0)
+        for n in numbers
+    ]
+    return Answer(answer=text, refused=False, citations=citations)
+
+
+def test_squad_normalisation_and_scores() -> None:
+    assert metrics.normalize_answer("The  Rhine, river!") == "rhine river"
+    assert metrics.exact_match("the Rhine", ["Rhine"]) == 1.0
+    assert metrics.exact_match("", []) == 1.0  # a refusal is right on an unanswerable question
+    assert metrics.exact_match("Rhine", []) == 0.0
+    assert metrics.token_f1("the Rhine river delta", ["Rhine delta"]) == pytest.approx(0.8)
+
+
+def test_dataset_is_complete() -> None:
+    cases = load_jsonl(DATASET)
+    article = (REPO / "corpus" / ARTICLE).read_text()
+    assert len(cases) >= 40
+    assert sum(not c.answerable for c in cases) >= 10
+    assert sum(bool(c.history) for c in cases) >= 5
+    assert all(c.gold_quote in article for c in cases if c.gold_quote)
+    assert len({c.id for c in cases}) == len(cases)
+
+
+def test_alce_citations(embeddings: SentenceEmbeddings) -> None:
+    check = SupportCheck(embeddings)
+    passages = {1: FUNDING, 2: EPCOT}
+    right = cited("The parks would be funded by Japanese investment [1].", 1)
+    wrong = cited("The parks would be funded by Japanese investment [2].", 2)
+    padded = cited("The parks would be funded by Japanese investment [1][2].", 1, 2)
+    fabricated = cited("The parks would be funded by Japanese investment [9].", 9)
+    assert metrics.citation_scores(right, passages, check).recall == 1.0
+    assert metrics.citation_scores(right, passages, check).precision == 1.0
+    assert metrics.citation_scores(wrong, passages, check).recall == 0.0
+    assert metrics.citation_scores(padded, passages, check).precision == 0.5
+    assert metrics.citation_scores(fabricated, passages, check).recall == 0.0
+
+
+def test_harness_runs_cases_through_the_chain(chain: QaChain) -> None:
+    by_id = {c.id: c for c in load_jsonl(DATASET)}
+    cases = [by_id[i] for i in ("tsmc", "samsung", "mt-fund-it", "car-tariffs")]
+    results = {r.id: r for r in run_eval(chain, cases)}
+    assert results["tsmc"].passed and results["tsmc"].rank is not None
+    assert results["samsung"].refused and results["samsung"].passed
+    assert "Crystal Land" in results["mt-fund-it"].standalone
+    assert all(r.latency_ms > 0 for r in results.values())
+    totals = aggregate(list(results.values()))
+    assert totals["refusal"]["unanswerable_refused"] == 1.0
+    assert totals["citations"]["recall"] == 1.0  # extractive answers quote their sources
+    assert gate(totals, {"min": {"overall": {"pass_rate": 1.01}}, "max": {}}) == [
+        f"overall.pass_rate = {totals['overall']['pass_rate']:.3f} is below its minimum 1.01"
+    ]
+
+
+def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "QA_BOT_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "qa_bot.cli", "eval", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[min.overall]\npass_rate = 1.01\n")
+    first = run_cli(
+        "--limit",
+        "4",
+        "--out",
+        str(tmp_path / "a"),
+        "--thresholds",
+        str(strict),
+        data=tmp_path / "data",
+    )
+    assert first.returncode == 1, first.stderr
+    assert "overall.pass_rate" in first.stderr and "below its minimum" in first.stderr
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert len(report["cases"]) == 4 and "retrieval" in report["aggregates"]
+    page = (tmp_path / "a" / "report.html").read_text()
+    assert "<svg" in page and "Who is proposing Trump-branded industrial parks?" in page
+
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text("[min.overall]\npass_rate = 0.0\n")
+    baseline = str(tmp_path / "a" / "report.json")
+    second = run_cli(
+        "--limit",
+        "4",
+        "--out",
+        str(tmp_path / "b"),
+        "--baseline",
+        baseline,
+        "--thresholds",
+        str(lenient),
+        data=tmp_path / "data",
+    )
+    assert second.returncode == 0, second.stderr
+    assert "Δ baseline" in second.stdout

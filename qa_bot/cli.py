@@ -50,7 +50,7 @@ def _open_store(settings: Settings) -> Store:
         return Store.open(settings)
 
 
-def _ingest_with_progress(store: Store, folder: Path) -> None:
+def _ingest_with_progress(store: Store, folder: Path, summary_to: Console = out) -> None:
     """Ingest ``folder`` with a progress bar, then print skipped files and a summary."""
     from qa_bot.ingest import ingest as run_ingest
 
@@ -73,7 +73,7 @@ def _ingest_with_progress(store: Store, folder: Path) -> None:
         *map(str, (len(report.added), len(report.updated), len(report.unchanged))),
         *map(str, (len(report.deleted), len(report.failed), report.chunks_added)),
     )
-    err.print(summary)
+    summary_to.print(summary)
 
 
 @app.command()
@@ -167,8 +167,11 @@ def evaluate(
         Path | None, typer.Option(help="An earlier report.json to compare against.")
     ] = None,
     thresholds: Annotated[
-        Path | None, typer.Option(help="Minimums/maximums that gate the exit code.")
+        Path, typer.Option(help="Minimums/maximums that gate the exit code.")
     ] = Path("evals/thresholds.toml"),
+    gate: Annotated[
+        bool, typer.Option(help="Exit 1 when an aggregate misses its threshold.")
+    ] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
 ) -> None:
     """Measure answer quality on a dataset; exit 1 when an aggregate misses its threshold."""
@@ -177,12 +180,12 @@ def evaluate(
     with _user_errors():
         run = EvalRun.prepare(Settings(), dataset, corpus, generator, out_dir, limit)
         store = _open_store(run.settings)
-        _ingest_with_progress(store, run.corpus)
+        _ingest_with_progress(store, run.corpus, summary_to=err)
         columns = (TextColumn("Evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err) as bar:
             task = bar.add_task("", total=len(run.cases))
             run.execute(store, lambda done, _: bar.update(task, completed=done))
-        failures = run.finish(baseline, thresholds)
+        failures = run.finish(baseline, thresholds if gate else None)
     out.print(run.table())
     for note in run.notes:
         err.print(f"[dim]{note}[/]", highlight=False)

@@ -17,6 +17,7 @@ from qa_bot.text import STOPWORDS, Span, bare, chunk_sentences, content_words, w
 
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
 MIN_WORDS = 4
+_STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 _CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
 
 
@@ -73,13 +74,14 @@ def _clauses(span: Span) -> list[Span]:
 
 
 def _candidates(chunks: list[Document]) -> list[_Candidate]:
-    """Declarative sentences and clauses of the chunks, each once (chunks overlap)."""
+    """Declarative sentences (ending in "." or "!") and their clauses, each once (chunks
+    overlap)."""
     seen: set[str] = set()
     found = []
     for chunk in chunks:
         for sentence in chunk_sentences(chunk):
-            if sentence.text.endswith("?") or len(sentence.text.split()) < MIN_WORDS:
-                continue
+            if not _STATEMENT_END.search(sentence.text) or len(sentence.text.split()) < MIN_WORDS:
+                continue  # questions, headings and titles state nothing to quote
             for span in _clauses(sentence):
                 if span.text not in seen:
                     seen.add(span.text)

@@ -43,13 +43,10 @@ def _verdict(case: Case, result: dict) -> tuple[bool, str]:
         return False, "answered a question the documents do not answer"
     if result["refused"]:
         return False, "refused a question the documents answer"
-    if result["keyword_pass"] is False:
+    if result.get("keyword_pass") is False:
         groups = " / ".join("|".join(g) for g in case.must_include_any)
         return False, f"the answer lacks a required keyword ({groups})"
-    if case.answers and not any(
-        metrics.normalize_answer(g) in metrics.normalize_answer(result["answer"])
-        for g in case.answers
-    ):
+    if case.answers and not result["squad"]["contains"]:
         return False, "no gold answer appears in the answer"
     if result["citation_recall"] is not None and result["citation_recall"] < 1:
         return False, "a sentence is not supported by its citations"
@@ -90,6 +87,7 @@ def run_case(chain: QaChain, check: SupportCheck, case: Case) -> CaseResult:
             "f1": metrics.token_f1(whole, case.answers),
             "span_em": metrics.exact_match(span, case.answers),
             "span_f1": metrics.token_f1(span, case.answers),
+            "contains": metrics.contains_answer(whole, case.answers),
         }
     result["passed"], result["why"] = _verdict(case, result)
     return CaseResult.model_validate(result)
@@ -156,7 +154,7 @@ def aggregate(results: list[CaseResult]) -> dict[str, dict[str, float | None]]:
     if squad:
         groups["squad"] = {
             f"{key}_{split}": _mean([r.squad[key] for r in subset if r.squad])
-            for key in ("em", "f1", "span_em", "span_f1")
+            for key in ("em", "f1", "span_em", "span_f1", "contains")
             for split, subset in (
                 ("all", squad),
                 ("has_ans", [r for r in squad if r.answerable]),

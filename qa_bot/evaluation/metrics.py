@@ -45,6 +45,15 @@ def token_f1(prediction: str, golds: list[str]) -> float:
     return max(f1(g) for g in golds or [""])
 
 
+def contains_answer(prediction: str, golds: list[str]) -> float:
+    """1 when a normalised gold answer occurs in the normalised prediction (no answer: when
+    the prediction is empty too)."""
+    if not golds:
+        return float(not prediction)
+    text = f" {normalize_answer(prediction)} "
+    return float(any(f" {normalize_answer(g)} " in text for g in golds))
+
+
 def plain_answer(answer: Answer) -> str:
     """The answer text without citation markers; empty when the bot refused (SQuAD "no answer")."""
     return "" if answer.refused else _MARKER.sub("", answer.answer).strip()

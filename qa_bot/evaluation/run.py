@@ -79,7 +79,7 @@ class EvalRun:
         """Write report.json and report.html; return the threshold failures (none: pass)."""
         self.baseline = report.load_baseline(baseline) if baseline else None
         report.write_reports(self.out, self.results, self.aggregates, self.meta(), self.baseline)
-        if thresholds is None or not thresholds.exists():
+        if thresholds is None:
             return []
         return report.gate(self.aggregates, report.load_thresholds(thresholds))
 

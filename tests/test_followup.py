@@ -1,0 +1,34 @@
+"""Follow-up questions are made standalone before retrieval, without an LLM."""
+
+from __future__ import annotations
+
+from qa_bot.chain import QaChain
+from qa_bot.followup import needs_context, standalone_question
+
+CRYSTAL = [("What is Project Crystal Land?", "Internally referred to as Project Crystal Land…")]
+
+
+def test_only_questions_that_lean_on_context_are_rewritten() -> None:
+    assert needs_context("Who would fund it?")
+    assert needs_context("Why?")
+    assert not needs_context("How would the industrial parks be funded?")
+    assert standalone_question("Who would fund it?", []) == "Who would fund it?"
+    assert standalone_question("What did TSMC decide?", CRYSTAL) == "What did TSMC decide?"
+    assert standalone_question("Who would fund it?", CRYSTAL) == (
+        "Who would fund it? (Project Crystal Land)"
+    )
+
+
+def test_history_is_bounded() -> None:
+    history = [(f"What about Topic{i}?", None) for i in range(10)]
+    rewritten = standalone_question("And it?", history, max_turns=2)
+    assert "Topic9" in rewritten and "Topic8" in rewritten and "Topic7" not in rewritten
+
+
+def test_follow_up_retrieves_the_funding_passage(chain: QaChain) -> None:
+    alone = chain.retrieve("Who would fund it?")
+    followed = chain.retrieve("Who would fund it?", history=CRYSTAL)
+    assert "funded by Japanese investment" in followed[0].page_content
+    answer = chain.ask("Who would fund it?", history=CRYSTAL)
+    assert not answer.refused and "Japanese" in answer.answer
+    assert [d.id for d in alone] != [d.id for d in followed]

@@ -50,7 +50,9 @@ def load_squad(path: Path) -> tuple[list[SquadParagraph], list[SquadQuestion]]:
     for article in articles:
         slug = _slug(article["title"])
         for index, paragraph in enumerate(article["paragraphs"]):
-            source = f"{slug}/{slug}-p{index:03d}.txt"
+            # the file name becomes the document's title: "Rhine paragraph 003"
+            name = article["title"].replace("/", "-")
+            source = f"{slug}/{name} paragraph {index:03d}.txt"
             paragraphs.append(SquadParagraph(source, article["title"], index, paragraph["context"]))
             questions += [
                 SquadQuestion(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
@@ -16,6 +17,8 @@ from qa_bot.store import SentenceEmbeddings, Store, resolve_model_path
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = "softbank-trump-industrial-parks.txt"
+ARTIFACTS = REPO / "test-artifacts"  # screenshots, kept by CI
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (.ci/run installs it); never a downloaded one
 
 
 def free_port() -> int:
@@ -23,6 +26,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Real headless Chromium driven by Playwright. A missing browser fails, it is not skipped."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

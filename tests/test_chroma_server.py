@@ -53,6 +53,24 @@ def test_ingest_and_ask_through_the_server(
     assert ingest(store, corpus).chunks_added == 0
     answer = QaChain(store).ask("What did TSMC decide?")
     assert not answer.refused and "TSMC" in answer.citations[0].quote
+    assert store.lexical.ids() == set(store.vectorstore.get(include=[])["ids"])
+
+
+def test_bm25_is_rebuilt_from_a_server_another_machine_filled(
+    chroma_port: int, tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    writer = make_store(chroma_host="127.0.0.1", chroma_port=chroma_port)
+    ingest(writer, corpus)
+    reader = Store.open(  # another data dir: its local BM25 index starts empty
+        writer.settings.model_copy(
+            update={"data_dir": tmp_path / "reader", "collection": writer.collection_name}
+        ),
+        writer.embeddings,
+    )
+    assert reader.lexical.count() == 0
+    chain = QaChain(reader)
+    assert reader.lexical.ids() == set(writer.vectorstore.get(include=[])["ids"])
+    assert "TSMC" in chain.ask("What did TSMC decide?").citations[0].quote
 
 
 def test_two_data_dirs_get_separate_collections(

@@ -9,16 +9,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from qa_bot.chain import QaChain
 from qa_bot.evaluation import metrics
 from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.evaluation.harness import aggregate, run_eval
-from qa_bot.evaluation.report import gate
+from qa_bot.evaluation.report import gate, write_reports
 from qa_bot.models import Answer, Citation
 from qa_bot.store import SentenceEmbeddings
 from qa_bot.support import SupportCheck
-from tests.conftest import ARTICLE, REPO
+from tests.conftest import ARTICLE, ARTIFACTS, REPO
 
 DATASET = REPO / "evals" / "datasets" / "default.jsonl"
 FUNDING = (
@@ -68,6 +69,7 @@ def test_alce_citations(embeddings: SentenceEmbeddings) -> None:
     assert metrics.citation_scores(right, passages, check).recall == 1.0
     assert metrics.citation_scores(right, passages, check).precision == 1.0
     assert metrics.citation_scores(wrong, passages, check).recall == 0.0
+    assert metrics.citation_scores(wrong, passages, check).precision == 0.0
     assert metrics.citation_scores(padded, passages, check).precision == 0.5
     assert metrics.citation_scores(fabricated, passages, check).recall == 0.0
 
@@ -102,7 +104,7 @@ def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess:
 
 def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
     strict = tmp_path / "strict.toml"
-    strict.write_text("[min.overall]\npass_rate = 1.01\n")
+    strict.write_text("[default.min.overall]\npass_rate = 1.01\n")
     first = run_cli(
         "--limit",
         "4",
@@ -120,7 +122,7 @@ def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
     assert "<svg" in page and "Who is proposing Trump-branded industrial parks?" in page
 
     lenient = tmp_path / "lenient.toml"
-    lenient.write_text("[min.overall]\npass_rate = 0.0\n")
+    lenient.write_text("[default.min.overall]\npass_rate = 0.0\n")
     baseline = str(tmp_path / "a" / "report.json")
     second = run_cli(
         "--limit",
@@ -135,3 +137,29 @@ def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
     )
     assert second.returncode == 0, second.stderr
     assert "Δ baseline" in second.stdout
+
+
+def test_html_report_renders_in_chromium(chain: QaChain, browser: Browser, tmp_path: Path) -> None:
+    by_id = {c.id: c for c in load_jsonl(DATASET)}
+    results = run_eval(chain, [by_id["tsmc"], by_id["samsung"], by_id["car-tariffs"]])
+    totals = aggregate(results)
+    meta = {
+        "dataset": "default.jsonl",
+        "corpus": "corpus",
+        "generator": "extractive",
+        "date": "today",
+        "notes": ["LLM judge skipped."],
+    }
+    write_reports(tmp_path, results, totals, meta, baseline=totals)
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto((tmp_path / "report.html").as_uri())
+    assert page.locator(".charts svg").count() >= 4
+    assert page.locator("tr.pass").count() == 3
+    assert page.get_by_text("What did TSMC decide?").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "eval-report.png", full_page=True)
+    page.close()
+    assert errors == []

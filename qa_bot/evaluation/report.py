@@ -24,6 +24,8 @@ NOTES = {
 def _fmt(value: float | None) -> str:
     if value is None:
         return "–"
+    if isinstance(value, int):
+        return str(value)
     return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3f}"
 
 
@@ -49,13 +51,14 @@ def terminal_table(aggregates: Aggregates, baseline: Aggregates | None) -> Table
     return table
 
 
-def load_thresholds(path: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """``[min.group] metric = value`` and ``[max.group] metric = value`` tables."""
+def load_thresholds(path: Path, dataset: str) -> dict[str, dict[str, dict[str, float]]]:
+    """The ``[DATASET.min.GROUP]`` and ``[DATASET.max.GROUP]`` tables for one dataset (by file
+    stem: "default" for default.jsonl); empty when the file has none for it."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as err:
         raise QaBotError(f"Cannot read the thresholds file {path}: {err}.") from err
-    return {bound: data.get(bound, {}) for bound in ("min", "max")}
+    return {bound: data.get(dataset, {}).get(bound, {}) for bound in ("min", "max")}
 
 
 def gate(aggregates: Aggregates, thresholds: dict[str, dict[str, dict[str, float]]]) -> list[str]:

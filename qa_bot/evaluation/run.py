@@ -81,7 +81,8 @@ class EvalRun:
         report.write_reports(self.out, self.results, self.aggregates, self.meta(), self.baseline)
         if thresholds is None:
             return []
-        return report.gate(self.aggregates, report.load_thresholds(thresholds))
+        limits = report.load_thresholds(thresholds, self.dataset.stem)
+        return report.gate(self.aggregates, limits)
 
     def table(self) -> Table:
         """The aggregates for the terminal."""

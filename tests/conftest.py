@@ -28,11 +28,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Real headless Chromium driven by Playwright. A missing browser fails, it is not skipped."""
+    """Real headless Chromium driven by Playwright. A missing browser fails, it is not skipped.
+
+    Module-scoped: Playwright's sync API keeps an event loop running while it is open, which
+    would break the asyncio tests of later modules.
+    """
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[  # no calls home: this machine's network is closed
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield chromium
         chromium.close()
 

@@ -11,19 +11,27 @@ from qa_bot.answer import Answerer
 from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
 from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
-from qa_bot.followup import History, standalone_question
+from qa_bot.followup import History
 from qa_bot.models import Answer
 from qa_bot.retrieve import HybridRetriever
 from qa_bot.store import Store
+from qa_bot.support import SupportCheck
 
 
 def make_answerer(settings: Settings, store: Store) -> Answerer:
-    """The answerer named by ``settings.answerer``."""
-    if settings.answerer == "extractive":
+    """The answer writer named by ``settings.generator``."""
+    if settings.generator == "extractive":
         return ExtractiveAnswerer(
             store.sentence_embeddings, settings.min_support, settings.max_answer_sentences
         )
-    raise QaBotError(f"Unknown answerer '{settings.answerer}': use 'extractive'.")
+    if settings.generator == "openai":
+        from qa_bot.answer.generative import GenerativeAnswerer
+
+        return GenerativeAnswerer.from_settings(settings, SupportCheck(store.sentence_embeddings))
+    raise QaBotError(
+        f"Unknown generator '{settings.generator}': use 'extractive' or 'openai' "
+        "(QA_BOT_GENERATOR)."
+    )
 
 
 def check_question(question: str, limit: int) -> str:
@@ -66,7 +74,7 @@ class QaChain:
             raise IndexNotReadyError(
                 "The index is empty: run `qa-bot ingest` to add your documents first."
             )
-        return standalone_question(question, history or [], self.settings.max_history_turns)
+        return self.answerer.standalone(question, history or [], self.settings.max_history_turns)
 
     def ask(
         self, question: str, history: History | None = None, sources: list[str] | None = None

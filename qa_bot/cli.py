@@ -94,14 +94,33 @@ def ingest(
         _ingest_with_progress(store, folder or settings.corpus_dir)
 
 
-def _print_answer(answer: Answer) -> None:
-    out.print(answer.answer, highlight=False)
+def _print_sources(answer: Answer) -> None:
+    """The numbered sources, each marked verified or not, then any unsupported sentence."""
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for c in answer.citations:
         page = f", page {c.page}" if c.page else ""
-        out.print(f"[{c.n}] {c.title} ({c.source}{page}) score {c.score:.2f}", highlight=False)
-        out.print(f"    “{c.quote}”", highlight=False, style="dim")
+        mark = "[green]✓ verified[/]" if c.verified else "[red]✗ not supported[/]"
+        out.print(f"\\[{c.n}] {c.title} ({c.source}{page}) {mark}", highlight=False)
+        out.print(f"    “{c.quote}”", highlight=False, style="dim", markup=False)
+    for sentence in answer.unsupported:
+        out.print(f"[red]Unsupported:[/] {sentence}", highlight=False)
+
+
+def _stream_answer(pieces: Iterator[str | Answer]) -> Answer:
+    """Print the answer as it is written; once checked, print it again if verification
+    changed it (citations dropped or re-attributed)."""
+    streamed = ""
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            out.print()
+            if piece.answer != streamed.strip():
+                out.print("\n[bold]Verified answer:[/]")
+                out.print(piece.answer, highlight=False, markup=False)
+            return piece
+        streamed += piece
+        out.print(piece, end="", highlight=False, markup=False)
+    raise QaBotError("The answer stream ended before the answer was complete: ask again.")
 
 
 @app.command()
@@ -118,18 +137,26 @@ def ask(
             "to allow several.",
         ),
     ] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Print the answer as it is written.")
+    ] = False,
 ) -> None:
-    """Answer a question from the indexed documents, with numbered sources."""
+    """Answer a question from the indexed documents, with numbered, verified sources."""
     from qa_bot.chain import QaChain, check_question
 
     settings = Settings()
     with _user_errors():
         check_question(question, settings.max_question_chars)
-        answer = QaChain(_open_store(settings)).ask(question, sources=source or None)
+        chain = QaChain(_open_store(settings))
+        if stream and not as_json:
+            _print_sources(_stream_answer(chain.stream(question, sources=source or None)))
+            return
+        answer = chain.ask(question, sources=source or None)
     if as_json:
         print(answer.model_dump_json())
     else:
-        _print_answer(answer)
+        out.print(answer.answer, highlight=False, markup=False)
+        _print_sources(answer)
 
 
 @app.command()
@@ -158,7 +185,7 @@ def evaluate(
         typer.Option(help="Documents the cases are about (default: QA_BOT_CORPUS_DIR)."),
     ] = None,
     generator: Annotated[
-        str | None, typer.Option(help="Answerer to evaluate (default: QA_BOT_ANSWERER).")
+        str | None, typer.Option(help="extractive or openai (default: QA_BOT_GENERATOR).")
     ] = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for report.json and report.html.")

@@ -54,7 +54,24 @@ class Settings(BaseSettings):
         None, ge=0, le=1, description="Set (e.g. 0.7) to diversify the top-k with MMR."
     )
     top_k: int = Field(5, ge=1, le=50, description="Chunks handed to the answerer.")
-    answerer: str = Field("extractive", description="How answers are written.")
+    generator: str = Field(
+        "extractive",
+        description="How answers are written: 'extractive' quotes the documents (offline); "
+        "'openai' asks an OpenAI-compatible chat endpoint (vLLM, llama.cpp, Ollama, …).",
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint, ending in /v1."
+    )
+    openai_model: str = Field("default", description="Model name sent to the endpoint.")
+    openai_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Env var holding the API key (local servers need none)."
+    )
+    openai_timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for the endpoint (connect, and each read)."
+    )
+    openai_max_retries: int = Field(0, ge=0, le=5, description="Retries after a failed call.")
+    openai_max_tokens: int = Field(400, ge=16, description="Longest answer, in tokens.")
+    openai_temperature: float = Field(0.0, ge=0, le=2)
     min_support: float = Field(
         0.48, description="Below this sentence score the extractive answerer refuses."
     )

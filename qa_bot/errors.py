@@ -19,3 +19,7 @@ class IndexNotReadyError(QaBotError):
 
 class StoreUnavailableError(QaBotError):
     """The Chroma server cannot be reached."""
+
+
+class GeneratorError(QaBotError):
+    """The LLM endpoint is down, slow, or replies with something unusable."""

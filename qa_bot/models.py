@@ -16,6 +16,11 @@ class Citation(BaseModel):
     score: float = Field(description="How strongly the quote answers the question (0..1).")
     chunk_id: str = Field(description="Id of the chunk the quote comes from.")
     offset: int = Field(description="Character offset of the quote in the document (page).")
+    verified: bool = Field(
+        True,
+        description="True when the chunk supports every sentence citing it (a quoted sentence "
+        "always does; a generated one is checked after generation).",
+    )
 
 
 class Answer(BaseModel):
@@ -24,3 +29,7 @@ class Answer(BaseModel):
     answer: str
     refused: bool = Field(description="True when the documents do not contain the answer.")
     citations: list[Citation] = Field(default_factory=list)
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Sentences of the answer that no retrieved chunk supports (shown marked).",
+    )

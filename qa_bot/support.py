@@ -13,12 +13,23 @@ when its score reaches ``SUPPORTED`` (0.7).
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 import numpy as np
+from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from qa_bot.text import content_words, sentence_spans
+from qa_bot.text import chunk_sentences, content_words, sentence_spans
 
 SUPPORTED = 0.7
+
+
+class Support(NamedTuple):
+    """How well a passage supports a claim, and the passage sentence closest to it."""
+
+    score: float
+    sentence: str
 
 
 def _stems(text: str) -> set[str]:
@@ -31,17 +42,33 @@ class SupportCheck:
     def __init__(self, embeddings: Embeddings, threshold: float = SUPPORTED) -> None:
         self.embeddings = embeddings
         self.threshold = threshold
+        self._claim_vector = lru_cache(maxsize=256)(embeddings.embed_query)
+        self._sentence_vectors = lru_cache(maxsize=1024)(self._embed_sentences)
 
-    def score(self, claim: str, passage: str) -> float:
+    def _embed_sentences(self, sentences: tuple[str, ...]) -> np.ndarray:
+        return np.array(self.embeddings.embed_documents(list(sentences)))
+
+    def assess(self, claim: str, passage: str) -> Support:
         """0..1: meaning (best-matching passage sentence) and wording (claim stems found)."""
+        return self._assess(claim, [s.text for s in sentence_spans(passage)], passage)
+
+    def assess_chunk(self, claim: str, chunk: Document) -> Support:
+        """``assess`` against a retrieved chunk, with the sentences marked at ingest."""
+        return self._assess(claim, [s.text for s in chunk_sentences(chunk)], chunk.page_content)
+
+    def _assess(self, claim: str, sentences: list[str], passage: str) -> Support:
         claim_stems = _stems(claim)
         if not claim_stems or not passage.strip():
-            return 0.0
-        sentences = [s.text for s in sentence_spans(passage)] or [passage]
-        vectors = np.array(self.embeddings.embed_documents(sentences))
-        meaning = float((vectors @ np.array(self.embeddings.embed_query(claim))).max())
+            return Support(0.0, "")
+        sentences = sentences or [passage]
+        similarity = self._sentence_vectors(tuple(sentences)) @ np.array(self._claim_vector(claim))
+        best = int(similarity.argmax())
         wording = len(claim_stems & _stems(passage)) / len(claim_stems)
-        return 0.5 * max(meaning, 0.0) + 0.5 * wording
+        return Support(0.5 * max(float(similarity[best]), 0.0) + 0.5 * wording, sentences[best])
+
+    def score(self, claim: str, passage: str) -> float:
+        """The support score alone."""
+        return self.assess(claim, passage).score
 
     def supports(self, claim: str, passages: list[str]) -> bool:
         """True when the passages, read together, support the claim."""

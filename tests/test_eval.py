@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from qa_bot.evaluation.report import gate, write_reports
 from qa_bot.models import Answer, Citation
 from qa_bot.store import SentenceEmbeddings
 from qa_bot.support import SupportCheck
-from tests.conftest import ARTICLE, ARTIFACTS, REPO
+from tests.conftest import ARTICLE, ARTIFACTS, REPO, run_cli
 
 DATASET = REPO / "evals" / "datasets" / "default.jsonl"
 FUNDING = (
@@ -90,29 +87,18 @@ def test_harness_runs_cases_through_the_chain(chain: QaChain) -> None:
     ]
 
 
-def run_cli(*args: str, data: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "QA_BOT_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "qa_bot.cli", "eval", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
     strict = tmp_path / "strict.toml"
     strict.write_text("[default.min.overall]\npass_rate = 1.01\n")
     first = run_cli(
+        "eval",
         "--limit",
         "4",
         "--out",
         str(tmp_path / "a"),
         "--thresholds",
         str(strict),
-        data=tmp_path / "data",
+        data_dir=tmp_path / "data",
     )
     assert first.returncode == 1, first.stderr
     assert "overall.pass_rate" in first.stderr and "below its minimum" in first.stderr
@@ -125,6 +111,7 @@ def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
     lenient.write_text("[default.min.overall]\npass_rate = 0.0\n")
     baseline = str(tmp_path / "a" / "report.json")
     second = run_cli(
+        "eval",
         "--limit",
         "4",
         "--out",
@@ -133,7 +120,7 @@ def test_eval_command_reports_and_gates(tmp_path: Path) -> None:
         baseline,
         "--thresholds",
         str(lenient),
-        data=tmp_path / "data",
+        data_dir=tmp_path / "data",
     )
     assert second.returncode == 0, second.stderr
     assert "Δ baseline" in second.stdout

@@ -7,9 +7,20 @@ from collections.abc import Iterator
 
 from langchain_core.documents import Document
 
+from qa_bot.followup import History, standalone_question
 from qa_bot.models import Answer
 
 REFUSAL = "The documents do not contain an answer to this question."
+
+
+def cite(sentence: str, numbers: list[int]) -> str:
+    """Put citation markers before the sentence's final full stop: "… plans [1]."."""
+    if not numbers:
+        return sentence
+    marks = "".join(f"[{n}]" for n in numbers)
+    if sentence[-1] in ".!?":
+        return f"{sentence[:-1]} {marks}{sentence[-1]}"
+    return f"{sentence} {marks}" if sentence[-1] in '"”’)' else f"{sentence} {marks}."
 
 
 class Answerer(ABC):
@@ -24,3 +35,8 @@ class Answerer(ABC):
         result = self.answer(question, chunks)
         yield result.answer
         yield result
+
+    def standalone(self, question: str, history: History, max_turns: int) -> str:
+        """The question made standalone for retrieval (a follow-up leans on ``history``);
+        without an LLM, by carrying over the earlier questions' names and content words."""
+        return standalone_question(question, history, max_turns)

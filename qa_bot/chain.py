@@ -54,17 +54,30 @@ class QaChain:
     standalone before retrieval) and ``sources`` (file, folder or glob filters).
     """
 
-    def __init__(self, store: Store, answerer: Answerer | None = None) -> None:
+    def __init__(
+        self, store: Store, answerer: Answerer | None = None, settings: Settings | None = None
+    ) -> None:
         self.store = store
-        self.settings = store.settings
+        self.settings = settings or store.settings
         self.answerer = answerer or make_answerer(self.settings, store)
         store.sync_lexical()
-        self.retriever = HybridRetriever.from_store(store)
+        self.retriever = HybridRetriever.from_store(store, k=self.settings.top_k)
+        self._variants: dict[tuple, QaChain] = {}
         self.runnable: Runnable[dict, dict] = RunnablePassthrough.assign(
             chunks=lambda x: self.retriever.invoke(x["question"], sources=x["sources"])
         ) | RunnablePassthrough.assign(
             answer=lambda x: self.answerer.answer(x["question"], x["chunks"])
         )
+
+    def variant(self, **changes: object) -> QaChain:
+        """This chain with some settings changed (``top_k``, ``generator``…), on the same
+        store; built once per combination."""
+        key = tuple(sorted(changes.items()))
+        if key not in self._variants:
+            settings = self.settings.model_copy(update=changes)
+            same = settings == self.settings
+            self._variants[key] = self if same else QaChain(self.store, settings=settings)
+        return self._variants[key]
 
     def standalone(self, question: str, history: History | None = None) -> str:
         """The question as retrieval sees it; raises a user-facing error when it cannot be

@@ -164,15 +164,19 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
-    """Start the chat UI (default http://127.0.0.1:7860)."""
+    """Serve the chat UI, the HTTP API and the wiki widget (default http://127.0.0.1:7860)."""
+    import uvicorn
+
+    from qa_bot.api import create_app
     from qa_bot.chain import QaChain
     from qa_bot.ui import build_ui
 
     settings = Settings()
     with _user_errors():
         chain = QaChain(_open_store(settings))
-    err.print(f"Chat UI on http://{host or settings.host}:{port or settings.port}")
-    build_ui(chain).launch(server_name=host or settings.host, server_port=port or settings.port)
+    host, port = host or settings.host, port or settings.port
+    err.print(f"Chat on http://{host}:{port} · API docs on http://{host}:{port}/docs")
+    uvicorn.run(create_app(chain, build_ui(chain)), host=host, port=port, log_level="warning")
 
 
 @app.command("eval")

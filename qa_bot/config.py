@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -83,6 +83,17 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the web UI listens on.")
     port: int = Field(7860, description="Port the web UI listens on.")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Other sites (e.g. https://wiki.example.com) that may call the API and "
+        "frame the chat; empty = same origin only.",
+    )
+    api_key: SecretStr | None = Field(
+        None, description="When set, /api and /v1 require 'Authorization: Bearer <key>'."
+    )
+    rate_limit: int = Field(
+        60, ge=1, description="Requests per minute one client may make to /api and /v1."
+    )
 
     @classmethod
     def settings_customise_sources(

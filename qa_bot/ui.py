@@ -1,16 +1,22 @@
-"""The Gradio chat UI: a thin face that streams the chain's answer and lists its sources."""
+"""The Gradio chat UI: a thin face that streams the chain's answer, lists its sources with links to
+the source viewer, takes likes and dislikes, and ingests dropped files."""
 
 from __future__ import annotations
 
 import html
 import re
+import shutil
+from collections import OrderedDict
 from collections.abc import Iterator
+from pathlib import Path
 
 import gradio as gr
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
+from qa_bot.feedback import Feedback, FeedbackStore
 from qa_bot.followup import History
+from qa_bot.ingest import ingest
 from qa_bot.models import Answer
 
 EXAMPLES = [
@@ -18,6 +24,8 @@ EXAMPLES = [
     "What is Project Crystal Land?",
     "How would the industrial parks be funded?",
 ]
+GENERATORS = ["extractive", "openai"]
+REMEMBERED = 500  # answers kept for the like / dislike buttons
 
 
 def _escape(text: str) -> str:
@@ -25,18 +33,24 @@ def _escape(text: str) -> str:
     return re.sub(r"([\\`*_{}\[\]#|~])", r"\\\1", html.escape(text))
 
 
+def source_link(chunk_id: str, offset: int, quote: str) -> str:
+    """The source viewer's address for a citation (by chunk id and offsets only)."""
+    return f"/sources/{chunk_id}?start={offset}&end={offset + len(quote)}"
+
+
 def render(answer: Answer) -> str:
-    """The answer, its numbered sources (each marked verified or not) and any sentence no
-    source supports, as Markdown."""
+    """The answer, its numbered sources (each marked verified or not, with a link to the source
+    viewer) and any sentence no source supports, as Markdown."""
     lines = [_escape(answer.answer)]
     if answer.citations:
         lines += ["", "**Sources**"]
     for c in answer.citations:
         where = f"`{_escape(c.source)}`" + (f" · page {c.page}" if c.page else "")
         mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
+        link = source_link(c.chunk_id, c.offset, c.quote)
         lines += [
             "",
-            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark}",
+            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark} · [open source]({link})",
             f"> {_escape(c.quote)}",
         ]
     if answer.unsupported:
@@ -46,11 +60,13 @@ def render(answer: Answer) -> str:
 
 
 def _text(content: object) -> str:
-    """The text of a Gradio message content (a string or a list of typed parts)."""
+    """The text of a Gradio message content (a string, a typed part, or a list of parts)."""
     if isinstance(content, str):
         return content
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return " ".join(_text(p) for p in content)
     return ""
 
 
@@ -66,26 +82,89 @@ def to_history(messages: list[dict]) -> History:
     return turns
 
 
+def _add_files(chain: QaChain, paths: list[str]) -> Iterator[str]:
+    """Copy dropped files into the corpus folder and ingest it, reporting progress."""
+    corpus = chain.settings.corpus_dir
+    corpus.mkdir(parents=True, exist_ok=True)
+    names = [Path(p).name for p in paths]
+    for path, name in zip(paths, names, strict=True):
+        shutil.copyfile(path, corpus / name)
+    yield f"Ingesting {', '.join(names)}…"
+    report = ingest(chain.store, corpus)
+    failed = dict(report.failed)
+    lines = [f"Could not read {n}: {failed[n]}." for n in names if n in failed]
+    added = [n for n in names if n not in failed]
+    if added:
+        lines.append(f"Added {', '.join(added)} ({report.chunks_added} new chunks): ask away.")
+    yield " ".join(lines)
+
+
 def build_ui(chain: QaChain) -> gr.Blocks:
     """The chat app on top of ``chain``; its API endpoint is ``/chat``."""
+    feedback = FeedbackStore.beside(chain.settings)
+    answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # shown text -> (question, …)
 
-    def respond(message: str, history: list[dict]) -> Iterator[str]:
+    def respond(
+        message: dict | str, history: list[dict], top_k: int, generator: str
+    ) -> Iterator[str]:
+        question = _text(message)
+        files = message.get("files", []) if isinstance(message, dict) else []
         text = ""
         try:
-            for piece in chain.stream(message, to_history(history)):
+            for status in _add_files(chain, files) if files else ():
+                text = status
+                yield _escape(text)
+            if not question.strip() and files:
+                return
+            options = chain.variant(top_k=int(top_k), generator=generator)
+            streamed = ""
+            for piece in options.stream(question, to_history(history)):
                 if isinstance(piece, Answer):
-                    yield render(piece)
+                    shown = render(piece)
+                    answers[shown] = (question, piece)
+                    while len(answers) > REMEMBERED:
+                        answers.popitem(last=False)
+                    yield shown
                 else:
-                    text += piece
-                    yield _escape(text)
+                    streamed += piece
+                    yield _escape(streamed)
         except QaBotError as error:
             yield f"⚠️ {error}"
 
-    return gr.ChatInterface(
-        respond,
-        title="qa-bot",
-        description="Ask about your documents; every answer cites the sentence it comes from.",
-        examples=EXAMPLES,
-        api_name="chat",
-        analytics_enabled=False,
-    )
+    def on_like(data: gr.LikeData) -> None:
+        shown = _text(data.value)
+        if shown in answers:
+            question, answer = answers[shown]
+            feedback.add(
+                Feedback(
+                    rating="up" if data.liked else "down",
+                    question=question,
+                    answer=answer.answer,
+                    citations=answer.citations,
+                )
+            )
+
+    settings = chain.settings
+    with gr.Blocks(title="qa-bot", analytics_enabled=False) as demo:
+        chat = gr.ChatInterface(
+            respond,
+            multimodal=True,
+            textbox=gr.MultimodalTextbox(
+                placeholder="Ask about your documents, or drop files to add them",
+                file_count="multiple",
+                file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx"],
+            ),
+            title="qa-bot",
+            description="Ask about your documents; every answer cites the sentence it comes from.",
+            examples=[[{"text": e}] for e in EXAMPLES],
+            additional_inputs=[
+                gr.Slider(
+                    1, 20, value=settings.top_k, step=1, label="Chunks to answer from", render=False
+                ),
+                gr.Dropdown(GENERATORS, value=settings.generator, label="Generator", render=False),
+            ],
+            additional_inputs_accordion="Settings",
+            api_name="chat",
+        )
+        chat.chatbot.like(on_like, None, None)
+    return demo

@@ -158,7 +158,9 @@ def test_chat_ui_streams_and_marks_citations(llm_chain: QaChain) -> None:
     demo = build_ui(llm_chain)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        job = Client(f"http://127.0.0.1:{port}/", verbose=False).submit(QUESTION, api_name="/chat")
+        job = Client(f"http://127.0.0.1:{port}/", verbose=False).submit(
+            {"text": QUESTION, "files": []}, api_name="/chat"
+        )
         updates = list(job)
     finally:
         demo.close()

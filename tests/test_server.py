@@ -1,0 +1,341 @@
+"""`qa-bot serve`'s one app over real HTTP (uvicorn on 127.0.0.1): the JSON API, SSE, the
+OpenAI-compatible endpoint through the official `openai` client, and the chat UI and the wiki
+widget in real headless Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from openai import OpenAI
+from playwright.sync_api import Browser, Page, expect
+from pydantic import SecretStr
+
+from qa_bot.api import create_app
+from qa_bot.chain import QaChain
+from qa_bot.config import Settings
+from qa_bot.feedback import FeedbackStore
+from qa_bot.ingest import ingest
+from qa_bot.store import SentenceEmbeddings, Store
+from qa_bot.ui import build_ui
+from tests.conftest import ARTIFACTS, REPO, free_port
+
+QUESTION = "What did TSMC decide?"
+SCRIPT_DOC = (
+    '<script>window.pwned = 1; alert("pwned")</script> The Zanzibar ferry leaves the harbour at '
+    "seven every morning.\n"
+)
+
+
+def _serve(app: object) -> tuple[str, uvicorn.Server]:
+    """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; return its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server
+
+
+@pytest.fixture(scope="module")
+def wiki_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings, wiki_port: int
+) -> Iterator[tuple[str, QaChain]]:
+    """The whole app (API + chat UI) over the default corpus plus a document holding <script>;
+    origin http://127.0.0.1:<wiki_port> is allowed."""
+    root = tmp_path_factory.mktemp("served")
+    corpus = root / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    (corpus / "ferry.txt").write_text(SCRIPT_DOC)
+    settings = Settings(
+        corpus_dir=corpus,
+        data_dir=root / "data",
+        allowed_origins=[f"http://127.0.0.1:{wiki_port}"],
+        rate_limit=1000,
+    )
+    store = Store.open(settings, embeddings)
+    ingest(store, corpus)
+    chain = QaChain(store)
+    url, server = _serve(create_app(chain, build_ui(chain)))
+    yield url, chain
+    server.should_exit = True
+
+
+@pytest.fixture(scope="module")
+def url(served: tuple[str, QaChain]) -> str:
+    return served[0]
+
+
+# ---- plain HTTP -----------------------------------------------------------------------------
+
+
+def test_ask_returns_the_cli_json(url: str) -> None:
+    answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()
+    assert set(answer) == {"answer", "refused", "citations", "unsupported"}
+    assert "opted out" in answer["answer"] and answer["citations"][0]["verified"] is True
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"question": ""}, 422, "Invalid request: question: String should have at least 1"),
+        ({"question": "x" * 5000}, 422, "at most 4000 characters"),
+        ({"question": "x " * 1500}, 400, "The question is too long"),
+        ({}, 422, "Invalid request: question: Field required"),
+    ],
+)
+def test_bad_requests_get_one_clear_sentence(
+    url: str, body: dict, status: int, message: str
+) -> None:
+    response = httpx.post(f"{url}/api/ask", json=body, timeout=60)
+    assert response.status_code == status and message in response.json()["detail"]
+
+
+def _events(response: httpx.Response) -> list[tuple[str, dict]]:
+    """Server-sent events as (event, JSON data) pairs."""
+    blocks = response.text.replace("\r\n", "\n").strip().split("\n\n")
+    found = []
+    for block in blocks:
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        found.append((fields.get("event", "message"), json.loads(fields["data"])))
+    return found
+
+
+def test_chat_streams_tokens_then_the_checked_answer(url: str) -> None:
+    history = [["What is Project Crystal Land?", "Son's initiative [1]."]]
+    body = {"question": "Who would fund it?", "history": history}
+    events = _events(httpx.post(f"{url}/api/chat", json=body, timeout=60))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "answer" and kinds.count("token") > 3
+    tokens = "".join(data["text"] for kind, data in events if kind == "token")
+    final = events[-1][1]
+    assert tokens.strip() == final["answer"] and final["citations"]
+
+
+def test_source_viewer_marks_the_quote_by_chunk_id(url: str) -> None:
+    citation = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()[
+        "citations"
+    ][0]
+    start, end = citation["offset"], citation["offset"] + len(citation["quote"])
+    view = httpx.get(f"{url}/api/sources/{citation['chunk_id']}?start={start}&end={end}").json()
+    assert view["text"][view["mark_start"] : view["mark_end"]] == citation["quote"]
+    assert len(view["text"]) > len(citation["quote"]) + 200  # context around it
+    missing = httpx.get(f"{url}/api/sources/deadbeef")
+    assert missing.status_code == 404 and "no longer in the index" in missing.json()["detail"]
+    assert httpx.get(f"{url}/api/sources/..%2F..%2Fetc%2Fpasswd").status_code == 404
+
+
+def test_feedback_is_stored_with_question_answer_and_citations(
+    url: str, served: tuple[str, QaChain]
+) -> None:
+    answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()
+    body = {"rating": "down", "question": QUESTION, "answer": answer["answer"]}
+    body |= {"citations": answer["citations"], "comment": "too short"}
+    assert httpx.post(f"{url}/api/feedback", json=body).status_code == 200
+    stored = FeedbackStore.beside(served[1].settings).all()[-1]
+    assert (stored.rating, stored.question, stored.comment) == ("down", QUESTION, "too short")
+    assert stored.citations[0].quote == answer["citations"][0]["quote"]
+    bad = httpx.post(f"{url}/api/feedback", json=body | {"rating": "meh"})
+    assert bad.status_code == 422 and "rating" in bad.json()["detail"]
+
+
+def test_health_docs_and_frame_policy(url: str, wiki_port: int) -> None:
+    health = httpx.get(f"{url}/healthz").json()
+    assert health["status"] == "ok" and health["chunks"] > 0
+    assert "/api/ask" in httpx.get(f"{url}/openapi.json").json()["paths"]
+    policy = httpx.get(f"{url}/embed").headers["content-security-policy"]
+    assert policy == f"frame-ancestors 'self' http://127.0.0.1:{wiki_port}"
+
+
+def test_cors_follows_the_allow_list(url: str, wiki_port: int) -> None:
+    def preflight(origin: str) -> httpx.Response:
+        headers = {"origin": origin, "access-control-request-method": "POST"}
+        return httpx.options(f"{url}/api/chat", headers=headers)
+
+    allowed = f"http://127.0.0.1:{wiki_port}"
+    assert preflight(allowed).headers.get("access-control-allow-origin") == allowed
+    assert "access-control-allow-origin" not in preflight("http://evil.example").headers
+
+
+def test_api_key_and_rate_limit(chain: QaChain) -> None:
+    update = {"api_key": SecretStr("s3cret"), "rate_limit": 2}
+    settings = chain.settings.model_copy(update=update)
+    url, server = _serve(create_app(QaChain(chain.store, settings=settings)))
+    try:
+        body = {"question": QUESTION}
+        denied = httpx.post(f"{url}/api/ask", json=body, timeout=60)
+        assert denied.status_code == 401 and "API key" in denied.json()["detail"]
+        auth = {"authorization": "Bearer s3cret"}
+        codes = [
+            httpx.post(f"{url}/api/ask", json=body, headers=auth, timeout=60).status_code
+            for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
+        assert httpx.get(f"{url}/healthz").status_code == 200  # never limited
+    finally:
+        server.should_exit = True
+
+
+def test_openai_client_talks_to_v1(url: str) -> None:
+    client = OpenAI(base_url=f"{url}/v1", api_key="unused")
+    messages = [{"role": "user", "content": QUESTION}]
+    completion = client.chat.completions.create(model="qa-bot", messages=messages)
+    text = completion.choices[0].message.content
+    assert "opted out" in text and "[1]" in text
+    assert completion.model_extra["citations"][0]["quote"] in text
+    pieces, citations = [], None
+    for chunk in client.chat.completions.create(model="qa-bot", messages=messages, stream=True):
+        pieces += [choice.delta.content or "" for choice in chunk.choices]
+        citations = (chunk.model_extra or {}).get("citations", citations)
+    assert "".join(pieces).strip() == text and citations[0]["n"] == 1
+
+
+# ---- real browser ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.dialogs = dialogs  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def _ask_in_chat(page: Page, question: str, files: list[Path] | None = None) -> None:
+    box = page.get_by_role("textbox").first
+    if files:
+        page.locator('input[type="file"]').first.set_input_files([str(f) for f in files])
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_chat_answer_source_viewer_and_like(
+    page: Page, url: str, served: tuple[str, QaChain]
+) -> None:
+    page.goto(url)
+    _ask_in_chat(page, QUESTION)
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("opted out", timeout=30_000)
+    expect(bot).to_contain_text("✓ verified")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "chat.png")
+    with page.expect_popup() as popup:
+        bot.get_by_role("link", name="open source").click()
+    viewer = popup.value
+    expect(viewer.locator("mark#quote")).to_contain_text("TSMC, have opted out")
+    viewer.screenshot(path=ARTIFACTS / "source-viewer.png")
+    before = len(FeedbackStore.beside(served[1].settings).all())
+    page.get_by_role("button", name="Like").last.click()
+    deadline = time.monotonic() + 10
+    while len(FeedbackStore.beside(served[1].settings).all()) == before:
+        assert time.monotonic() < deadline, "the like never reached the feedback store"
+        time.sleep(0.2)
+    liked = FeedbackStore.beside(served[1].settings).all()[-1]
+    assert liked.rating == "up" and liked.question == QUESTION and liked.citations
+
+
+def test_upload_then_ask(page: Page, url: str, tmp_path: Path) -> None:
+    note = tmp_path / "canteen.md"
+    note.write_text("# Canteen\n\nThe staff canteen serves lentil soup every Thursday.\n")
+    page.goto(url)
+    _ask_in_chat(page, "What does the canteen serve on Thursday?", [note])
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("lentil soup", timeout=60_000)
+    expect(bot).to_contain_text("canteen.md")
+    page.screenshot(path=ARTIFACTS / "upload.png")
+
+
+def test_script_in_a_document_is_shown_as_text(page: Page, url: str) -> None:
+    page.goto(url)
+    _ask_in_chat(page, "When does the Zanzibar ferry leave the harbour?")
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("seven every morning", timeout=30_000)
+    expect(bot).to_contain_text("<script>")  # visible as text …
+    assert page.evaluate("window.pwned") is None and page.dialogs == []  # … and never run
+
+
+def _widget_snippet(server_url: str) -> str:
+    """The plain-HTML snippet from docs/embedding.md, pointed at the test server."""
+    doc = (REPO / "docs" / "embedding.md").read_text()
+    section = doc.split("## Plain HTML page", 1)[1]
+    snippet = re.search(r"```html\n(.*?)```", section, re.DOTALL).group(1)
+    return snippet.replace("http://127.0.0.1:7860", server_url)
+
+
+def _ask_widget(page: Page, question: str) -> None:
+    page.get_by_role("button", name="Ask the documents").click()
+    page.get_by_label("Question").fill(question)
+    page.get_by_label("Question").press("Enter")
+
+
+@pytest.fixture
+def wiki(tmp_path: Path, url: str, wiki_port: int) -> Iterator[Callable[[bool], str]]:
+    """A wiki page carrying the widget snippet, on the allowed origin or on another one."""
+    servers = []
+
+    def make(allowed: bool) -> str:
+        body = f"<!doctype html><title>Wiki</title><h1>Team wiki</h1>{_widget_snippet(url)}"
+        folder = tmp_path / ("allowed" if allowed else "other")
+        folder.mkdir(parents=True)
+        (folder / "index.html").write_text(body)
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        port = wiki_port if allowed else 0
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], str]) -> None:
+    page.goto(wiki(True))
+    _ask_widget(page, QUESTION)
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("opted out", timeout=30_000)
+    expect(answer.get_by_role("link")).to_have_count(1)
+    page.screenshot(path=ARTIFACTS / "widget.png")
+
+
+def test_widget_is_refused_on_another_origin(page: Page, wiki: Callable[[bool], str]) -> None:
+    page.goto(wiki(False))
+    _ask_widget(page, QUESTION)
+    answer = page.locator(".msg.bot").last
+    expect(answer).to_contain_text("Cannot reach qa-bot", timeout=30_000)
+    expect(answer).not_to_contain_text("opted out")
+
+
+def test_embed_page_is_framed_only_by_allowed_origins(
+    page: Page, url: str, wiki: Callable[[bool], str]
+) -> None:
+    frame = f'<iframe src="{url}/embed" width="400" height="500"></iframe>'
+    for allowed in (True, False):
+        page.goto(wiki(allowed))
+        page.evaluate("html => document.body.insertAdjacentHTML('beforeend', html)", frame)
+        inner = page.frame_locator("iframe").get_by_label("Question")
+        if allowed:
+            expect(inner).to_be_visible(timeout=15_000)
+        else:
+            page.wait_for_timeout(1500)
+            assert inner.count() == 0

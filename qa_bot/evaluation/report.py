@@ -16,8 +16,9 @@ from qa_bot.evaluation.harness import CaseResult
 Aggregates = dict[str, dict[str, float | None]]
 LOWER_IS_BETTER = {"answerable_refused", "p50_ms", "p95_ms"}
 NOTES = {
-    "judge": "Faithfulness and answer relevancy need an LLM judge (an OpenAI-compatible "
-    "generator); none is configured, so they were skipped.",
+    "judge": "Faithfulness and answer relevancy (RAGAS) need an instruction-following LLM "
+    "judge, which qa-bot does not run yet (none ships offline); they were skipped. Citation "
+    "recall/precision above use the support check instead.",
 }
 
 

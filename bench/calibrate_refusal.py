@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from qa_bot.answer.extractive import ExtractiveAnswerer, supported_by_retrieval
+from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
 from qa_bot.retrieve import HybridRetriever
@@ -32,15 +32,14 @@ console = Console()
 
 
 def best_scores(store: Store, questions: list) -> list[float]:
-    """The answerer's best sentence score per question (0 when its names gate refuses)."""
+    """The answerer's best eligible sentence score per question (0 when none is eligible)."""
     retriever = HybridRetriever.from_store(store)
     answerer = ExtractiveAnswerer(store.sentence_embeddings, min_support=0.0)
     scores = []
     for q in track(questions, description="scoring", console=console):
         chunks = retriever.invoke(q.question)
-        ranked = answerer.score(q.question, chunks)
-        gate = supported_by_retrieval(q.question, chunks)
-        scores.append(ranked[0].score if ranked and gate else 0.0)
+        ranked = answerer.eligible(q.question, chunks)
+        scores.append(ranked[0].score if ranked else 0.0)
     return scores
 
 
@@ -100,8 +99,9 @@ def main() -> None:
         f'All {len(questions)} questions of SQuAD 2.0 dev "Rhine" ({int(answerable.sum())} '
         f"answerable, {int((~answerable).sum())} unanswerable, written to look answerable), "
         "through hybrid retrieval + reranking and the extractive answerer's sentence scoring. "
-        "A question is answered when the names gate passes and its best sentence scores at "
-        f"least `min_support` (now {current}).",
+        "A question is answered when its best eligible sentence scores at least `min_support` "
+        f"(now {current}). Eligible: the question's names occur in the retrieved chunks, and "
+        "the sentence holds a quantity for *how many/much…* or a date for *when…*.",
         "",
         "| min_support | answerable: answered | unanswerable: refused | balanced accuracy |",
         "|---|---|---|---|",

@@ -50,6 +50,22 @@ def test_unanswerable_questions_are_refused(chain: QaChain, question: str) -> No
     assert answer == Answer(answer=REFUSAL, refused=True, citations=[])
 
 
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How much did Japan pledge?", "$550 billion"),
+        ("When may funding for the project materialize?", "2026"),
+        ("How many robots will work in the parks?", None),  # robots, but no count, in the article
+    ],
+)
+def test_quantity_and_date_questions_need_a_quantity_or_date(
+    chain: QaChain, question: str, expected: str | None
+) -> None:
+    answer = chain.ask(question)
+    assert answer.refused is (expected is None)
+    assert expected is None or expected in answer.answer
+
+
 def test_stream_yields_text_then_the_same_answer(chain: QaChain) -> None:
     pieces = list(chain.stream("What did TSMC decide?"))
     final = pieces[-1]

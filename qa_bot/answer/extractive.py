@@ -19,6 +19,36 @@ SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest i
 MIN_WORDS = 4
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 _CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred thousand million billion trillion dozen half"
+)
+_TIME_WORDS = (  # not "may" or "fall": in a sentence they are mostly verbs
+    "january february march april june july august september october november december "
+    "spring summer autumn winter century centuries decade today yesterday tomorrow"
+)
+
+
+def _any_word(names: str) -> re.Pattern[str]:
+    """Matches a digit or any of the space-separated ``names`` (plural too) as a whole word."""
+    return re.compile(rf"\d|\b(?:{'|'.join(names.split())})s?\b", re.I)
+
+
+_ANSWER_FORMS = (
+    (
+        re.compile(
+            r"\bhow (?:many|much|long|far|old|big|large|tall|high|deep|wide|fast)\b"
+            r"|\bwhat (?:percent|percentage|proportion|fraction)\b",
+            re.I,
+        ),
+        _any_word(_NUMBER_WORDS),
+    ),
+    (
+        re.compile(r"^\s*when\b|\b(?:what|which) (?:year|century|decade|month|date)\b", re.I),
+        _any_word(_TIME_WORDS),
+    ),
+)
 
 
 def _terms(text: str) -> set[str]:
@@ -34,6 +64,15 @@ def key_terms(question: str) -> set[str]:
         for w in words(question)[1:]
         if w.lower() not in STOPWORDS and (w[0].isupper() or any(c.isdigit() for c in w))
     }
+
+
+def answer_form(question: str) -> re.Pattern[str] | None:
+    """What any answer to ``question`` must contain: a quantity for "how many / how much …",
+    a date or time for "when …"; None when the question asks for no particular form."""
+    for asks, form in _ANSWER_FORMS:
+        if asks.search(question):
+            return form
+    return None
 
 
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
@@ -120,11 +159,17 @@ class ExtractiveAnswerer(Answerer):
             candidate.score = SEMANTIC_WEIGHT * float(similarity) + (1 - SEMANTIC_WEIGHT) * overlap
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
-    def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """The sentences to answer with; empty when the chunks do not support an answer."""
+    def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:
+        """The scored sentences that could answer, best first: of the form the question asks
+        for, and none when the question names something the chunks never mention."""
         if not supported_by_retrieval(question, chunks):
             return []
-        ranked = [c for c in self.score(question, chunks) if c.score >= self.min_support]
+        form = answer_form(question)
+        return [c for c in self.score(question, chunks) if form is None or form.search(c.text)]
+
+    def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
+        """The sentences to answer with; empty when the chunks do not support an answer."""
+        ranked = [c for c in self.eligible(question, chunks) if c.score >= self.min_support]
         if not ranked:
             return []
         floor = ranked[0].score - self.margin

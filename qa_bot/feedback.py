@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -43,8 +45,11 @@ class FeedbackStore:
                 "rating TEXT, question TEXT, answer TEXT, citations TEXT, comment TEXT)"
             )
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path)
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection that commits on success and is closed either way."""
+        with closing(sqlite3.connect(self.path)) as db, db:
+            yield db
 
     def add(self, item: Feedback) -> int:
         """Store one verdict; return its id."""

@@ -4,7 +4,7 @@ questions ("Who would fund it? (Project Crystal Land)")."""
 
 from __future__ import annotations
 
-from qa_bot.text import STOPWORDS, words
+from qa_bot.text import STOPWORDS, key_terms, words
 
 History = list[tuple[str, str | None]]
 """Earlier turns, oldest first: (user question, assistant answer or None)."""
@@ -20,13 +20,11 @@ MAX_CARRIED = 8  # content words carried over from earlier questions
 def needs_context(question: str) -> bool:
     """True when the question refers back ("it", "they", "that"), or is too short to stand
     alone and names nothing ("Why?", "And the cost?"; not "What did TSMC decide?")."""
-    found = words(question)
-    tokens = [w.lower() for w in found]
+    tokens = [w.lower() for w in words(question)]
     if any(t in ANAPHORA for t in tokens):
         return True
-    names = [w for w in found[1:] if w[0].isupper() or any(c.isdigit() for c in w)]
     own = [t for t in tokens if t not in STOPWORDS]
-    return not names and len(own) < MIN_OWN_WORDS
+    return not key_terms(question) and len(own) < MIN_OWN_WORDS
 
 
 def standalone_question(question: str, history: History, max_turns: int = 4) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from qa_bot.text import chunk_sentences, content_words, sentence_spans
+from qa_bot.text import chunk_sentences, sentence_spans, stems
 
 SUPPORTED = 0.7
 
@@ -30,10 +30,6 @@ class Support(NamedTuple):
 
     score: float
     sentence: str
-
-
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in content_words(text)}
 
 
 class SupportCheck:
@@ -57,13 +53,13 @@ class SupportCheck:
         return self._assess(claim, [s.text for s in chunk_sentences(chunk)], chunk.page_content)
 
     def _assess(self, claim: str, sentences: list[str], passage: str) -> Support:
-        claim_stems = _stems(claim)
+        claim_stems = stems(claim)
         if not claim_stems or not passage.strip():
             return Support(0.0, "")
         sentences = sentences or [passage]
         similarity = self._sentence_vectors(tuple(sentences)) @ np.array(self._claim_vector(claim))
         best = int(similarity.argmax())
-        wording = len(claim_stems & _stems(passage)) / len(claim_stems)
+        wording = len(claim_stems & stems(passage)) / len(claim_stems)
         return Support(0.5 * max(float(similarity[best]), 0.0) + 0.5 * wording, sentences[best])
 
     def score(self, claim: str, passage: str) -> float:

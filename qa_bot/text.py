@@ -72,3 +72,18 @@ def bare(word: str) -> str:
 def content_words(text: str) -> list[str]:
     """The words of ``text`` that carry meaning (stopwords dropped), bare."""
     return [bare(w) for w in words(text) if w.lower() not in STOPWORDS]
+
+
+def stems(text: str) -> set[str]:
+    """Content-word stems of ``text``, cut to five letters ("funding" ~ "funded")."""
+    return {w[:5] for w in content_words(text)}
+
+
+def key_terms(question: str) -> set[str]:
+    """Names and numbers in the question ("Samsung", "TDK", "2023"): capitalised or digit-bearing
+    words other than the first, which any supporting text must mention as whole words."""
+    return {
+        bare(w)
+        for w in words(question)[1:]
+        if w.lower() not in STOPWORDS and (w[0].isupper() or any(c.isdigit() for c in w))
+    }

@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from gradio_client import Client
 
-from qa_bot.answer.generative import GenerativeAnswerer, answer_messages
+from qa_bot.answer.generative import answer_messages
 from qa_bot.answer.verify import cited_numbers
 from qa_bot.chain import QaChain
 from qa_bot.errors import GeneratorError
 from qa_bot.models import Answer
-from qa_bot.store import Store
 from qa_bot.support import SupportCheck
 from qa_bot.ui import build_ui
 from tests.conftest import free_port, run_cli
@@ -26,18 +25,7 @@ QUESTION = "What did TSMC decide?"
 @pytest.fixture(scope="module")
 def llm_chain(chain: QaChain, llm_server: str) -> QaChain:
     """The default corpus's store, answered by the real local LLM server."""
-    settings = chain.settings.model_copy(
-        update={"generator": "openai", "openai_base_url": llm_server, "openai_max_tokens": 80}
-    )
-    store = Store.open(settings, chain.store.embeddings)
-    return QaChain(store)
-
-
-def _with(chain: QaChain, **settings: object) -> QaChain:
-    """The same store, answered by a generator with other settings."""
-    changed = chain.settings.model_copy(update=settings)
-    check = SupportCheck(chain.store.sentence_embeddings)
-    return QaChain(chain.store, GenerativeAnswerer.from_settings(changed, check))
+    return chain.variant(generator="openai", openai_base_url=llm_server, openai_max_tokens=80)
 
 
 def test_answer_streams_then_is_verified(llm_chain: QaChain) -> None:
@@ -82,7 +70,7 @@ def test_follow_up_is_rewritten_or_falls_back(llm_chain: QaChain) -> None:
 
 
 def test_slow_server_times_out_with_a_clear_message(llm_chain: QaChain) -> None:
-    slow = _with(llm_chain, openai_timeout=0.01)
+    slow = llm_chain.variant(openai_timeout=0.01)
     with pytest.raises(GeneratorError, match=r"did not answer within 0\.01 s"):
         slow.ask(QUESTION)
     assert llm_chain.ask(QUESTION).answer  # the chat stays usable
@@ -148,7 +136,7 @@ def test_broken_replies_are_clear_errors(
     body: bytes,
     message: str,
 ) -> None:
-    broken = _with(chain, openai_base_url=fake_server(status, kind, body))
+    broken = chain.variant(generator="openai", openai_base_url=fake_server(status, kind, body))
     with pytest.raises(GeneratorError, match=message):
         broken.ask(QUESTION)
 

@@ -13,7 +13,7 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer, cite
 from qa_bot.models import Answer, Citation
-from qa_bot.text import STOPWORDS, Span, bare, chunk_sentences, content_words, words
+from qa_bot.text import Span, bare, chunk_sentences, key_terms, stems, words
 
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
 MIN_WORDS = 4
@@ -49,21 +49,6 @@ _ANSWER_FORMS = (
         _any_word(_TIME_WORDS),
     ),
 )
-
-
-def _terms(text: str) -> set[str]:
-    """Content-word stems of ``text``, cut to five letters ("funding" ~ "funded")."""
-    return {w[:5] for w in content_words(text)}
-
-
-def key_terms(question: str) -> set[str]:
-    """Names and numbers in the question ("Samsung", "TDK", "2023"): capitalised or digit-bearing
-    words other than the first, which any supporting text must mention as whole words."""
-    return {
-        bare(w)
-        for w in words(question)[1:]
-        if w.lower() not in STOPWORDS and (w[0].isupper() or any(c.isdigit() for c in w))
-    }
 
 
 def answer_form(question: str) -> re.Pattern[str] | None:
@@ -153,9 +138,9 @@ class ExtractiveAnswerer(Answerer):
             return []
         vectors = np.array(self.embeddings.embed_documents([c.text for c in candidates]))
         semantic = vectors @ np.array(self.embeddings.embed_query(question))
-        wanted = _terms(question)
+        wanted = stems(question)
         for candidate, similarity in zip(candidates, semantic, strict=True):
-            overlap = len(wanted & _terms(candidate.text)) / len(wanted) if wanted else 0.0
+            overlap = len(wanted & stems(candidate.text)) / len(wanted) if wanted else 0.0
             candidate.score = SEMANTIC_WEIGHT * float(similarity) + (1 - SEMANTIC_WEIGHT) * overlap
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 

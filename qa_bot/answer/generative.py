@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import openai
 from langchain_core.documents import Document
@@ -136,12 +136,10 @@ class GenerativeAnswerer(Answerer):
     def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
         """The reply's text pieces as the endpoint streams them, at most ``max_tokens`` of them
         (some servers, llama-cpp-python's among them, ignore ``max_completion_tokens``)."""
-        with self._plain_errors():
-            stream = self.model.stream(messages)
+        with self._plain_errors(), closing(self.model.stream(messages)) as stream:
             for piece in itertools.islice(stream, self.max_tokens):
                 if isinstance(piece.content, str) and piece.content:
                     yield piece.content
-            stream.close()
 
     def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
         """Yield the reply as it streams, then the verified Answer."""

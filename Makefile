@@ -2,10 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+BROWSER := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+FAST := not browser and not llm and not chroma_server
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test ingest eval lint bench-retrieval bench-generation calibrate-refusal clean
+.PHONY: run test test-fast ingest eval lint doctor bench-retrieval bench-generation \
+	calibrate-refusal clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +24,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The browser tests drive Debian's Chromium; Playwright never downloads a browser.
+$(BROWSER):
+	@command -v apt-get >/dev/null || { echo "Chromium is missing at $(BROWSER) and apt-get \
+	is not available: install Chromium there, then run make test again."; exit 1; }
+	@echo "Installing Debian's chromium for the browser tests: $(SUDO) apt-get install chromium"
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
+
 run: $(VENV)/.installed
 	$(BIN)/qa-bot ingest
 	$(BIN)/qa-bot serve
@@ -27,8 +39,14 @@ run: $(VENV)/.installed
 ingest: $(VENV)/.installed
 	$(BIN)/qa-bot ingest
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(BROWSER)
 	$(BIN)/pytest
+
+test-fast: $(VENV)/.installed-test  # the edit loop: real model and embedded Chroma only
+	$(BIN)/pytest -m "$(FAST)"
+
+doctor: $(VENV)/.installed
+	$(BIN)/qa-bot doctor
 
 bench-retrieval: $(VENV)/.installed
 	$(BIN)/python bench/retrieval.py
@@ -45,6 +63,7 @@ eval: $(VENV)/.installed
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .qa-bot .pytest_cache
+	rm -rf $(VENV) .qa-bot .pytest_cache .mypy_cache

@@ -20,10 +20,10 @@ from rich.progress import track
 
 from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
+from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
-from qa_bot.retrieve import HybridRetriever
-from qa_bot.squad import load_squad, write_corpus
-from qa_bot.store import Store
+from qa_bot.retrieval.hybrid import HybridRetriever
+from qa_bot.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
@@ -33,7 +33,7 @@ console = Console()
 
 def best_scores(store: Store, questions: list) -> list[float]:
     """The answerer's best eligible sentence score per question (0 when none is eligible)."""
-    retriever = HybridRetriever.from_store(store)
+    retriever = HybridRetriever.from_settings(store)
     answerer = ExtractiveAnswerer(store.sentence_embeddings, min_support=0.0)
     scores = []
     for q in track(questions, description="scoring", console=console):
@@ -72,7 +72,7 @@ def main() -> None:
     paragraphs, questions = load_squad(args.squad)
     with tempfile.TemporaryDirectory(prefix="qa-bot-calibrate-") as tmp:
         write_corpus(paragraphs, Path(tmp) / "corpus")
-        store = Store.open(Settings(data_dir=Path(tmp) / "data"))
+        store = Store.open(Settings().updated(store={"data_dir": Path(tmp) / "data"}))
         ingest(store, Path(tmp) / "corpus")
         scores = np.array(best_scores(store, questions))
     answerable = np.array([q.answerable for q in questions])
@@ -88,7 +88,7 @@ def main() -> None:
                 "balanced": (answered + refused) / 2,
             }
         )
-    current = Settings().min_support
+    current = Settings().answer.min_support
     args.out.mkdir(parents=True, exist_ok=True)
     chart(rows, current, args.out / "refusal.png")
     lines = [

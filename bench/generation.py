@@ -29,8 +29,8 @@ from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.ingest import ingest
-from qa_bot.models import Answer
-from qa_bot.store import Store
+from qa_bot.records import Answer
+from qa_bot.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 console = Console()
@@ -149,12 +149,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = nullcontext(args.base_url) if args.base_url else local_llm_server(Path(tmp))
         with server as base_url:
-            settings = Settings(
-                data_dir=Path(tmp) / "data",
-                generator="openai",
-                openai_base_url=base_url,
-                openai_model=args.model,
-                openai_max_tokens=args.max_tokens,
+            settings = Settings().updated(
+                store={"data_dir": Path(tmp) / "data"},
+                answer={"generator": "openai"},
+                openai={"base_url": base_url, "model": args.model, "max_tokens": args.max_tokens},
             )
             store = Store.open(settings)
             ingest(store, REPO / "corpus")
@@ -167,7 +165,7 @@ def main() -> None:
         "machine": machine(),
         "server": (args.base_url and "your server")
         or "llama-cpp-python 0.3.36 server, Gemma 3 270M Q4_K_M (base model), n_ctx 4096",
-        "top_k": settings.top_k,
+        "top_k": settings.retrieval.top_k,
         "max_tokens": args.max_tokens,
     }
     table = Table(title="Generation through the openai backend")

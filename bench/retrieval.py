@@ -29,12 +29,12 @@ from rich.progress import Progress, track
 from rich.table import Table
 
 from qa_bot.config import Settings
+from qa_bot.evaluation.squad import SquadQuestion, load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.ingest.split import split_documents
-from qa_bot.rerank import SentenceReranker
-from qa_bot.retrieve import HybridRetriever
-from qa_bot.squad import SquadQuestion, load_squad, write_corpus
-from qa_bot.store import Store
+from qa_bot.retrieval.hybrid import HybridRetriever
+from qa_bot.retrieval.rerank import SentenceReranker
+from qa_bot.storage.store import Store
 from qa_bot.text import sentence_spans
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,7 +130,9 @@ def synthetic_documents(paragraphs: list[str], chunks: int, settings: Settings) 
     while made < chunks:
         text = " ".join(rng.sample(sentences, 24))
         doc = Document(page_content=text, metadata={})
-        made += len(split_documents([doc], settings.chunk_size, settings.chunk_overlap))
+        made += len(
+            split_documents([doc], settings.ingest.chunk_size, settings.ingest.chunk_overlap)
+        )
         yield text
 
 
@@ -138,14 +140,14 @@ def speed(data: Path, paragraphs: list[str], questions: list[SquadQuestion], n: 
     """Ingest throughput, raw encode throughput and query latency at ``n`` chunks."""
     folder = data / "synthetic"
     folder.mkdir()
-    settings = Settings(data_dir=data / "synthetic-index")
+    settings = Settings().updated(store={"data_dir": data / "synthetic-index"})
     for i, text in enumerate(synthetic_documents(paragraphs, n, settings)):
         (folder / f"doc-{i:05d}.txt").write_text(text)
     store = Store.open(settings)
     count, ingest_s = ingest_timed(store, folder, f"ingest {n} chunks")
     sample = [d.page_content for d in store.chunks()][:2000]
     started = time.perf_counter()
-    store.embeddings.model.encode(sample, batch_size=settings.embed_batch_size)
+    store.embeddings.model.encode(sample, batch_size=settings.store.embed_batch_size)
     encode_rate = len(sample) / (time.perf_counter() - started)
     latency = {}
     for config in CONFIGS:
@@ -262,7 +264,7 @@ def main() -> None:
         corpus = data / "quality"
         write_corpus(paragraphs, corpus / "squad")
         distractors = write_distractors(corpus / "distractors")
-        store = Store.open(Settings(data_dir=data / "quality-index"))
+        store = Store.open(Settings().updated(store={"data_dir": data / "quality-index"}))
         chunks, seconds = ingest_timed(store, corpus, "ingest quality corpus")
         quality_rate = chunks / seconds
         rows = quality(store, answerable, "squad/")

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from qa_bot.answer import Answerer
-from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
-from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
+from qa_bot.errors import BadQuestionError, IndexNotReadyError
 from qa_bot.followup import History
-from qa_bot.models import Answer
-from qa_bot.retrieve import HybridRetriever
-from qa_bot.store import Store
-from qa_bot.support import SupportCheck
-
-
-def make_answerer(settings: Settings, store: Store) -> Answerer:
-    """The answer writer named by ``settings.generator``."""
-    if settings.generator == "extractive":
-        return ExtractiveAnswerer(
-            store.sentence_embeddings, settings.min_support, settings.max_answer_sentences
-        )
-    if settings.generator == "openai":
-        from qa_bot.answer.generative import GenerativeAnswerer
-
-        return GenerativeAnswerer.from_settings(settings, SupportCheck(store.sentence_embeddings))
-    raise QaBotError(
-        f"Unknown generator '{settings.generator}': use 'extractive' or 'openai' "
-        "(QA_BOT_GENERATOR)."
-    )
+from qa_bot.records import Answer
+from qa_bot.registry import ANSWERERS
+from qa_bot.retrieval import HybridRetriever
+from qa_bot.retrieval.rerank import Reranker, make_reranker
+from qa_bot.storage.store import Store
 
 
 def check_question(question: str, limit: int) -> str:
@@ -51,67 +36,87 @@ class QaChain:
     """Retrieval and answering over one store; build once, call from any face or thread.
 
     Every call takes the question, optionally the chat ``history`` (a follow-up is made
-    standalone before retrieval) and ``sources`` (file, folder or glob filters).
+    standalone before retrieval) and ``only`` (file, folder or glob filters).
     """
 
     def __init__(
-        self, store: Store, answerer: Answerer | None = None, settings: Settings | None = None
+        self,
+        store: Store,
+        settings: Settings | None = None,
+        answerer: Answerer | None = None,
+        _rerankers: dict[str, Reranker | None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or store.settings
-        self.answerer = answerer or make_answerer(self.settings, store)
+        self.answerer: Answerer = answerer or ANSWERERS.get(self.settings.answer.generator)(
+            self.settings, store
+        )
+        self._rerankers = {} if _rerankers is None else _rerankers  # shared by every variant
+        self._variants: dict[str, QaChain] = {}
         store.sync_lexical()
-        self.retriever = HybridRetriever.from_store(store, k=self.settings.top_k)
-        self._variants: dict[tuple, QaChain] = {}
-        self.runnable: Runnable[dict, dict] = RunnablePassthrough.assign(
-            chunks=lambda x: self.retriever.invoke(x["question"], sources=x["sources"])
+        self.retriever = HybridRetriever.from_settings(
+            store, self.settings, reranker=self._reranker()
+        )
+        self.runnable: Runnable[dict[str, Any], dict[str, Any]] = RunnablePassthrough.assign(
+            chunks=lambda x: self.retriever.invoke(x["question"], only=x["only"])
         ) | RunnablePassthrough.assign(
             answer=lambda x: self.answerer.answer(x["question"], x["chunks"])
         )
 
-    def variant(self, **changes: object) -> QaChain:
-        """This chain with some settings changed (``top_k``, ``generator``…), on the same
-        store; built once per combination."""
-        key = tuple(sorted(changes.items()))
+    def _reranker(self) -> Reranker | None:
+        """The configured reranker, built once for this chain and all its variants."""
+        name = self.settings.retrieval.reranker
+        if name not in self._rerankers:
+            self._rerankers[name] = make_reranker(self.settings, self.store)
+        return self._rerankers[name]
+
+    def variant(self, **sections: dict[str, Any]) -> QaChain:
+        """This chain with some settings changed (``retrieval={"top_k": 3}``,
+        ``answer={"generator": "openai"}``…), on the same store and rerankers; built once per
+        combination."""
+        settings = self.settings.updated(**sections)
+        if settings == self.settings:
+            return self
+        key = settings.model_dump_json()
         if key not in self._variants:
-            settings = self.settings.model_copy(update=changes)
-            same = settings == self.settings
-            self._variants[key] = self if same else QaChain(self.store, settings=settings)
+            self._variants[key] = QaChain(self.store, settings, _rerankers=self._rerankers)
         return self._variants[key]
 
     def standalone(self, question: str, history: History | None = None) -> str:
         """The question as retrieval sees it; raises a user-facing error when it cannot be
         asked (empty, too long, or nothing indexed yet)."""
-        question = check_question(question, self.settings.max_question_chars)
+        answer = self.settings.answer
+        question = check_question(question, answer.max_question_chars)
         if self.store.count() == 0:
             raise IndexNotReadyError(
                 "The index is empty: run `qa-bot ingest` to add your documents first."
             )
-        return self.answerer.standalone(question, history or [], self.settings.max_history_turns)
+        return self.answerer.standalone(question, history or [], answer.max_history_turns)
 
     def ask(
-        self, question: str, history: History | None = None, sources: list[str] | None = None
+        self, question: str, history: History | None = None, only: list[str] | None = None
     ) -> Answer:
         """Answer one question."""
-        return self.trace(question, history, sources)["answer"]
+        result: Answer = self.trace(question, history, only)["answer"]
+        return result
 
     def trace(
-        self, question: str, history: History | None = None, sources: list[str] | None = None
-    ) -> dict:
+        self, question: str, history: History | None = None, only: list[str] | None = None
+    ) -> dict[str, Any]:
         """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
         query = self.standalone(question, history)
-        return self.runnable.invoke({"question": query, "sources": sources})
+        return self.runnable.invoke({"question": query, "only": only})
 
     def retrieve(
-        self, question: str, history: History | None = None, sources: list[str] | None = None
+        self, question: str, history: History | None = None, only: list[str] | None = None
     ) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
-        return self.retriever.invoke(self.standalone(question, history), sources=sources)
+        return self.retriever.invoke(self.standalone(question, history), only=only)
 
     def stream(
-        self, question: str, history: History | None = None, sources: list[str] | None = None
+        self, question: str, history: History | None = None, only: list[str] | None = None
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
         query = self.standalone(question, history)
-        chunks = self.retriever.invoke(query, sources=sources)
+        chunks = self.retriever.invoke(query, only=only)
         yield from self.answerer.stream(query, chunks)

@@ -1,11 +1,14 @@
-"""One typed settings object, read from ``QA_BOT_*`` env vars and an optional ``qa-bot.toml``."""
+"""One typed settings object, nested per concern, read from ``QA_BOT_*`` env vars and an optional
+``qa-bot.toml``. A key nobody knows (a typo in the file, an unknown variable) is an error."""
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -13,33 +16,47 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from qa_bot.registry import ANSWERERS, RERANKERS
 
-class Settings(BaseSettings):
-    """Everything qa-bot can be configured with; every default works offline."""
+ENV_PREFIX = "QA_BOT_"
+ENV_NESTING = "__"
+CONFIG_FILE = "qa-bot.toml"
 
-    model_config = SettingsConfigDict(
-        env_prefix="QA_BOT_", toml_file="qa-bot.toml", extra="ignore", frozen=True
-    )
 
-    corpus_dir: Path = Field(Path("corpus"), description="Folder of documents to ingest.")
-    data_dir: Path = Field(Path(".qa-bot"), description="Where the index lives (one per corpus).")
+class Section(BaseModel):
+    """A group of settings; unknown keys are refused, values never change after loading."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(Section):
+    """Where the index lives and how chunks are embedded."""
+
+    data_dir: Path = Field(Path(".qa-bot"), description="Where the index lives (one per data dir).")
     chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded.")
-    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port.")
     collection: str | None = Field(
         None, description="Chroma collection name; default derives from the data dir's id."
     )
-
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
         description="A bundled model name or a local sentence-transformers folder.",
     )
-    embed_batch_size: int = Field(32, ge=1)
+    embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
 
+
+class IngestSettings(Section):
+    """What is ingested and how documents are cut into chunks."""
+
+    corpus_dir: Path = Field(Path("corpus"), description="Folder `qa-bot ingest` reads by default.")
     chunk_size: int = Field(800, ge=100, description="Target chunk length in characters.")
     chunk_overlap: int = Field(200, ge=0, description="Characters of whole sentences repeated.")
 
-    retrieval: Literal["dense", "bm25", "hybrid"] = Field(
+
+class RetrievalSettings(Section):
+    """How chunks are found and ranked for a question."""
+
+    mode: Literal["dense", "bm25", "hybrid"] = Field(
         "hybrid", description="First-stage search: embeddings, BM25 keywords, or both fused (RRF)."
     )
     candidates: int = Field(
@@ -47,42 +64,68 @@ class Settings(BaseSettings):
     )
     reranker: str = Field(
         "sentence",
-        description="'sentence' (bundled model, best sentence + chunk + BM25), 'none' (fused "
-        "order), or a local sentence-transformers cross-encoder folder.",
+        description="A registered reranker ('sentence', 'none') or the folder of a local "
+        "sentence-transformers cross-encoder.",
     )
     mmr_lambda: float | None = Field(
         None, ge=0, le=1, description="Set (e.g. 0.7) to diversify the top-k with MMR."
     )
     top_k: int = Field(5, ge=1, le=50, description="Chunks handed to the answerer.")
+
+    @field_validator("reranker")
+    @classmethod
+    def _known_reranker(cls, value: str) -> str:
+        if Path(value).expanduser().is_dir():
+            return value
+        return RERANKERS.check(value)
+
+
+class AnswerSettings(Section):
+    """How answers are written and which questions are accepted."""
+
     generator: str = Field(
         "extractive",
-        description="How answers are written: 'extractive' quotes the documents (offline); "
-        "'openai' asks an OpenAI-compatible chat endpoint (vLLM, llama.cpp, Ollama, …).",
+        description="A registered answerer: 'extractive' quotes the documents (offline); "
+        "'openai' asks an OpenAI-compatible chat endpoint.",
     )
-    openai_base_url: str = Field(
-        "http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint, ending in /v1."
-    )
-    openai_model: str = Field("default", description="Model name sent to the endpoint.")
-    openai_api_key_env: str = Field(
-        "OPENAI_API_KEY", description="Env var holding the API key (local servers need none)."
-    )
-    openai_timeout: float = Field(
-        60.0, gt=0, description="Seconds to wait for the endpoint (connect, and each read)."
-    )
-    openai_max_retries: int = Field(0, ge=0, le=5, description="Retries after a failed call.")
-    openai_max_tokens: int = Field(400, ge=16, description="Longest answer, in tokens.")
-    openai_temperature: float = Field(0.0, ge=0, le=2)
     min_support: float = Field(
-        0.48, description="Below this sentence score the extractive answerer refuses."
+        0.48, ge=0, le=1, description="Below this sentence score the extractive answerer refuses."
     )
-    max_answer_sentences: int = Field(2, ge=1, le=5)
-    max_question_chars: int = Field(2000, ge=10)
+    max_sentences: int = Field(2, ge=1, le=5, description="Sentences in an extractive answer.")
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_history_turns: int = Field(
         4, ge=0, le=20, description="Earlier turns a follow-up question may draw on."
     )
 
-    host: str = Field("127.0.0.1", description="Address the web UI listens on.")
-    port: int = Field(7860, description="Port the web UI listens on.")
+    @field_validator("generator")
+    @classmethod
+    def _known_generator(cls, value: str) -> str:
+        return ANSWERERS.check(value)
+
+
+class OpenAISettings(Section):
+    """The OpenAI-compatible LLM endpoint the ``openai`` answerer talks to."""
+
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint, ending in /v1."
+    )
+    model: str = Field("default", description="Model name sent to the endpoint.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Env var holding the API key (local servers need none)."
+    )
+    timeout: float = Field(
+        60.0, gt=0, description="Seconds to wait for the endpoint (connect, and each read)."
+    )
+    max_retries: int = Field(0, ge=0, le=5, description="Retries after a failed call.")
+    max_tokens: int = Field(400, ge=16, description="Longest answer, in tokens.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+
+class ServerSettings(Section):
+    """`qa-bot serve`: where it listens and who may use it."""
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(7860, ge=1, le=65535, description="Port the server listens on.")
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Other sites (e.g. https://wiki.example.com) that may call the API and "
@@ -95,6 +138,29 @@ class Settings(BaseSettings):
         60, ge=1, description="Requests per minute one client may make to /api and /v1."
     )
 
+
+class Settings(BaseSettings):
+    """Everything qa-bot can be configured with; every default works offline.
+
+    Env vars name a section and a key: ``QA_BOT_RETRIEVAL__TOP_K=8``; ``qa-bot.toml`` uses
+    tables: ``[retrieval]`` then ``top_k = 8``. The environment wins over the file.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTING,
+        toml_file=CONFIG_FILE,
+        extra="forbid",
+        frozen=True,
+    )
+
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    openai: OpenAISettings = OpenAISettings()
+    server: ServerSettings = ServerSettings()
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -105,16 +171,64 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence: explicit arguments, then env vars, then ``qa-bot.toml``."""
+        check_env_names(os.environ)
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def updated(self, **sections: dict[str, Any]) -> Settings:
+        """A copy with some keys of some sections changed and validated:
+        ``settings.updated(retrieval={"top_k": 3})``."""
+        data = self.model_dump()
+        for section, values in sections.items():
+            if section not in data:
+                raise ValueError(f"Unknown settings section '{section}'.")
+            data[section] = {**data[section], **values}
+        return Settings(**data)
 
     @property
     def server_mode(self) -> bool:
         """True when a Chroma server is configured instead of the embedded store."""
-        return self.chroma_host is not None
+        return self.store.chroma_host is not None
 
     @property
     def data_path(self) -> Path:
         """The data dir as an absolute path, created on first use."""
-        path = self.data_dir.expanduser().resolve()
+        path = self.store.data_dir.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def known_env_names() -> dict[str, tuple[str, str]]:
+    """Every env var qa-bot reads, mapped to its (section, key)."""
+    names = {}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        assert isinstance(model, type) and issubclass(model, Section)
+        for key in model.model_fields:
+            names[f"{ENV_PREFIX}{section}{ENV_NESTING}{key}".upper()] = (section, key)
+    return names
+
+
+def check_env_names(environ: os._Environ[str] | dict[str, str]) -> None:
+    """Refuse a ``QA_BOT_*`` variable that names no setting (a typo would be silently ignored)."""
+    known = known_env_names()
+    for name in environ:
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            raise ValueError(
+                f"Unknown setting {name}: qa-bot reads variables such as "
+                f"QA_BOT_RETRIEVAL__TOP_K (`qa-bot config` lists them all)."
+            )
+
+
+def setting_origins(settings: Settings) -> dict[tuple[str, str], str]:
+    """Where each setting's value came from: 'env', the config file, or 'default'."""
+    path = Path(CONFIG_FILE)
+    in_file = tomllib.loads(path.read_text()) if path.is_file() else {}
+    origins = {}
+    for name, (section, key) in known_env_names().items():
+        if name in os.environ:
+            origins[(section, key)] = "env"
+        elif key in in_file.get(section, {}):
+            origins[(section, key)] = f"{CONFIG_FILE} [{section}]"
+        else:
+            origins[(section, key)] = "default"
+    return origins

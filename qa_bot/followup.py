@@ -4,6 +4,8 @@ questions ("Who would fund it? (Project Crystal Land)")."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from qa_bot.text import STOPWORDS, key_terms, words
 
 History = list[tuple[str, str | None]]
@@ -44,3 +46,17 @@ def standalone_question(question: str, history: History, max_turns: int = 4) -> 
     if not carried:
         return question
     return f"{question} ({' '.join(carried[:MAX_CARRIED])})"
+
+
+def history_from_messages(messages: Iterable[tuple[str, str]]) -> History:
+    """Chat messages as (role, text), oldest first, turned into turns: each user message opens
+    a turn; assistant messages fill its reply (several in a row are joined); other roles are
+    ignored. The Gradio chat and the OpenAI-compatible API both read history this way."""
+    turns: History = []
+    for role, text in messages:
+        if role == "user":
+            turns.append((text, None))
+        elif role == "assistant" and turns:
+            user, reply = turns[-1]
+            turns[-1] = (user, f"{reply}\n\n{text}" if reply else text)
+    return turns

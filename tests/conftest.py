@@ -16,7 +16,8 @@ from bench.llm_server import free_port, local_llm_server
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
-from qa_bot.store import SentenceEmbeddings, Store, resolve_model_path
+from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+from qa_bot.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE = "softbank-trump-industrial-parks.txt"
@@ -30,8 +31,8 @@ def run_cli(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProce
     ``env`` adds QA_BOT_* settings."""
     environment = {
         **os.environ,
-        "QA_BOT_DATA_DIR": str(data_dir),
-        "QA_BOT_CORPUS_DIR": str(REPO / "corpus"),
+        "QA_BOT_STORE__DATA_DIR": str(data_dir),
+        "QA_BOT_INGEST__CORPUS_DIR": str(REPO / "corpus"),
         "HF_HUB_OFFLINE": "1",
         **env,
     }
@@ -72,7 +73,7 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="session")
 def embeddings() -> SentenceEmbeddings:
     """The real bundled all-MiniLM-L6-v2, loaded once."""
-    return SentenceEmbeddings(resolve_model_path(Settings().embedding_model))
+    return SentenceEmbeddings(resolve_model_path(Settings().store.embedding_model))
 
 
 @pytest.fixture
@@ -85,11 +86,12 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_store(tmp_path: Path, embeddings: SentenceEmbeddings) -> Callable[..., Store]:
-    """Open a store in a fresh data dir of this test (extra settings as keyword arguments)."""
+    """Open a store in a fresh data dir of this test; keyword arguments change settings
+    sections: ``make_store(store={"chroma_port": 8001}, answer={"generator": "openai"})``."""
 
-    def make(**overrides: object) -> Store:
-        settings = Settings(data_dir=tmp_path / "data", **overrides)
-        return Store.open(settings, embeddings)
+    def make(**sections: dict[str, object]) -> Store:
+        store = {"data_dir": tmp_path / "data", **sections.pop("store", {})}
+        return Store.open(Settings().updated(store=store, **sections), embeddings)
 
     return make
 
@@ -97,7 +99,7 @@ def make_store(tmp_path: Path, embeddings: SentenceEmbeddings) -> Callable[..., 
 @pytest.fixture(scope="session")
 def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings) -> QaChain:
     """The default corpus ingested into an embedded store, behind the real chain."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("default-data"))
+    settings = Settings().updated(store={"data_dir": tmp_path_factory.mktemp("default-data")})
     store = Store.open(settings, embeddings)
     ingest(store, REPO / "corpus")
     return QaChain(store)
@@ -108,3 +110,20 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real OpenAI-compatible server (llama.cpp, Gemma 3 270M); yields its /v1 base URL."""
     with local_llm_server(tmp_path_factory.mktemp("llm")) as base_url:
         yield base_url
+
+
+MARKERS = {
+    "browser": "browser",
+    "llm_server": "llm",
+    "llm_chain": "llm",
+    "chroma_port": "chroma_server",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by the real servers it needs (from its fixtures), so `make test-fast`
+    can leave out the browser, the LLM server and the Chroma server."""
+    for item in items:
+        for fixture, marker in MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)

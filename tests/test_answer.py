@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from pydantic import ValidationError
 
 from qa_bot.answer import REFUSAL
 from qa_bot.chain import QaChain
-from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
-from qa_bot.models import Answer
-from qa_bot.store import Store
+from qa_bot.errors import BadQuestionError, IndexNotReadyError
+from qa_bot.records import Answer
+from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, REPO
 
 
@@ -88,11 +89,11 @@ def test_empty_index_says_to_ingest(make_store: Callable[..., Store]) -> None:
 
 
 def test_unknown_generator_is_a_clear_error(make_store: Callable[..., Store]) -> None:
-    with pytest.raises(QaBotError, match="Unknown generator 'magic'"):
-        QaChain(make_store(generator="magic"))
+    with pytest.raises(ValidationError, match="unknown generator 'magic': use one of extractive"):
+        make_store(answer={"generator": "magic"})
 
 
 def test_other_embedding_model_needs_a_rebuild(make_store: Callable[..., Store], tmp_path) -> None:
     make_store()
     with pytest.raises(IndexNotReadyError, match="ingest --rebuild"):
-        make_store(embedding_model=str(tmp_path))
+        make_store(store={"embedding_model": str(tmp_path)})

@@ -15,7 +15,7 @@ import pytest
 from qa_bot.chain import QaChain
 from qa_bot.errors import StoreUnavailableError
 from qa_bot.ingest import ingest
-from qa_bot.store import Store
+from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, free_port
 
 
@@ -47,38 +47,38 @@ def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 def test_ingest_and_ask_through_the_server(
     chroma_port: int, corpus: Path, make_store: Callable[..., Store]
 ) -> None:
-    store = make_store(chroma_host="127.0.0.1", chroma_port=chroma_port)
+    store = make_store(store={"chroma_host": "127.0.0.1", "chroma_port": chroma_port})
     assert ingest(store, corpus).added == [ARTICLE]
-    assert store.collection_name in [c.name for c in store.client.list_collections()]
+    assert store.collection_name in store.collection_names()
     assert ingest(store, corpus).chunks_added == 0
     answer = QaChain(store).ask("What did TSMC decide?")
     assert not answer.refused and "TSMC" in answer.citations[0].quote
-    assert store.lexical.ids() == set(store.vectorstore.get(include=[])["ids"])
+    assert store.keyword_ids() == store.chunk_ids()
 
 
 def test_bm25_is_rebuilt_from_a_server_another_machine_filled(
     chroma_port: int, tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
 ) -> None:
-    writer = make_store(chroma_host="127.0.0.1", chroma_port=chroma_port)
+    writer = make_store(store={"chroma_host": "127.0.0.1", "chroma_port": chroma_port})
     ingest(writer, corpus)
     reader = Store.open(  # another data dir: its local BM25 index starts empty
-        writer.settings.model_copy(
-            update={"data_dir": tmp_path / "reader", "collection": writer.collection_name}
+        writer.settings.updated(
+            store={"data_dir": tmp_path / "reader", "collection": writer.collection_name}
         ),
         writer.embeddings,
     )
-    assert reader.lexical.count() == 0
+    assert reader.keyword_ids() == set()
     chain = QaChain(reader)
-    assert reader.lexical.ids() == set(writer.vectorstore.get(include=[])["ids"])
+    assert reader.keyword_ids() == writer.chunk_ids() != set()
     assert "TSMC" in chain.ask("What did TSMC decide?").citations[0].quote
 
 
 def test_two_data_dirs_get_separate_collections(
     chroma_port: int, tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
 ) -> None:
-    first = make_store(chroma_host="127.0.0.1", chroma_port=chroma_port)
+    first = make_store(store={"chroma_host": "127.0.0.1", "chroma_port": chroma_port})
     second = Store.open(
-        first.settings.model_copy(update={"data_dir": tmp_path / "second"}), first.embeddings
+        first.settings.updated(store={"data_dir": tmp_path / "second"}), first.embeddings
     )
     assert first.collection_name != second.collection_name
 
@@ -86,4 +86,4 @@ def test_two_data_dirs_get_separate_collections(
 def test_server_down_is_a_clear_error(make_store: Callable[..., Store]) -> None:
     port = free_port()
     with pytest.raises(StoreUnavailableError, match=f"Cannot reach the Chroma server at .*{port}"):
-        make_store(chroma_host="127.0.0.1", chroma_port=port)
+        make_store(store={"chroma_host": "127.0.0.1", "chroma_port": port})

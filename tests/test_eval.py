@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+from qa_bot.answer.support import SupportCheck
 from qa_bot.chain import QaChain
 from qa_bot.evaluation import metrics
 from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.evaluation.harness import aggregate, run_eval
 from qa_bot.evaluation.report import gate, write_reports
-from qa_bot.models import Answer, Citation
-from qa_bot.store import SentenceEmbeddings
-from qa_bot.support import SupportCheck
+from qa_bot.records import Answer, Citation
+from qa_bot.storage.embeddings import SentenceEmbeddings
 from tests.conftest import ARTICLE, ARTIFACTS, REPO, run_cli
 
 DATASET = REPO / "evals" / "datasets" / "default.jsonl"

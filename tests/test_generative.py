@@ -11,12 +11,11 @@ import pytest
 from gradio_client import Client
 
 from qa_bot.answer.generative import answer_messages
-from qa_bot.answer.verify import cited_numbers
+from qa_bot.answer.support import SupportCheck
 from qa_bot.chain import QaChain
 from qa_bot.errors import GeneratorError
-from qa_bot.models import Answer
-from qa_bot.support import SupportCheck
-from qa_bot.ui import build_ui
+from qa_bot.records import Answer, cited_numbers
+from qa_bot.server.ui import build_ui, render
 from tests.conftest import free_port, run_cli
 
 QUESTION = "What did TSMC decide?"
@@ -25,7 +24,9 @@ QUESTION = "What did TSMC decide?"
 @pytest.fixture(scope="module")
 def llm_chain(chain: QaChain, llm_server: str) -> QaChain:
     """The default corpus's store, answered by the real local LLM server."""
-    return chain.variant(generator="openai", openai_base_url=llm_server, openai_max_tokens=80)
+    return chain.variant(
+        answer={"generator": "openai"}, openai={"base_url": llm_server, "max_tokens": 80}
+    )
 
 
 def test_answer_streams_then_is_verified(llm_chain: QaChain) -> None:
@@ -37,8 +38,8 @@ def test_answer_streams_then_is_verified(llm_chain: QaChain) -> None:
     assert sorted(set(numbers)) == [c.n for c in final.citations]
     check = SupportCheck(llm_chain.store.sentence_embeddings)
     for citation in final.citations:  # every citation quotes its chunk and says if it holds
-        chunk = llm_chain.store.vectorstore.get_by_ids([citation.chunk_id])[0]
-        assert citation.quote in chunk.page_content
+        chunk = llm_chain.store.chunk(citation.chunk_id)
+        assert chunk is not None and citation.quote in chunk.page_content
     for claim in final.unsupported:  # flagged sentences really lack support in the context
         chunks = llm_chain.retrieve(QUESTION)
         assert not any(check.supports(claim, [c.page_content]) for c in chunks)
@@ -48,7 +49,9 @@ def test_base_model_nonsense_is_flagged(llm_chain: QaChain) -> None:
     """Gemma 270M does not follow instructions: it continues the prompt, writing sentences no
     chunk supports, and verification must say so."""
     answer = llm_chain.ask("Who would fund Project Crystal Land?")
-    assert answer.unsupported or not all(c.verified for c in answer.citations)
+    assert answer.unsupported  # an unverified citation always comes with its sentence here
+    flagged = [c for c in answer.citations if not c.verified]
+    assert all(f"[{c.n}]" in answer.answer for c in flagged)
 
 
 def test_prompt_numbers_and_delimits_the_chunks(chain: QaChain) -> None:
@@ -70,7 +73,7 @@ def test_follow_up_is_rewritten_or_falls_back(llm_chain: QaChain) -> None:
 
 
 def test_slow_server_times_out_with_a_clear_message(llm_chain: QaChain) -> None:
-    slow = llm_chain.variant(openai_timeout=0.01)
+    slow = llm_chain.variant(openai={"timeout": 0.01})
     with pytest.raises(GeneratorError, match=r"did not answer within 0\.01 s"):
         slow.ask(QUESTION)
     assert llm_chain.ask(QUESTION).answer  # the chat stays usable
@@ -82,9 +85,9 @@ def test_down_server_is_one_line_naming_the_url(chain: QaChain) -> None:
         "ask",
         "--stream",
         QUESTION,
-        data_dir=chain.settings.data_dir,
-        QA_BOT_GENERATOR="openai",
-        QA_BOT_OPENAI_BASE_URL=url,
+        data_dir=chain.settings.data_path,
+        QA_BOT_ANSWER__GENERATOR="openai",
+        QA_BOT_OPENAI__BASE_URL=url,
     )
     assert done.returncode == 1
     assert f"The LLM server at {url} cannot be reached" in " ".join(done.stderr.split())
@@ -136,7 +139,9 @@ def test_broken_replies_are_clear_errors(
     body: bytes,
     message: str,
 ) -> None:
-    broken = chain.variant(generator="openai", openai_base_url=fake_server(status, kind, body))
+    broken = chain.variant(
+        answer={"generator": "openai"}, openai={"base_url": fake_server(status, kind, body)}
+    )
     with pytest.raises(GeneratorError, match=message):
         broken.ask(QUESTION)
 
@@ -153,5 +158,6 @@ def test_chat_ui_streams_and_marks_citations(llm_chain: QaChain) -> None:
     finally:
         demo.close()
     assert len(updates) > 3  # streamed, then replaced by the checked answer
-    final = job.result()
-    assert "✓ verified" in final or "Not supported by the documents" in final
+    # the last update is the checked answer rendered with its marks (temperature 0: the same
+    # reply as asking the chain directly)
+    assert job.result() == render(llm_chain.ask(QUESTION))

@@ -9,13 +9,12 @@ import pytest
 
 from qa_bot.errors import CorpusError
 from qa_bot.ingest import ingest
-from qa_bot.store import Store
+from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE
 
 
 def chunk_texts(store: Store, source: str) -> list[str]:
-    got = store.vectorstore.get(where={"source": source}, include=["documents"])
-    return got["documents"]
+    return [chunk.page_content for chunk in store.chunks(source)]
 
 
 def test_first_ingest_adds_the_article(corpus: Path, make_store: Callable[..., Store]) -> None:
@@ -51,7 +50,7 @@ def test_edit_and_delete_update_the_index(corpus: Path, make_store: Callable[...
     report = ingest(store, corpus)
     assert report.deleted == ["memo.md"]
     assert chunk_texts(store, "memo.md") == []
-    assert store.sources() == {ARTICLE}
+    assert store.documents() == {ARTICLE}
 
 
 def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
@@ -67,7 +66,7 @@ def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
     assert "not a readable PDF" in report.failed[0][1]
     assert sorted(report.added) == [ARTICLE, "sub/notes.txt"]
     assert report.ignored == 1
-    assert store.sources() == {ARTICLE, "sub/notes.txt"}
+    assert store.documents() == {ARTICLE, "sub/notes.txt"}
 
 
 def test_file_turned_corrupt_keeps_its_previous_chunks(
@@ -106,7 +105,7 @@ def test_other_corpus_replaces_the_index_content(
     (other / "faq.txt").write_text("FAQ\n\nParking permits are issued by the front desk.\n")
     report = ingest(store, other)
     assert report.deleted == [ARTICLE]
-    assert store.sources() == {"faq.txt"}
+    assert store.documents() == {"faq.txt"}
 
 
 def test_rebuild_drops_everything(corpus: Path, make_store: Callable[..., Store]) -> None:

@@ -6,12 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from qa_bot.errors import QaBotError
 from qa_bot.ingest import ingest
-from qa_bot.rerank import CrossEncoderReranker, SentenceReranker, make_reranker
-from qa_bot.retrieve import HybridRetriever, match_sources
-from qa_bot.store import Store, resolve_model_path
+from qa_bot.retrieval.filters import select_documents
+from qa_bot.retrieval.hybrid import HybridRetriever
+from qa_bot.retrieval.rerank import CrossEncoderReranker, SentenceReranker, make_reranker
+from qa_bot.storage.bm25 import LexicalIndex
+from qa_bot.storage.embeddings import resolve_model_path
+from qa_bot.storage.store import Store
 
 PARTS = {
     "valves.txt": "Order code KX-9034 covers the pressure valves from our supplier in Ohio, "
@@ -71,9 +75,9 @@ def test_bm25_follows_updates_and_deletes(parts: tuple[Store, Path]) -> None:
     (folder / "pumps.txt").write_text("Pumps now come from Grundfos under a framework contract.")
     (folder / "sensors.txt").unlink()
     ingest(store, folder)
-    chroma_ids = set(store.vectorstore.get(include=[])["ids"])
-    assert store.lexical.ids() == chroma_ids
-    assert store.lexical.sources() == store.sources() == set(PARTS) - {"sensors.txt"}
+    assert store.keyword_ids() == store.chunk_ids()
+    assert store.documents() == set(PARTS) - {"sensors.txt"}
+    assert {c.metadata["source"] for c in store.chunks()} == store.documents()
     bm25 = HybridRetriever(store=store, mode="bm25", k=5)
     assert sources(bm25.invoke("Grundfos framework")) == ["pumps.txt"]
     assert bm25.invoke("Osaka quarter") == []
@@ -82,22 +86,24 @@ def test_bm25_follows_updates_and_deletes(parts: tuple[Store, Path]) -> None:
 
 def test_bm25_index_is_rebuilt_when_out_of_step(parts: tuple[Store, Path]) -> None:
     store, _ = parts
-    store.lexical.rebuild([])  # e.g. a Chroma server another machine ingested into
+    (path,) = (store.settings.data_path / "lexical").glob("*.sqlite")
+    LexicalIndex(path).rebuild([])  # e.g. a Chroma server another machine ingested into
+    assert store.keyword_ids() == set()
     store.sync_lexical()
-    assert store.lexical.ids() == set(store.vectorstore.get(include=[])["ids"])
+    assert store.keyword_ids() == store.chunk_ids() != set()
 
 
 def test_source_filter_by_file_folder_and_glob(parts: tuple[Store, Path]) -> None:
     store, _ = parts
     retriever = HybridRetriever(store=store, k=5, reranker=SentenceReranker(store))
-    assert set(sources(retriever.invoke("supplier", sources=["orders"]))) <= {
+    assert set(sources(retriever.invoke("supplier", only=["orders"]))) <= {
         "orders/capacitors.txt",
         "orders/cables.txt",
     }
-    assert sources(retriever.invoke("supplier", sources=["sensors.txt"])) == ["sensors.txt"]
-    assert sorted(match_sources(["*.txt"], store.lexical.sources())) == sorted(PARTS)
+    assert sources(retriever.invoke("supplier", only=["sensors.txt"])) == ["sensors.txt"]
+    assert sorted(select_documents(["*.txt"], store.documents())) == sorted(PARTS)
     with pytest.raises(QaBotError, match="No indexed document matches 'nothing/'"):
-        retriever.invoke("supplier", sources=["nothing/"])
+        retriever.invoke("supplier", only=["nothing/"])
 
 
 def test_mmr_spreads_near_duplicates(tmp_path: Path, make_store: Callable[..., Store]) -> None:
@@ -126,11 +132,11 @@ def test_cross_encoder_setting_loads_a_local_model(
     store, _ = parts
     folder = tmp_path / "cross-encoder"
     CrossEncoder(str(resolve_model_path("all-MiniLM-L6-v2")), num_labels=1).save(str(folder))
-    settings = store.settings.model_copy(update={"reranker": str(folder)})
+    settings = store.settings.updated(retrieval={"reranker": str(folder)})
     reranker = make_reranker(settings, store)
     assert isinstance(reranker, CrossEncoderReranker)
     docs = HybridRetriever(store=store, k=5, reranker=reranker).invoke(RARE)
     scores = [d.metadata["rerank"] for d in docs]
     assert len(docs) == 5 and scores == sorted(scores, reverse=True)
-    with pytest.raises(QaBotError, match="Reranker 'nowhere' was not found"):
-        make_reranker(settings.model_copy(update={"reranker": "nowhere"}), store)
+    with pytest.raises(ValidationError, match="unknown reranker 'nowhere': use one of sentence"):
+        settings.updated(retrieval={"reranker": "nowhere"})

@@ -8,9 +8,9 @@ import pytest
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from qa_bot.chain import QaChain
-from qa_bot.rerank import SentenceReranker
-from qa_bot.retrieve import HybridRetriever
-from qa_bot.store import Store
+from qa_bot.retrieval.hybrid import HybridRetriever
+from qa_bot.retrieval.rerank import SentenceReranker
+from qa_bot.storage.store import Store
 
 
 class TestHybridRetriever(RetrieversIntegrationTests):

@@ -21,13 +21,14 @@ from openai import OpenAI
 from playwright.sync_api import Browser, Page, expect
 from pydantic import SecretStr
 
-from qa_bot.api import create_app
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
-from qa_bot.feedback import FeedbackStore
 from qa_bot.ingest import ingest
-from qa_bot.store import SentenceEmbeddings, Store
-from qa_bot.ui import build_ui
+from qa_bot.server import create_app
+from qa_bot.server.ui import build_ui
+from qa_bot.storage.embeddings import SentenceEmbeddings
+from qa_bot.storage.feedback import FeedbackStore
+from qa_bot.storage.store import Store
 from tests.conftest import ARTIFACTS, REPO, free_port
 
 QUESTION = "What did TSMC decide?"
@@ -62,11 +63,10 @@ def served(
     corpus = root / "corpus"
     shutil.copytree(REPO / "corpus", corpus)
     (corpus / "ferry.txt").write_text(SCRIPT_DOC)
-    settings = Settings(
-        corpus_dir=corpus,
-        data_dir=root / "data",
-        allowed_origins=[f"http://127.0.0.1:{wiki_port}"],
-        rate_limit=1000,
+    settings = Settings().updated(
+        ingest={"corpus_dir": corpus},
+        store={"data_dir": root / "data"},
+        server={"allowed_origins": [f"http://127.0.0.1:{wiki_port}"], "rate_limit": 1000},
     )
     store = Store.open(settings, embeddings)
     ingest(store, corpus)
@@ -173,8 +173,7 @@ def test_cors_follows_the_allow_list(url: str, wiki_port: int) -> None:
 
 
 def test_api_key_and_rate_limit(chain: QaChain) -> None:
-    update = {"api_key": SecretStr("s3cret"), "rate_limit": 2}
-    settings = chain.settings.model_copy(update=update)
+    settings = chain.settings.updated(server={"api_key": SecretStr("s3cret"), "rate_limit": 2})
     url, server = _serve(create_app(QaChain(chain.store, settings=settings)))
     try:
         body = {"question": QUESTION}

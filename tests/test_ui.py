@@ -8,8 +8,8 @@ import pytest
 from gradio_client import Client
 
 from qa_bot.chain import QaChain
-from qa_bot.models import Answer, Citation
-from qa_bot.ui import build_ui, render
+from qa_bot.records import Answer, Citation
+from qa_bot.server.ui import build_ui, render
 from tests.conftest import ARTICLE, free_port
 
 

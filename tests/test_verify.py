@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
+from qa_bot.answer.support import SupportCheck
 from qa_bot.answer.verify import cited_numbers, verify
 from qa_bot.chain import QaChain
-from qa_bot.models import Answer, Citation
-from qa_bot.support import SupportCheck
+from qa_bot.records import Answer, Citation
 
 TSMC = "Companies including Taiwan’s TSMC have opted out of participating in Son’s plans"
 FUNDING = "These parks would be funded by Japanese investment"

@@ -8,19 +8,9 @@ from collections.abc import Iterator
 from langchain_core.documents import Document
 
 from qa_bot.followup import History, standalone_question
-from qa_bot.models import Answer
+from qa_bot.records import Answer
 
 REFUSAL = "The documents do not contain an answer to this question."
-
-
-def cite(sentence: str, numbers: list[int]) -> str:
-    """Put citation markers before the sentence's final full stop: "… plans [1]."."""
-    if not numbers:
-        return sentence
-    marks = "".join(f"[{n}]" for n in numbers)
-    if sentence[-1] in ".!?":
-        return f"{sentence[:-1]} {marks}{sentence[-1]}"
-    return f"{sentence} {marks}" if sentence[-1] in '"”’)' else f"{sentence} {marks}."
 
 
 class Answerer(ABC):

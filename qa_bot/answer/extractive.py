@@ -6,14 +6,19 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from qa_bot.answer.base import REFUSAL, Answerer, cite
-from qa_bot.models import Answer, Citation
+from qa_bot.answer.base import REFUSAL, Answerer
+from qa_bot.records import Answer, Citation, cite
 from qa_bot.text import Span, bare, chunk_sentences, key_terms, stems, words
+
+if TYPE_CHECKING:
+    from qa_bot.config import Settings
+    from qa_bot.storage.store import Store
 
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
 MIN_WORDS = 4
@@ -72,8 +77,14 @@ class _Candidate:
 
     text: str
     chunk: Document
-    offset: int
+    at: int
+    """Where the text starts in the chunk."""
     score: float = 0.0
+
+    @property
+    def offset(self) -> int:
+        """Where the text starts in the document (page)."""
+        return int(self.chunk.metadata["offset"]) + self.at
 
     def overlaps(self, other: _Candidate) -> bool:
         """True when both quote the same stretch of the same document."""
@@ -109,9 +120,7 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
             for span in _clauses(sentence):
                 if span.text not in seen:
                     seen.add(span.text)
-                    found.append(
-                        _Candidate(span.text, chunk, chunk.metadata["offset"] + span.start)
-                    )
+                    found.append(_Candidate(span.text, chunk, span.start))
     return found
 
 
@@ -130,6 +139,12 @@ class ExtractiveAnswerer(Answerer):
         self.min_support = min_support
         self.max_sentences = max_sentences
         self.margin = margin
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> ExtractiveAnswerer:
+        """The offline answerer over the store's cached sentence vectors."""
+        answer = settings.answer
+        return cls(store.sentence_embeddings, answer.min_support, answer.max_sentences)
 
     def score(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """All candidate sentences, scored and sorted best first."""
@@ -172,16 +187,7 @@ class ExtractiveAnswerer(Answerer):
         if not selected:
             return Answer(answer=REFUSAL, refused=True)
         citations = [
-            Citation(
-                n=n,
-                source=c.chunk.metadata["source"],
-                title=c.chunk.metadata["title"],
-                page=c.chunk.metadata.get("page"),
-                quote=c.text,
-                score=round(c.score, 4),
-                chunk_id=c.chunk.id or "",
-                offset=c.offset,
-            )
+            Citation.quoting(n, c.chunk, c.text, c.score, at=c.at)
             for n, c in enumerate(selected, 1)
         ]
         text = " ".join(cite(c.quote, [c.n]) for c in citations)

@@ -8,6 +8,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from typing import TYPE_CHECKING
 
 import openai
 from langchain_core.documents import Document
@@ -15,15 +16,20 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI
+from pydantic import SecretStr
 
 from qa_bot.answer.base import REFUSAL, Answerer
+from qa_bot.answer.support import SupportCheck
 from qa_bot.answer.verify import verify
-from qa_bot.config import Settings
+from qa_bot.config import OpenAISettings
 from qa_bot.errors import GeneratorError
 from qa_bot.followup import History, needs_context, standalone_question
-from qa_bot.models import Answer
-from qa_bot.support import SupportCheck
+from qa_bot.records import Answer
 from qa_bot.text import content_words
+
+if TYPE_CHECKING:
+    from qa_bot.config import Settings
+    from qa_bot.storage.store import Store
 
 SYSTEM = f"""You answer questions about a user's documents, using only the numbered sources in \
 the user's message.
@@ -80,26 +86,27 @@ def _as_question(reply: str, question: str) -> str | None:
 class GenerativeAnswerer(Answerer):
     """Writes answers with a chat model from numbered, delimited chunks, then verifies them."""
 
-    def __init__(self, model: BaseChatModel, check: SupportCheck, settings: Settings) -> None:
+    def __init__(self, model: BaseChatModel, check: SupportCheck, llm: OpenAISettings) -> None:
         self.model = model
         self.check = check
-        self.endpoint = settings.openai_base_url
-        self.timeout = settings.openai_timeout
-        self.max_tokens = settings.openai_max_tokens
+        self.endpoint = llm.base_url
+        self.timeout = llm.timeout
+        self.max_tokens = llm.max_tokens
 
     @classmethod
-    def from_settings(cls, settings: Settings, check: SupportCheck) -> GenerativeAnswerer:
-        """The ``openai`` backend: ``ChatOpenAI`` pointed at ``settings.openai_base_url``."""
+    def from_settings(cls, settings: Settings, store: Store) -> GenerativeAnswerer:
+        """The ``openai`` backend: ``ChatOpenAI`` pointed at ``settings.openai.base_url``."""
+        llm = settings.openai
         model = ChatOpenAI(
-            model=settings.openai_model,
-            base_url=settings.openai_base_url,
-            api_key=os.environ.get(settings.openai_api_key_env) or "unused",
-            timeout=settings.openai_timeout,
-            max_retries=settings.openai_max_retries,
-            max_tokens=settings.openai_max_tokens,
-            temperature=settings.openai_temperature,
+            model=llm.model,
+            base_url=llm.base_url,
+            api_key=SecretStr(os.environ.get(llm.api_key_env) or "unused"),
+            timeout=llm.timeout,
+            max_retries=llm.max_retries,
+            max_tokens=llm.max_tokens,
+            temperature=llm.temperature,
         )
-        return cls(model, check, settings)
+        return cls(model, SupportCheck(store.sentence_embeddings), llm)
 
     @contextmanager
     def _plain_errors(self) -> Iterator[None]:
@@ -110,33 +117,34 @@ class GenerativeAnswerer(Answerer):
         except openai.APITimeoutError:
             raise GeneratorError(
                 f"{where} did not answer within {self.timeout:g} s: check that it is not "
-                "overloaded, or raise QA_BOT_OPENAI_TIMEOUT."
+                "overloaded, or raise QA_BOT_OPENAI__TIMEOUT."
             ) from None
         except openai.APIConnectionError:
             raise GeneratorError(
-                f"{where} cannot be reached: start it or fix QA_BOT_OPENAI_BASE_URL "
-                "(QA_BOT_GENERATOR=extractive answers without an LLM)."
+                f"{where} cannot be reached: start it or fix QA_BOT_OPENAI__BASE_URL "
+                "(QA_BOT_ANSWER__GENERATOR=extractive answers without an LLM)."
             ) from None
         except openai.AuthenticationError:
             raise GeneratorError(
                 f"{where} rejected the API key: put a valid key in the env var named by "
-                "QA_BOT_OPENAI_API_KEY_ENV."
+                "QA_BOT_OPENAI__API_KEY_ENV."
             ) from None
         except openai.APIStatusError as error:
             raise GeneratorError(
                 f"{where} failed with HTTP {error.status_code}: check its log and "
-                "QA_BOT_OPENAI_MODEL."
+                "QA_BOT_OPENAI__MODEL."
             ) from None
         except (openai.APIError, ValueError, KeyError, TypeError):
             raise GeneratorError(
                 f"{where} sent a reply that is not an OpenAI chat completion: check that "
-                "QA_BOT_OPENAI_BASE_URL is an OpenAI-compatible endpoint ending in /v1."
+                "QA_BOT_OPENAI__BASE_URL is an OpenAI-compatible endpoint ending in /v1."
             ) from None
 
     def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
         """The reply's text pieces as the endpoint streams them, at most ``max_tokens`` of them
         (some servers, llama-cpp-python's among them, ignore ``max_completion_tokens``)."""
-        with self._plain_errors(), closing(self.model.stream(messages)) as stream:
+        stream = self.model.stream(messages)
+        with self._plain_errors(), closing(stream):  # type: ignore[type-var]  # a generator
             for piece in itertools.islice(stream, self.max_tokens):
                 if isinstance(piece.content, str) and piece.content:
                     yield piece.content
@@ -154,7 +162,7 @@ class GenerativeAnswerer(Answerer):
         if not text.strip():
             raise GeneratorError(
                 f"The LLM server at {self.endpoint} returned an empty answer: check its log "
-                "and QA_BOT_OPENAI_MODEL."
+                "and QA_BOT_OPENAI__MODEL."
             )
         yield verify(text, chunks, self.check)
 

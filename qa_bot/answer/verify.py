@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
-from qa_bot.answer.base import cite
-from qa_bot.models import Answer, Citation
-from qa_bot.support import Support, SupportCheck
+from qa_bot.answer.support import Support, SupportCheck
+from qa_bot.records import Answer, Citation, cite, cited_numbers, strip_markers
 from qa_bot.text import content_words, sentence_spans
 
-_MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _REFUSING = re.compile(
     r"\b(?:not|no|cannot|can't|don't|doesn't)\b[^.]{0,60}"
     r"\b(?:contain|mention|say|answer|information|provided?|know)",
@@ -37,14 +35,9 @@ class _Checked:
     supported: bool = True
 
 
-def cited_numbers(sentence: str) -> list[int]:
-    """The numbers of every [n] or [n, m] marker in ``sentence``, in order."""
-    return [int(n) for group in _MARKERS.findall(sentence) for n in group.split(",")]
-
-
 def _check(sentence: str, chunks: list[Document], check: SupportCheck) -> _Checked:
     """Verify one sentence's citations, re-attributing it when another chunk supports it."""
-    claim = _MARKERS.sub("", sentence).strip()
+    claim = strip_markers(sentence)
     if not content_words(claim):
         return _Checked(claim)  # "Sure." states nothing to check
     valid = list(dict.fromkeys(n - 1 for n in cited_numbers(sentence) if 0 < n <= len(chunks)))
@@ -59,22 +52,6 @@ def _check(sentence: str, chunks: list[Document], check: SupportCheck) -> _Check
     if best is not None and others[best].score >= check.threshold:
         return _Checked(claim, {best: others[best]})
     return _Checked(claim, cited, supported=False)
-
-
-def _citation(n: int, chunk: Document, support: Support, verified: bool) -> Citation:
-    """The citation of ``chunk`` as [n], quoting its sentence closest to the claim."""
-    found = chunk.page_content.find(support.sentence)
-    return Citation(
-        n=n,
-        source=chunk.metadata["source"],
-        title=chunk.metadata["title"],
-        page=chunk.metadata.get("page"),
-        quote=support.sentence,
-        score=round(support.score, 4),
-        chunk_id=chunk.id or "",
-        offset=chunk.metadata.get("offset", 0) + max(found, 0),
-        verified=verified,
-    )
 
 
 def verify(text: str, chunks: list[Document], check: SupportCheck) -> Answer:
@@ -96,7 +73,10 @@ def verify(text: str, chunks: list[Document], check: SupportCheck) -> Answer:
         parts += [text[cursor : span.start], cite(sentence.claim, marks)]
         cursor = span.end
     answer = "".join(parts) + text[cursor:]
-    citations = [_citation(n, chunks[i], best[i], verified[i]) for i, n in numbers.items()]
+    citations = [
+        Citation.quoting(n, chunks[i], best[i].sentence, best[i].score, verified[i])
+        for i, n in numbers.items()
+    ]
     refused = not citations and bool(_REFUSING.search(answer))
     return Answer(
         answer=answer.strip(),

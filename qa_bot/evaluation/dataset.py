@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from qa_bot.errors import QaBotError
-from qa_bot.squad import load_squad, write_corpus
+from qa_bot.evaluation.squad import load_squad, write_corpus
 
 
 class Case(BaseModel):

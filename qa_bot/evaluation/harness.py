@@ -5,13 +5,14 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 from pydantic import BaseModel
 
+from qa_bot.answer.support import SupportCheck
 from qa_bot.chain import QaChain
 from qa_bot.evaluation import metrics
 from qa_bot.evaluation.dataset import Case
-from qa_bot.support import SupportCheck
 
 
 class CaseResult(BaseModel):
@@ -23,7 +24,7 @@ class CaseResult(BaseModel):
     answerable: bool
     answer: str
     refused: bool
-    citations: list[dict]
+    citations: list[dict[str, Any]]
     rank: int | None = None
     keyword_pass: bool | None = None
     f1: float | None = None
@@ -35,7 +36,7 @@ class CaseResult(BaseModel):
     why: str
 
 
-def _verdict(case: Case, result: dict) -> tuple[bool, str]:
+def _verdict(case: Case, result: dict[str, Any]) -> tuple[bool, str]:
     """Pass or fail, and why, in words a reader of the report understands."""
     if not case.answerable:
         if result["refused"]:
@@ -62,7 +63,7 @@ def run_case(chain: QaChain, check: SupportCheck, case: Case) -> CaseResult:
     texts = {chunk.id: chunk.page_content for chunk in chunks}
     passages = {c.n: texts.get(c.chunk_id, c.quote) for c in answer.citations}
     cites = metrics.citation_scores(answer, passages, check)
-    result: dict = {
+    result: dict[str, Any] = {
         "id": case.id,
         "question": case.question,
         "standalone": trace["question"],

@@ -9,11 +9,9 @@ from dataclasses import dataclass
 
 from langchain_core.documents import Document
 
-from qa_bot.models import Answer
-from qa_bot.support import SupportCheck
+from qa_bot.answer.support import SupportCheck
+from qa_bot.records import Answer, cited_numbers, strip_markers
 from qa_bot.text import sentence_spans
-
-_MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
 def normalize_answer(text: str) -> str:
@@ -56,7 +54,7 @@ def contains_answer(prediction: str, golds: list[str]) -> float:
 
 def plain_answer(answer: Answer) -> str:
     """The answer text without citation markers; empty when the bot refused (SQuAD "no answer")."""
-    return "" if answer.refused else _MARKER.sub("", answer.answer).strip()
+    return "" if answer.refused else answer.plain_text()
 
 
 def cited_span(answer: Answer, golds: list[str]) -> str:
@@ -105,8 +103,8 @@ def citation_scores(
     recalled, precise, cited, unsupported = 0, 0, 0, []
     sentences = [s.text for s in sentence_spans(answer.answer)]
     for sentence in sentences:
-        numbers = [int(n) for n in _MARKER.findall(sentence) if int(n) in passages]
-        claim = _MARKER.sub("", sentence).strip()
+        numbers = [n for n in dict.fromkeys(cited_numbers(sentence)) if n in passages]
+        claim = strip_markers(sentence)
         supported = bool(numbers) and check.supports(claim, [passages[n] for n in numbers])
         recalled += supported
         if not supported:

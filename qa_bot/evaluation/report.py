@@ -7,6 +7,7 @@ import io
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -77,7 +78,7 @@ def gate(aggregates: Aggregates, thresholds: dict[str, dict[str, dict[str, float
     return failures
 
 
-def _chart(group: str, values: dict[str, float | None], baseline: dict | None) -> str:
+def _chart(group: str, values: dict[str, float | None], baseline: dict[str, Any] | None) -> str:
     """One metric group as an inline SVG bar chart (baseline bars beside, when given)."""
     import matplotlib
 
@@ -92,7 +93,7 @@ def _chart(group: str, values: dict[str, float | None], baseline: dict | None) -
         ax.bar([x - 0.2 for x in xs], before, 0.4, color="#bbb", label="baseline")
     ax.bar(
         [x + (0.2 if baseline else 0) for x in xs],
-        [values[m] for m in names],
+        [values[m] or 0.0 for m in names],
         0.4 if baseline else 0.6,
         color="#3572b0",
         label="this run",
@@ -134,7 +135,10 @@ def _case_row(result: CaseResult) -> str:
 
 
 def html_report(
-    results: list[CaseResult], aggregates: Aggregates, meta: dict, baseline: Aggregates | None
+    results: list[CaseResult],
+    aggregates: Aggregates,
+    meta: dict[str, Any],
+    baseline: Aggregates | None,
 ) -> str:
     """A single self-contained page: charts per metric group, aggregates, every case."""
     charts = "".join(
@@ -168,7 +172,7 @@ def write_reports(
     out: Path,
     results: list[CaseResult],
     aggregates: Aggregates,
-    meta: dict,
+    meta: dict[str, Any],
     baseline: Aggregates | None,
 ) -> None:
     """report.json (everything) and report.html in ``out``."""
@@ -181,6 +185,7 @@ def write_reports(
 def load_baseline(path: Path) -> Aggregates:
     """The aggregates of an earlier report.json."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["aggregates"]
+        aggregates: Aggregates = json.loads(path.read_text(encoding="utf-8"))["aggregates"]
+        return aggregates
     except (OSError, ValueError, KeyError) as err:
         raise QaBotError(f"{path} is not a qa-bot report.json: {err}.") from err

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -15,7 +16,7 @@ from qa_bot.config import Settings
 from qa_bot.evaluation import report
 from qa_bot.evaluation.dataset import Case, load_jsonl, load_squad_cases
 from qa_bot.evaluation.harness import CaseResult, aggregate, run_eval
-from qa_bot.store import Store
+from qa_bot.storage.store import Store
 
 
 @dataclass
@@ -47,13 +48,14 @@ class EvalRun:
             corpus = out / "corpus"
             cases = load_squad_cases(dataset, corpus)
         else:
-            corpus = corpus or settings.corpus_dir
+            corpus = corpus or settings.ingest.corpus_dir
             cases = load_jsonl(dataset)
         key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
-        update: dict = {"data_dir": settings.data_path / "evals" / key}
-        if generator:
-            update["generator"] = generator
-        return cls(settings.model_copy(update=update), dataset, corpus, cases[:limit], out)
+        run_settings = settings.updated(
+            store={"data_dir": settings.data_path / "evals" / key},
+            answer={"generator": generator or settings.answer.generator},
+        )
+        return cls(run_settings, dataset, corpus, cases[:limit], out)
 
     def execute(self, store: Store, progress: Callable[[int, int], None] | None = None) -> None:
         """Run every case through the chat's chain and aggregate."""
@@ -65,12 +67,12 @@ class EvalRun:
         """What was not measured, and why."""
         return [report.NOTES["judge"]]
 
-    def meta(self) -> dict:
+    def meta(self) -> dict[str, Any]:
         """Where the numbers come from."""
         return {
             "dataset": str(self.dataset),
             "corpus": str(self.corpus),
-            "generator": self.settings.generator,
+            "generator": self.settings.answer.generator,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "notes": self.notes,
         }

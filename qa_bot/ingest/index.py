@@ -10,13 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from langchain_core.indexing import index
-
 from qa_bot.errors import CorpusError
-from qa_bot.ingest.loaders import LoadError, is_supported, load_file
+from qa_bot.ingest.loaders import LoadError, is_supported, load_file, supported_formats
 from qa_bot.ingest.split import split_documents
-from qa_bot.store import Store
-from qa_bot.text import chunk_sentences
+from qa_bot.storage.store import Store
 
 Progress = Callable[[int, int, str], None]
 """Called after each file with (files done, files in all, source just processed)."""
@@ -89,35 +86,15 @@ def _ingest_file(store: Store, path: Path, source: str, report: IngestReport) ->
     except LoadError as err:
         report.failed.append((source, str(err)))
         return
-    settings = store.settings
+    settings = store.settings.ingest
     chunks = split_documents(docs, settings.chunk_size, settings.chunk_overlap)
-    was_indexed = bool(store.records.list_keys(group_ids=[source], limit=1))
-    result = index(
-        chunks,
-        store.records,
-        store.vectorstore,
-        cleanup="scoped_full",
-        source_id_key="source",
-        key_encoder="sha256",
-        batch_size=256,
-    )
-    report.chunks_added += result["num_added"]
-    report.chunks_deleted += result["num_deleted"]
-    if was_indexed and not (result["num_added"] or result["num_deleted"]):
+    change = store.index_document(source, chunks)
+    report.chunks_added += change.added
+    report.chunks_deleted += change.deleted
+    if change.was_indexed and not change.changed:
         report.unchanged.append(source)
-        return
-    (report.updated if was_indexed else report.added).append(source)
-    _index_beside_chroma(store, source)
-
-
-def _index_beside_chroma(store: Store, source: str) -> None:
-    """Mirror a changed source's chunks into the BM25 index and embed their sentences once
-    (cached on disk, so the reranker and answerer never re-embed them)."""
-    chunks = store.chunks(source)
-    store.lexical.replace(source, chunks)
-    store.sentence_embeddings.embed_documents(
-        [s.text for chunk in chunks for s in chunk_sentences(chunk)]
-    )
+    else:
+        (report.updated if change.was_indexed else report.added).append(source)
 
 
 def ingest(store: Store, folder: Path, progress: Progress | None = None) -> IngestReport:
@@ -128,20 +105,21 @@ def ingest(store: Store, folder: Path, progress: Progress | None = None) -> Inge
     found = _discover(folder)
     if not found.files:
         raise CorpusError(
-            f"No supported documents in {folder} (.txt, .md, .html, .pdf, .docx): "
+            f"No supported documents in {folder} ({supported_formats()}): "
             "add some or point to another folder."
         )
     report = IngestReport(failed=list(found.failed), ignored=found.ignored)
     with _exclusive(store):
+        store.sync_lexical()  # the document list below comes from it
         for done, (path, source) in enumerate(found.files, 1):
             _ingest_file(store, path, source, report)
             if progress:
                 progress(done, len(found.files), source)
         kept = {source for _, source in found.files}
         unreadable = tuple(source for source, _ in found.failed if source.endswith("/"))
-        for source in sorted(store.sources() - kept):
+        for source in sorted(store.documents() - kept):
             if not source.startswith(unreadable):
-                report.chunks_deleted += store.delete_source(source)
+                report.chunks_deleted += store.delete_document(source)
                 report.deleted.append(source)
         store.sync_lexical()
     report.seconds = time.perf_counter() - started

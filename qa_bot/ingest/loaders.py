@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import docx
 import pypdf
 from bs4 import BeautifulSoup
 from langchain_core.documents import Document
+
+from qa_bot.registry import LOADERS
 
 Part = tuple[str, str, int | None]
 """What a format loader returns per document: (text, title, page)."""
@@ -34,18 +35,18 @@ def _first_line(text: str) -> str:
     return line if len(line) <= 150 else ""
 
 
-def _load_txt(path: Path) -> list[Part]:
+def load_text(path: Path) -> list[Part]:
     text = _read_text(path)
     return [(text, _first_line(text), None)]
 
 
-def _load_md(path: Path) -> list[Part]:
+def load_markdown(path: Path) -> list[Part]:
     text = _read_text(path)
     heading = re.search(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
     return [(text, heading.group(1) if heading else _first_line(text), None)]
 
 
-def _load_html(path: Path) -> list[Part]:
+def load_html(path: Path) -> list[Part]:
     soup = BeautifulSoup(_read_text(path), "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
@@ -57,43 +58,40 @@ def _load_html(path: Path) -> list[Part]:
     return [(text, title, None)]
 
 
-def _load_pdf(path: Path) -> list[Part]:
+def load_pdf(path: Path) -> list[Part]:
     try:
         reader = pypdf.PdfReader(path)
         title = (reader.metadata.title if reader.metadata else None) or ""
-        pages = [(page.extract_text() or "", title, n) for n, page in enumerate(reader.pages, 1)]
+        pages: list[Part] = [
+            (page.extract_text() or "", title, n) for n, page in enumerate(reader.pages, 1)
+        ]
     except Exception as err:  # pypdf raises many types for broken files
         raise LoadError(f"it is not a readable PDF ({type(err).__name__}: {err})") from err
     return pages
 
 
-def _load_docx(path: Path) -> list[Part]:
+def load_docx(path: Path) -> list[Part]:
     try:
         document = docx.Document(str(path))
     except Exception as err:  # python-docx raises zip, xml and value errors for broken files
         raise LoadError(f"it is not a readable Word file ({type(err).__name__})") from err
     paragraphs = [p for p in document.paragraphs if p.text.strip()]
     heading = next(
-        (p.text for p in paragraphs if p.style.name.startswith(("Heading", "Title"))), ""
+        (p.text for p in paragraphs if p.style and p.style.name.startswith(("Heading", "Title"))),
+        "",
     )
     title = document.core_properties.title or heading
     return [("\n\n".join(p.text.strip() for p in paragraphs), title, None)]
 
 
-LOADERS: dict[str, Callable[[Path], list[Part]]] = {
-    ".txt": _load_txt,
-    ".md": _load_md,
-    ".markdown": _load_md,
-    ".html": _load_html,
-    ".htm": _load_html,
-    ".pdf": _load_pdf,
-    ".docx": _load_docx,
-}
-
-
 def is_supported(path: Path) -> bool:
-    """True when qa-bot has a loader for this file's format."""
-    return path.suffix.lower() in LOADERS
+    """True when a loader is registered for this file's format."""
+    return path.suffix.lower() in LOADERS.names()
+
+
+def supported_formats() -> str:
+    """The registered formats, for messages: ".txt, .md, …"."""
+    return ", ".join(LOADERS.names())
 
 
 def load_file(path: Path, source: str) -> list[Document]:
@@ -102,7 +100,7 @@ def load_file(path: Path, source: str) -> list[Document]:
     Raises LoadError when the file is unreadable, corrupt, binary or holds no text.
     """
     try:
-        parts = LOADERS[path.suffix.lower()](path)
+        parts: list[Part] = LOADERS.get(path.suffix.lower())(path)
     except PermissionError as err:
         raise LoadError("it cannot be read (permission denied)") from err
     except OSError as err:

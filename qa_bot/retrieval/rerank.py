@@ -1,4 +1,8 @@
-"""Second-stage reranking of the fused candidates, best first, with a ``rerank`` score."""
+"""Second-stage reranking of the fused candidates, best first, with a ``rerank`` score.
+
+Rerankers are registered by name in ``qa_bot.registry.RERANKERS``; a folder path instead of a
+name loads a local sentence-transformers cross-encoder.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +13,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 from langchain_core.documents import Document
 
-from qa_bot.errors import QaBotError
+from qa_bot.registry import RERANKERS
+from qa_bot.retrieval.scored import ranked
 from qa_bot.text import chunk_sentences
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
-    from qa_bot.store import Store
+    from qa_bot.storage.store import Store
 
 # How the sentence reranker weighs its three signals (set by hand, not fitted to a benchmark).
 BEST_SENTENCE, WHOLE_CHUNK, KEYWORDS = 0.5, 0.3, 0.2
-
-
-def _scored(docs: list[Document], scores: list[float]) -> list[Document]:
-    """The documents sorted by ``scores``, each with ``rerank`` and ``score`` set to its own."""
-    ranked = sorted(zip(docs, scores, strict=True), key=lambda pair: pair[1], reverse=True)
-    return [
-        Document(
-            id=doc.id,
-            page_content=doc.page_content,
-            metadata={**doc.metadata, "rerank": score, "score": score},
-        )
-        for doc, score in ranked
-    ]
 
 
 class Reranker(ABC):
@@ -52,26 +44,29 @@ class SentenceReranker(Reranker):
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> SentenceReranker:
+        return cls(store)
+
     def rerank(self, query: str, vector: list[float], docs: list[Document]) -> list[Document]:
         if not docs:
             return []
         ids = [doc.id or "" for doc in docs]
-        got = self.store.vectorstore.get(ids=ids, include=["embeddings"])
-        chunk_vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+        chunk_vectors = self.store.vectors(ids)
         query_vector = np.asarray(vector)
-        keywords = self.store.lexical.scores(query, ids)
+        keywords = self.store.keyword_scores(query, ids)
         top_keywords = max(keywords.values(), default=0.0) or 1.0
         sentences = [[s.text for s in chunk_sentences(doc)] for doc in docs]
         flat = [text for texts in sentences for text in texts]
         similarity = np.asarray(self.store.sentence_embeddings.embed_documents(flat)) @ query_vector
         scores, start = [], 0
         for chunk_id, texts in zip(ids, sentences, strict=True):
-            whole = float(np.asarray(chunk_vectors[chunk_id]) @ query_vector)
+            whole = float(chunk_vectors[chunk_id] @ query_vector)
             best = float(similarity[start : start + len(texts)].max()) if texts else whole
             start += len(texts)
             share = keywords.get(chunk_id, 0.0) / top_keywords
             scores.append(BEST_SENTENCE * best + WHOLE_CHUNK * whole + KEYWORDS * share)
-        return _scored(docs, scores)
+        return ranked(docs, "rerank", scores)
 
 
 class CrossEncoderReranker(Reranker):
@@ -86,19 +81,19 @@ class CrossEncoderReranker(Reranker):
         if not docs:
             return []
         scores = self.model.predict([(query, doc.page_content) for doc in docs])
-        return _scored(docs, [float(s) for s in scores])
+        return ranked(docs, "rerank", [float(s) for s in scores])
+
+
+def no_reranker(settings: Settings, store: Store) -> None:
+    """``none``: keep the fused order."""
+    return None
 
 
 def make_reranker(settings: Settings, store: Store) -> Reranker | None:
-    """The reranker named by ``settings.reranker``; None keeps the fused order."""
-    if settings.reranker == "none":
-        return None
-    if settings.reranker == "sentence":
-        return SentenceReranker(store)
-    path = Path(settings.reranker).expanduser()
-    if not path.is_dir():
-        raise QaBotError(
-            f"Reranker '{settings.reranker}' was not found: set QA_BOT_RERANKER to 'sentence', "
-            "'none' or the folder of a sentence-transformers cross-encoder."
-        )
-    return CrossEncoderReranker(path)
+    """The reranker ``settings.retrieval.reranker`` names: registered, or a cross-encoder folder
+    (the settings have checked that it is one or the other)."""
+    name = settings.retrieval.reranker
+    if name in RERANKERS.names():
+        reranker: Reranker | None = RERANKERS.get(name)(settings, store)
+        return reranker
+    return CrossEncoderReranker(Path(name).expanduser())

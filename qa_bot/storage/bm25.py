@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 from langchain_core.documents import Document
 
+from qa_bot.storage.sqlite import connect
 from qa_bot.text import content_words
 
 _SCHEMA = """CREATE VIRTUAL TABLE IF NOT EXISTS chunks USING fts5(
@@ -45,52 +45,48 @@ class LexicalIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute(_SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
-            yield db
 
     def count(self) -> int:
         """Number of chunks in the index."""
-        with self._connect() as db:
-            return db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        with connect(self.path) as db:
+            return int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def ids(self) -> set[str]:
         """Ids of every chunk in the index."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             return {row[0] for row in db.execute("SELECT chunk_id FROM chunks")}
 
-    def sources(self) -> set[str]:
-        """Every source with chunks in the index."""
-        with self._connect() as db:
+    def documents(self) -> set[str]:
+        """Every document with chunks in the index."""
+        with connect(self.path) as db:
             return {row[0] for row in db.execute("SELECT DISTINCT source FROM chunks")}
 
     def replace(self, source: str, chunks: list[Document]) -> None:
         """Make ``chunks`` the only chunks of ``source`` (none: the source is removed)."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute("DELETE FROM chunks WHERE source = ?", (source,))
             _insert(db, chunks)
 
     def rebuild(self, chunks: list[Document]) -> None:
         """Replace the whole index with ``chunks``."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute("DELETE FROM chunks")
             _insert(db, chunks)
 
-    def search(self, question: str, k: int, sources: list[str] | None = None) -> list[Document]:
-        """The ``k`` best chunks by BM25, each with ``bm25`` (higher is better) in its metadata."""
+    def search(self, question: str, k: int, only: list[str] | None = None) -> list[Document]:
+        """The ``k`` best chunks by BM25 (of the documents ``only`` names, when given), each
+        with ``bm25`` (higher is better) in its metadata."""
         query = match_query(question)
         if not query:
             return []
-        where, params = _in("source", sources)
+        where, params = _in("source", only)
         sql = (
             "SELECT chunk_id, metadata, text, -bm25(chunks) FROM chunks "
             f"WHERE chunks MATCH ?{where} ORDER BY bm25(chunks) LIMIT ?"
         )
-        with self._connect() as db:
+        with connect(self.path) as db:
             rows = db.execute(sql, [query, *params, k]).fetchall()
         return [
             Document(id=chunk_id, page_content=text, metadata={**json.loads(meta), "bm25": score})
@@ -104,5 +100,5 @@ class LexicalIndex:
             return {}
         where, params = _in("chunk_id", ids)
         sql = f"SELECT chunk_id, -bm25(chunks) FROM chunks WHERE chunks MATCH ?{where}"
-        with self._connect() as db:
+        with connect(self.path) as db:
             return dict(db.execute(sql, [query, *params]).fetchall())

@@ -9,22 +9,23 @@ import shutil
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
-from qa_bot.feedback import Feedback, FeedbackStore
-from qa_bot.followup import History
+from qa_bot.followup import History, history_from_messages
 from qa_bot.ingest import ingest
-from qa_bot.models import Answer
+from qa_bot.records import Answer
+from qa_bot.registry import ANSWERERS, LOADERS
+from qa_bot.storage.feedback import Feedback, FeedbackStore
 
 EXAMPLES = [
     "What did TSMC decide?",
     "What is Project Crystal Land?",
     "How would the industrial parks be funded?",
 ]
-GENERATORS = ["extractive", "openai"]
 REMEMBERED = 500  # answers kept for the like / dislike buttons
 
 
@@ -70,21 +71,14 @@ def _text(content: object) -> str:
     return ""
 
 
-def to_history(messages: list[dict]) -> History:
+def to_history(messages: list[dict[str, Any]]) -> History:
     """Gradio's chat messages as (user, assistant) turns."""
-    turns: History = []
-    for message in messages:
-        text = _text(message.get("content"))
-        if message.get("role") == "user":
-            turns.append((text, None))
-        elif turns and turns[-1][1] is None:
-            turns[-1] = (turns[-1][0], text)
-    return turns
+    return history_from_messages((str(m.get("role")), _text(m.get("content"))) for m in messages)
 
 
 def _add_files(chain: QaChain, paths: list[str]) -> Iterator[str]:
     """Copy dropped files into the corpus folder and ingest it, reporting progress."""
-    corpus = chain.settings.corpus_dir
+    corpus = chain.settings.ingest.corpus_dir
     corpus.mkdir(parents=True, exist_ok=True)
     names = [Path(p).name for p in paths]
     for path, name in zip(paths, names, strict=True):
@@ -105,7 +99,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
     answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # shown text -> (question, …)
 
     def respond(
-        message: dict | str, history: list[dict], top_k: int, generator: str
+        message: dict[str, Any] | str, history: list[dict[str, Any]], top_k: int, generator: str
     ) -> Iterator[str]:
         question = _text(message)
         files = message.get("files", []) if isinstance(message, dict) else []
@@ -116,7 +110,9 @@ def build_ui(chain: QaChain) -> gr.Blocks:
                 yield _escape(text)
             if not question.strip() and files:
                 return
-            options = chain.variant(top_k=int(top_k), generator=generator)
+            options = chain.variant(
+                retrieval={"top_k": int(top_k)}, answer={"generator": generator}
+            )
             streamed = ""
             for piece in options.stream(question, to_history(history)):
                 if isinstance(piece, Answer):
@@ -152,19 +148,29 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             textbox=gr.MultimodalTextbox(
                 placeholder="Ask about your documents, or drop files to add them",
                 file_count="multiple",
-                file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx"],
+                file_types=LOADERS.names(),
             ),
             title="qa-bot",
             description="Ask about your documents; every answer cites the sentence it comes from.",
             examples=[[{"text": e}] for e in EXAMPLES],
             additional_inputs=[
                 gr.Slider(
-                    1, 20, value=settings.top_k, step=1, label="Chunks to answer from", render=False
+                    1,
+                    20,
+                    value=settings.retrieval.top_k,
+                    step=1,
+                    label="Chunks to answer from",
+                    render=False,
                 ),
-                gr.Dropdown(GENERATORS, value=settings.generator, label="Generator", render=False),
+                gr.Dropdown(
+                    ANSWERERS.names(),
+                    value=settings.answer.generator,
+                    label="Generator",
+                    render=False,
+                ),
             ],
             additional_inputs_accordion="Settings",
             api_name="chat",
         )
         chat.chatbot.like(on_like, None, None)
-    return demo
+    return demo  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

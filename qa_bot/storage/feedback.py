@@ -4,9 +4,6 @@ its citations, so a team can review what users disliked."""
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -14,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from qa_bot.config import Settings
-from qa_bot.models import Citation
+from qa_bot.records import Citation
+from qa_bot.storage.sqlite import connect
 
 Rating = Literal["up", "down"]
 
@@ -39,23 +37,17 @@ class FeedbackStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        with self._connect() as db:
+        with connect(self.path) as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, created TEXT, "
                 "rating TEXT, question TEXT, answer TEXT, citations TEXT, comment TEXT)"
             )
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection that commits on success and is closed either way."""
-        with closing(sqlite3.connect(self.path)) as db, db:
-            yield db
-
     def add(self, item: Feedback) -> int:
         """Store one verdict; return its id."""
         citations = json.dumps([c.model_dump() for c in item.citations])
         row = (datetime.now(UTC).isoformat(), item.rating, item.question, item.answer)
-        with self._connect() as db:
+        with connect(self.path) as db:
             cursor = db.execute(
                 "INSERT INTO feedback (created, rating, question, answer, citations, comment) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -65,7 +57,7 @@ class FeedbackStore:
 
     def all(self) -> list[Feedback]:
         """Every verdict, oldest first."""
-        with self._connect() as db:
+        with connect(self.path) as db:
             rows = db.execute(
                 "SELECT rating, question, answer, citations, comment FROM feedback ORDER BY id"
             ).fetchall()

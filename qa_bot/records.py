@@ -1,0 +1,91 @@
+"""The answer records every face returns (the ``ask --json`` shape), and how citations are
+written into answer text as ``[n]``."""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.documents import Document
+from pydantic import BaseModel, Field
+
+CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
+"""A citation marker in answer text: ``[1]`` or ``[1, 2]``, with the space before it."""
+
+
+class Citation(BaseModel):
+    """One numbered source of an answer: the chunk it names and the exact sentence quoted."""
+
+    n: int = Field(description="The number used in the answer text as [n].")
+    source: str = Field(description="Path of the document, relative to its folder.")
+    title: str
+    page: int | None = Field(None, description="1-based page number where the format has pages.")
+    quote: str = Field(description="The exact text quoted from the document.")
+    score: float = Field(description="How strongly the quote answers the question (0..1).")
+    chunk_id: str = Field(description="Id of the chunk the quote comes from.")
+    offset: int = Field(description="Character offset of the quote in the document (page).")
+    verified: bool = Field(
+        True,
+        description="True when the chunk supports every sentence citing it (a quoted sentence "
+        "always does; a generated one is checked after generation).",
+    )
+
+    @classmethod
+    def quoting(
+        cls,
+        n: int,
+        chunk: Document,
+        quote: str,
+        score: float,
+        verified: bool = True,
+        at: int | None = None,
+    ) -> Citation:
+        """Citation [n] of ``chunk``, quoting ``quote``, which starts at ``at`` in the chunk
+        (found by search when not given)."""
+        found = chunk.page_content.find(quote) if at is None else at
+        return cls(
+            n=n,
+            source=chunk.metadata["source"],
+            title=chunk.metadata["title"],
+            page=chunk.metadata.get("page"),
+            quote=quote,
+            score=round(score, 4),
+            chunk_id=chunk.id or "",
+            offset=chunk.metadata.get("offset", 0) + max(found, 0),
+            verified=verified,
+        )
+
+
+class Answer(BaseModel):
+    """What every face returns for a question."""
+
+    answer: str
+    refused: bool = Field(description="True when the documents do not contain the answer.")
+    citations: list[Citation] = Field(default_factory=list)
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Sentences of the answer that no retrieved chunk supports (shown marked).",
+    )
+
+    def plain_text(self) -> str:
+        """The answer without citation markers."""
+        return strip_markers(self.answer)
+
+
+def cited_numbers(sentence: str) -> list[int]:
+    """The numbers of every [n] or [n, m] marker in ``sentence``, in order."""
+    return [int(n) for group in CITATION_MARKER.findall(sentence) for n in group.split(",")]
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without its citation markers."""
+    return CITATION_MARKER.sub("", text).strip()
+
+
+def cite(sentence: str, numbers: list[int]) -> str:
+    """Put citation markers before the sentence's final full stop: "… plans [1]."."""
+    if not numbers:
+        return sentence
+    marks = "".join(f"[{n}]" for n in numbers)
+    if sentence[-1] in ".!?":
+        return f"{sentence[:-1]} {marks}{sentence[-1]}"
+    return f"{sentence} {marks}" if sentence[-1] in '"”’)' else f"{sentence} {marks}."

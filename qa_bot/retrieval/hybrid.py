@@ -1,0 +1,107 @@
+"""The whole retrieval pipeline as one LangChain retriever: dense and BM25 search fused with
+reciprocal rank fusion, reranked, optionally diversified with MMR."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from langchain_classic.retrievers import EnsembleRetriever
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from qa_bot.config import Settings
+from qa_bot.retrieval.dense import DenseRetriever
+from qa_bot.retrieval.filters import select_documents
+from qa_bot.retrieval.lexical import LexicalRetriever
+from qa_bot.retrieval.rerank import Reranker, make_reranker
+from qa_bot.storage.store import Store
+
+Mode = Literal["dense", "bm25", "hybrid"]
+
+
+def _mmr(docs: list[Document], vectors: np.ndarray, k: int, weight: float) -> list[Document]:
+    """Maximal marginal relevance over already-ranked ``docs``: relevance is each doc's own
+    ``score`` (the reranker's, not just cosine to the query), penalised by similarity to the
+    docs chosen before it. (LangChain's helper only knows cosine relevance.)"""
+    relevance = np.array([doc.metadata["score"] for doc in docs])
+    chosen: list[int] = []
+    while len(chosen) < min(k, len(docs)):
+        redundancy = (vectors @ vectors[chosen].T).max(axis=1) if chosen else 0.0
+        gain = weight * relevance - (1 - weight) * redundancy
+        gain[chosen] = -np.inf
+        chosen.append(int(gain.argmax()))
+    return [docs[i] for i in chosen]
+
+
+class HybridRetriever(BaseRetriever):
+    """qa-bot's retrieval pipeline: dense + BM25 (``mode``), fused by reciprocal rank fusion,
+    the ``candidates`` best reranked, optionally diversified (``mmr_lambda``), top ``k`` kept.
+
+    ``invoke(query, k=3, only=["reports/"])`` narrows one call; every document carries its
+    ``score`` from the last stage that ranked it, and ``chunk_id``.
+    """
+
+    store: Store
+    k: int = 5
+    mode: Mode = "hybrid"
+    candidates: int = 20
+    reranker: Reranker | None = None
+    mmr_lambda: float | None = None
+
+    @classmethod
+    def from_settings(
+        cls, store: Store, settings: Settings | None = None, **overrides: Any
+    ) -> HybridRetriever:
+        """The pipeline ``settings`` (default: the store's) describe; ``overrides`` win.
+        Pass ``reranker=`` to share one already built."""
+        settings = settings or store.settings
+        r = settings.retrieval
+        fields: dict[str, Any] = {
+            "k": r.top_k,
+            "mode": r.mode,
+            "candidates": r.candidates,
+            "mmr_lambda": r.mmr_lambda,
+        }
+        if "reranker" not in overrides:
+            fields["reranker"] = make_reranker(settings, store)
+        return cls(store=store, **{**fields, **overrides})
+
+    def _first_stage(self, query: str, **kwargs: Any) -> list[Document]:
+        """Candidates from dense search, BM25, or both fused (LangChain's weighted RRF)."""
+        dense = DenseRetriever(store=self.store, k=self.candidates)
+        lexical = LexicalRetriever(store=self.store, k=self.candidates)
+        chosen: dict[Mode, list[BaseRetriever]] = {
+            "dense": [dense],
+            "bm25": [lexical],
+            "hybrid": [dense, lexical],
+        }
+        retrievers = [r.bind(**kwargs) for r in chosen[self.mode]]
+        fused = EnsembleRetriever(
+            retrievers=retrievers,
+            weights=[1 / len(retrievers)] * len(retrievers),
+            id_key="chunk_id",
+        )
+        return fused.invoke(query)
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        only: list[str] | None = None,
+    ) -> list[Document]:
+        k = k or self.k
+        if only is not None:
+            only = select_documents(only, self.store.documents())
+        vector = self.store.embeddings.embed_query(query)
+        docs = self._first_stage(query, only=only, vector=vector)[: self.candidates]
+        if self.reranker:
+            docs = self.reranker.rerank(query, vector, docs)
+        if self.mmr_lambda is not None and len(docs) > k:
+            by_id = self.store.vectors([d.id or "" for d in docs])
+            vectors = np.array([by_id[d.id or ""] for d in docs])
+            docs = _mmr(docs, vectors, k, self.mmr_lambda)
+        return docs[:k]

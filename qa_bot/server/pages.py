@@ -1,0 +1,35 @@
+"""Plain pages: liveness, the wiki widget's script and its iframe page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse, Response
+
+from qa_bot.chain import QaChain
+from qa_bot.server.deps import get_chain, web_asset
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(chain: Annotated[QaChain, Depends(get_chain)]) -> dict[str, Any]:
+    """Liveness and index size."""
+    return {
+        "status": "ok",
+        "chunks": chain.store.count(),
+        "generator": chain.settings.answer.generator,
+    }
+
+
+@router.get("/embed", response_class=HTMLResponse)
+def embed() -> str:
+    """A compact chat page for an iframe in a wiki."""
+    return web_asset("embed.html")
+
+
+@router.get("/widget.js")
+def widget() -> Response:
+    """The floating chat button for any page: <script src=".../widget.js" defer>."""
+    return Response(web_asset("widget.js"), media_type="text/javascript")

@@ -1,0 +1,110 @@
+"""The source viewer: a passage of a document around one chunk, rebuilt from the index (by
+chunk id only: no path ever comes from a request), with the quoted span marked; as JSON
+(``/api/sources/{chunk_id}``) and as a page (``/sources/{chunk_id}``)."""
+
+from __future__ import annotations
+
+import html
+from string import Template
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import HTMLResponse
+from langchain_core.documents import Document
+from pydantic import BaseModel
+
+from qa_bot.chain import QaChain
+from qa_bot.errors import QaBotError
+from qa_bot.server.deps import get_chain, guard, web_asset
+from qa_bot.storage.store import Store
+
+CONTEXT = 600  # characters shown on each side of the chunk
+
+Chain = Annotated[QaChain, Depends(get_chain)]
+api = APIRouter(dependencies=[Depends(guard)])
+pages = APIRouter()
+
+
+class PassageNotFoundError(QaBotError):
+    """No chunk has the requested id (the index changed, or the link is wrong)."""
+
+
+class Passage(BaseModel):
+    """Text around a chunk; ``text[mark_start:mark_end]`` is the quoted span."""
+
+    chunk_id: str
+    source: str
+    title: str
+    page: int | None
+    text: str
+    mark_start: int
+    mark_end: int
+
+
+def _stitch(chunks: list[Document]) -> str:
+    """A document's text (or one page's) from its overlapping chunks, placed at their offsets."""
+    text = ""
+    for chunk in sorted(chunks, key=lambda c: c.metadata["offset"]):
+        offset = chunk.metadata["offset"]
+        text = text[:offset].ljust(offset) + chunk.page_content
+    return text
+
+
+def passage(store: Store, chunk_id: str, start: int | None, end: int | None) -> Passage:
+    """The text around chunk ``chunk_id``; the span ``start:end`` (document offsets, as in a
+    citation) is marked when it lies in the chunk, else the whole chunk is."""
+    chunk = store.chunk(chunk_id)
+    if chunk is None:
+        raise PassageNotFoundError(
+            "This source is no longer in the index (it was re-ingested or removed): ask again."
+        )
+    meta = chunk.metadata
+    page = meta.get("page")
+    siblings = [c for c in store.chunks(meta["source"]) if c.metadata.get("page") == page]
+    text = _stitch(siblings)
+    first, last = meta["offset"], meta["offset"] + len(chunk.page_content)
+    if start is None or end is None or not first <= start < end <= last:
+        start, end = first, last
+    window = max(0, first - CONTEXT)
+    return Passage(
+        chunk_id=chunk_id,
+        source=meta["source"],
+        title=meta["title"],
+        page=page,
+        text=text[window : last + CONTEXT],
+        mark_start=start - window,
+        mark_end=end - window,
+    )
+
+
+def highlight_page(view: Passage) -> str:
+    """The source viewer page: the text around the chunk, escaped, the quote in <mark>."""
+    before, quote, after = (
+        view.text[: view.mark_start],
+        view.text[view.mark_start : view.mark_end],
+        view.text[view.mark_end :],
+    )
+    page = f" · page {view.page}" if view.page else ""
+    return Template(web_asset("source.html")).substitute(
+        title=html.escape(view.title),
+        source=html.escape(view.source) + page,
+        before=html.escape(before),
+        quote=html.escape(quote),
+        after=html.escape(after),
+    )
+
+
+@api.get("/api/sources/{chunk_id}", response_model=Passage)
+def passage_json(
+    chunk_id: str, chain: Chain, start: int | None = None, end: int | None = None
+) -> Passage:
+    """The document text around a chunk, the quoted span marked (offsets into ``text``)."""
+    return passage(chain.store, chunk_id, start, end)
+
+
+@pages.get("/sources/{chunk_id}", response_class=HTMLResponse)
+def passage_page(
+    chunk_id: str, chain: Chain, start: int | None = None, end: int | None = None
+) -> str:
+    """The source viewer: the text around the chunk with the quote highlighted."""
+    return highlight_page(passage(chain.store, chunk_id, start, end))

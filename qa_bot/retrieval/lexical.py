@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 
-from qa_bot.retrieval.scored import with_score
-from qa_bot.storage.store import Store
+from qa_bot.retrieval.base import StoreSearch, with_score
 
 
-class LexicalRetriever(BaseRetriever):
+class LexicalRetriever(StoreSearch):
     """Top-k BM25; metadata gains ``bm25`` (higher is better)."""
 
-    store: Store
-    k: int = 5
-
-    def _get_relevant_documents(
-        self,
-        query: str,
-        *,
-        run_manager: CallbackManagerForRetrieverRun,
-        k: int | None = None,
-        only: list[str] | None = None,
-        **_: Any,
+    def search(
+        self, query: str, k: int, only: list[str] | None, vector: list[float] | None
     ) -> list[Document]:
-        return [
-            with_score(doc, "bm25", doc.metadata["bm25"])
-            for doc in self.store.keyword_search(query, k or self.k, only)
-        ]
+        hits = self.store.keyword_search(query, k, only)
+        return [with_score(doc, "bm25", doc.metadata["bm25"]) for doc in hits]

@@ -14,7 +14,7 @@ import numpy as np
 from langchain_core.documents import Document
 
 from qa_bot.registry import RERANKERS
-from qa_bot.retrieval.scored import ranked
+from qa_bot.retrieval.base import ranked
 from qa_bot.text import chunk_sentences
 
 if TYPE_CHECKING:

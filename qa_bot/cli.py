@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
+from rich import progress as bars
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from qa_bot.config import Settings
@@ -19,6 +21,7 @@ from qa_bot.errors import QaBotError
 from qa_bot.records import Answer
 
 if TYPE_CHECKING:  # the heavy modules are imported lazily so that --help stays fast
+    from qa_bot.ingest.index import IngestReport, Progress
     from qa_bot.storage.store import Store
 
 app = typer.Typer(
@@ -64,10 +67,16 @@ def _load_settings() -> Settings:
     raise AssertionError("unreachable")  # _user_errors exits
 
 
-def _progress(label: str) -> Progress:
+def _progress(label: str) -> bars.Progress:
     """A progress bar on stderr: label, bar, done/total, elapsed, then the task's text."""
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, TextColumn("{task.description}"), console=err)
+    columns = (
+        bars.TextColumn(label),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeElapsedColumn(),
+        bars.TextColumn("{task.description}"),
+    )
+    return bars.Progress(*columns, console=err)
 
 
 def _open_store(settings: Settings) -> Store:
@@ -78,24 +87,20 @@ def _open_store(settings: Settings) -> Store:
         return Store.open(settings)
 
 
-def _ingest_with_progress(store: Store, folder: Path, summary_to: Console = out) -> None:
-    """Ingest ``folder`` with a progress bar, then print skipped files and a summary."""
-    from qa_bot.ingest import ingest as run_ingest
-
+def _with_progress(
+    label: str, run: Callable[[Progress], IngestReport], summary_to: Console = out
+) -> IngestReport:
+    """Run one ingestion with a progress bar, then print skipped files and a summary."""
     with _progress("Ingesting") as bar:
         task = bar.add_task("", total=None)
-        report = run_ingest(
-            store,
-            folder,
-            lambda done, total, source: bar.update(
-                task, completed=done, total=total, description=escape(source)
-            ),
+        report = run(
+            lambda done, total, name: bar.update(
+                task, completed=done, total=total, description=escape(name)
+            )
         )
-    for source, reason in report.failed:
-        err.print(f"[yellow]Skipped[/] {escape(source)}: {escape(reason)}.", highlight=False)
-    summary = Table(
-        title=escape(f"Ingested {folder} in {report.seconds:.1f} s"), title_justify="left"
-    )
+    for name, reason in report.failed:
+        err.print(f"[yellow]Skipped[/] {escape(name)}: {escape(reason)}.", highlight=False)
+    summary = Table(title=escape(f"{label} in {report.seconds:.1f} s"), title_justify="left")
     for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks added"):
         summary.add_column(column, justify="right")
     summary.add_row(
@@ -103,25 +108,153 @@ def _ingest_with_progress(store: Store, folder: Path, summary_to: Console = out)
         *map(str, (len(report.deleted), len(report.failed), report.chunks_added)),
     )
     summary_to.print(summary)
+    return report
+
+
+def _ingest_folder(store: Store, folder: Path, summary_to: Console = out) -> None:
+    from qa_bot.ingest import ingest as run_ingest
+
+    _with_progress(
+        f"Ingested {folder}", lambda progress: run_ingest(store, folder, progress), summary_to
+    )
 
 
 @app.command()
 def ingest(
-    folder: Annotated[
-        Path | None,
-        typer.Argument(help="Folder of documents (default: QA_BOT_INGEST__CORPUS_DIR)."),
+    folders: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Folders of documents, each kept as a source of its own "
+            "(default: QA_BOT_INGEST__CORPUS_DIR)."
+        ),
     ] = None,
     rebuild: Annotated[
-        bool, typer.Option(help="Drop the index and embed everything again.")
+        bool,
+        typer.Option(help="Drop the index and embed every source (and FOLDERS) again."),
     ] = False,
 ) -> None:
-    """Index a folder: new and changed files are embedded, deleted files removed, the rest kept."""
+    """Add folders to the knowledge base, or bring them up to date: new and changed files are
+    embedded, deleted files removed, the rest kept. Other sources are left alone."""
+    from qa_bot.ingest.knowledge import KnowledgeBase
+
     settings = _load_settings()
     with _user_errors():
         store = _open_store(settings)
+        wanted = list(folders or [settings.ingest.corpus_dir])
         if rebuild:
+            known = [s.path for s in KnowledgeBase(store).sources()]
             store = store.reset()
-        _ingest_with_progress(store, folder or settings.ingest.corpus_dir)
+            wanted = list(dict.fromkeys([*known, *(f.resolve() for f in wanted)]))
+        for folder in wanted:
+            _ingest_folder(store, folder)
+
+
+sources_app = typer.Typer(help="The folders in the knowledge base, and their documents.")
+app.add_typer(sources_app, name="sources")
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    """Every source: its name, folder and number of documents."""
+    from qa_bot.ingest.knowledge import KnowledgeBase
+
+    with _user_errors():
+        knowledge = KnowledgeBase(_open_store(_load_settings()))
+        counts = Counter(d.source for d in knowledge.documents())
+        table = Table(title="Sources", title_justify="left")
+        for column in ("name", "folder", "documents"):
+            table.add_column(column)
+        for source in knowledge.sources():
+            table.add_row(escape(source.name), escape(str(source.path)), str(counts[source.name]))
+    out.print(table)
+
+
+@sources_app.command("documents")
+def sources_documents() -> None:
+    """Every indexed document: title, pages, chunks, when it was ingested."""
+    from qa_bot.ingest.knowledge import KnowledgeBase
+
+    with _user_errors():
+        documents = KnowledgeBase(_open_store(_load_settings())).documents()
+    table = Table(title="Documents", title_justify="left")
+    for column in ("document", "title", "pages", "chunks", "ingested at"):
+        table.add_column(column)
+    for d in documents:
+        row = (d.name, d.title, str(d.pages or ""), str(d.chunks), d.ingested_at or "")
+        table.add_row(*map(escape, row))
+    out.print(table)
+
+
+@sources_app.command("remove")
+def sources_remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:
+    """Remove a source and its documents from the index (its folder is not touched)."""
+    from qa_bot.ingest.knowledge import KnowledgeBase
+
+    with _user_errors():
+        removed = KnowledgeBase(_open_store(_load_settings())).remove(name)
+    out.print(f"Removed {escape(name)} ({removed} chunks).", highlight=False)
+
+
+@sources_app.command("resync")
+def sources_resync(
+    name: Annotated[str | None, typer.Argument(help="One source (default: all).")] = None,
+) -> None:
+    """Bring one source, or all, up to date with its folder."""
+    from qa_bot.ingest.index import sync_source
+    from qa_bot.ingest.knowledge import KnowledgeBase
+
+    with _user_errors():
+        store = _open_store(_load_settings())
+        knowledge = KnowledgeBase(store)
+        chosen = [s for s in knowledge.sources() if name in (None, s.name)]
+        if name and not chosen:
+            knowledge.resync(name)  # raises the "no source called" error
+        for source in chosen:
+            run = functools.partial(sync_source, store, knowledge.catalog, source)
+            _with_progress(f"Resynced {source.name}", run)
+
+
+keys_app = typer.Typer(help="API keys with roles (reader or admin); stored hashed.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("add")
+def keys_add(
+    name: Annotated[str, typer.Argument(help="Who or what the key is for.")],
+    role: Annotated[str, typer.Option(help="reader (ask, sources, feedback) or admin.")] = "reader",
+) -> None:
+    """Make a key and print it once (only its hash is kept)."""
+    from qa_bot.storage.keys import KeyStore
+
+    with _user_errors():
+        if role not in ("reader", "admin"):
+            raise QaBotError(f"Unknown role '{role}': use reader or admin.")
+        key = KeyStore(_load_settings().data_path / "keys.json").add(name, role)  # type: ignore[arg-type]
+    err.print(f"Key for {escape(name)} ({role}); it is shown only now:", highlight=False)
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key's name, role and creation time (never the key)."""
+    from qa_bot.storage.keys import KeyStore
+
+    table = Table(title="API keys", title_justify="left")
+    for column in ("name", "role", "created"):
+        table.add_column(column)
+    for key in KeyStore(_load_settings().data_path / "keys.json").all():
+        table.add_row(escape(key.name), key.role, key.created)
+    out.print(table)
+
+
+@keys_app.command("remove")
+def keys_remove(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a key."""
+    from qa_bot.storage.keys import KeyStore
+
+    with _user_errors():
+        KeyStore(_load_settings().data_path / "keys.json").remove(name)
+    out.print(f"Removed the key {escape(name)}.", highlight=False)
 
 
 def _print_sources(answer: Answer) -> None:
@@ -200,14 +333,24 @@ def serve(
 
     from qa_bot.chain import QaChain
     from qa_bot.server import create_app
+    from qa_bot.server.app import access_policy
     from qa_bot.server.ui import build_ui
 
-    settings = _load_settings()
+    loaded = _load_settings()
+    host, port = host or loaded.server.host, port or loaded.server.port
+    settings = loaded.updated(server={"host": host, "port": port})
     with _user_errors():
         chain = QaChain(_open_store(settings))
-    host, port = host or settings.server.host, port or settings.server.port
+    if not access_policy(settings).auth_configured and not settings.server.loopback:
+        err.print(
+            f"[bold yellow]Warning:[/] listening on {escape(host)} with no keys or proxy "
+            "configured: everyone may read, nobody may change documents (docs/security.md).",
+            highlight=False,
+        )
     err.print(f"Chat on http://{host}:{port} · API docs on http://{host}:{port}/docs")
-    uvicorn.run(create_app(chain, build_ui(chain)), host=host, port=port, log_level="warning")
+    app_ = create_app(chain, build_ui(chain))
+    # X-Forwarded-For is read by qa-bot itself, and only from server.trusted_proxies
+    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 @app.command("eval")
@@ -243,7 +386,7 @@ def evaluate(
     with _user_errors():
         run = EvalRun.prepare(_load_settings(), dataset, corpus, generator, out_dir, limit)
         store = _open_store(run.settings)
-        _ingest_with_progress(store, run.corpus, summary_to=err)
+        _ingest_folder(store, run.corpus, summary_to=err)
         with _progress("Evaluating") as bar:
             task = bar.add_task("", total=len(run.cases))
             run.execute(store, lambda done, _: bar.update(task, completed=done))
@@ -277,8 +420,7 @@ def show_config() -> None:
 
 @app.command()
 def doctor() -> None:
-    """Check Python, the models, the browser, the index and the configured servers; print a
-    fix for each problem. Exit 1 when something needed is missing."""
+    """Check Python, the browser, the models, the index and the servers; say how to fix each."""
     from qa_bot.doctor import run_checks
 
     settings = _load_settings()

@@ -51,6 +51,14 @@ class IngestSettings(Section):
     corpus_dir: Path = Field(Path("corpus"), description="Folder `qa-bot ingest` reads by default.")
     chunk_size: int = Field(800, ge=100, description="Target chunk length in characters.")
     chunk_overlap: int = Field(200, ge=0, description="Characters of whole sentences repeated.")
+    max_file_mb: float = Field(
+        50, gt=0, description="Largest file ingested or uploaded, in MB (larger ones are skipped)."
+    )
+    max_unpacked_mb: float = Field(
+        200,
+        gt=0,
+        description="Largest a .docx may grow when unzipped, in MB (guards against zip bombs).",
+    )
 
 
 class RetrievalSettings(Section):
@@ -122,21 +130,52 @@ class OpenAISettings(Section):
 
 
 class ServerSettings(Section):
-    """`qa-bot serve`: where it listens and who may use it."""
+    """`qa-bot serve`: where it listens and who may use it (docs/security.md)."""
 
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port the server listens on.")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host names the server answers to (blocks DNS rebinding); add your "
+        "server's name when it is reached by name.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Other sites (e.g. https://wiki.example.com) that may call the API and "
         "frame the chat; empty = same origin only.",
     )
     api_key: SecretStr | None = Field(
-        None, description="When set, /api and /v1 require 'Authorization: Bearer <key>'."
+        None, description="One admin API key (more keys, with roles: `qa-bot keys add`)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (IPs or CIDRs) of reverse proxies whose user header and "
+        "X-Forwarded-For are believed; empty = none.",
+    )
+    proxy_user_header: str = Field(
+        "X-Forwarded-User", description="Header a trusted proxy names the signed-in user in."
+    )
+    proxy_email_header: str = Field(
+        "X-Forwarded-Email", description="Header a trusted proxy gives the user's email in."
+    )
+    admins: list[str] = Field(
+        default_factory=list, description="Proxy users or emails who are admins (others read)."
+    )
+    anonymous_widget: bool = Field(
+        False, description="Let the widget on an allowed origin ask as an anonymous reader."
     )
     rate_limit: int = Field(
-        60, ge=1, description="Requests per minute one client may make to /api and /v1."
+        60, ge=1, description="Requests per minute one client may make (API and chat)."
     )
+    max_body_kb: int = Field(
+        256, ge=1, description="Largest request body, in KB (uploads: ingest.max_file_mb)."
+    )
+    session_hours: float = Field(12, gt=0, description="How long a chat login lasts.")
+
+    @property
+    def loopback(self) -> bool:
+        """True when the server only listens on this machine."""
+        return self.host in ("127.0.0.1", "localhost", "::1")
 
 
 class Settings(BaseSettings):

@@ -33,19 +33,53 @@ def sentence_spans(text: str) -> list[Span]:
     """Split ``text`` into sentences (pysbd rules, so "U.S." and "Nov. 12" stay whole).
 
     Every span's ``text`` equals ``text[start:end]`` and carries no surrounding whitespace.
+    pysbd slows down faster than the text grows, so it reads blocks of at most ``_BLOCK``
+    characters, cut at a blank line, a line break or a space; a block's last sentence may be
+    unfinished, so it is read again at the start of the next block. Time is linear in the text.
     """
+    segmenter = pysbd.Segmenter(language="en", clean=False)
     spans: list[Span] = []
-    cursor = 0
-    for raw in pysbd.Segmenter(language="en", clean=False).segment(text):
+    start = 0
+    while start < len(text):
+        end = len(text) if len(text) - start <= _BLOCK else _cut(text, start)
+        found = _segment(segmenter, text, start, end)
+        if end < len(text) and len(found) > 1:
+            end = found.pop().start
+        spans.extend(found)
+        start = end
+    return spans
+
+
+_BLOCK = 3000
+"""Most characters pysbd reads at once."""
+
+
+def _cut(text: str, start: int) -> int:
+    """Where the block from ``start`` ends: after its last blank line, line break or space in
+    the second half of ``_BLOCK``, or at ``_BLOCK`` itself."""
+    low, high = start + _BLOCK // 2, start + _BLOCK
+    for separator in ("\n\n", "\n", " "):
+        at = text.rfind(separator, low, high)
+        if at >= 0:
+            return at + len(separator)
+    return high
+
+
+def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> list[Span]:
+    """pysbd's sentences of ``text[start:end]``, located in ``text``."""
+    spans: list[Span] = []
+    cursor = start
+    for raw in segmenter.segment(text[start:end]):
         sentence = raw.strip()
         if not sentence:
             continue
-        start = text.find(sentence, cursor)
-        if start < 0:  # pysbd altered the text; fall back to the raw cursor position
-            start = cursor
-            sentence = text[start : start + len(sentence)]
-        cursor = start + len(sentence)
-        spans.append(Span(start, cursor, sentence))
+        found = text.find(sentence, cursor, end)
+        if found < 0:  # pysbd altered the text: take as many characters from the cursor
+            found = cursor + len(text[cursor:end]) - len(text[cursor:end].lstrip())
+            sentence = text[found : min(found + len(sentence), end)].rstrip()
+        cursor = found + len(sentence)
+        if sentence:
+            spans.append(Span(found, cursor, sentence))
     return spans
 
 

@@ -20,7 +20,8 @@ from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
 from qa_bot.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
-ARTICLE = "softbank-trump-industrial-parks.txt"
+ARTICLE_FILE = "softbank-trump-industrial-parks.txt"
+ARTICLE = f"corpus/{ARTICLE_FILE}"  # its document name: source "corpus", then the path
 ARTIFACTS = REPO / "test-artifacts"  # screenshots, kept by CI
 __all__ = ["free_port"]  # re-exported for the test modules
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (.ci/run installs it); never a downloaded one

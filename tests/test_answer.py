@@ -12,7 +12,7 @@ from qa_bot.chain import QaChain
 from qa_bot.errors import BadQuestionError, IndexNotReadyError
 from qa_bot.records import Answer
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, REPO
+from tests.conftest import ARTICLE, ARTICLE_FILE, REPO
 
 
 def test_tsmc_question_cites_the_article(chain: QaChain) -> None:
@@ -33,7 +33,7 @@ def test_tsmc_question_cites_the_article(chain: QaChain) -> None:
     ],
 )
 def test_every_citation_quotes_the_document_at_its_offset(chain: QaChain, question: str) -> None:
-    text = (REPO / "corpus" / ARTICLE).read_text()
+    text = (REPO / "corpus" / ARTICLE_FILE).read_text()
     answer = chain.ask(question)
     assert not answer.refused and answer.citations
     for c in answer.citations:

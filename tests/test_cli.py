@@ -59,6 +59,6 @@ def test_data_dirs_answer_from_their_own_corpus(tmp_path: Path) -> None:
     assert run_cli("ingest", str(other), data_dir=data).returncode == 0
     leave = "How many days of annual leave?"
     own = json.loads(run_cli("ask", "--json", leave, data_dir=data).stdout)
-    assert not own["refused"] and own["citations"][0]["source"] == "leave.md"
+    assert not own["refused"] and own["citations"][0]["source"] == "handbook/leave.md"
     foreign = json.loads(run_cli("ask", "--json", "What did TSMC decide?", data_dir=data).stdout)
     assert foreign["refused"] and foreign["citations"] == []

@@ -16,7 +16,7 @@ from qa_bot.evaluation.harness import aggregate, run_eval
 from qa_bot.evaluation.report import gate, write_reports
 from qa_bot.records import Answer, Citation
 from qa_bot.storage.embeddings import SentenceEmbeddings
-from tests.conftest import ARTICLE, ARTIFACTS, REPO, run_cli
+from tests.conftest import ARTICLE, ARTICLE_FILE, ARTIFACTS, REPO, run_cli
 
 DATASET = REPO / "evals" / "datasets" / "default.jsonl"
 FUNDING = (
@@ -48,7 +48,7 @@ def test_squad_normalisation_and_scores() -> None:
 
 def test_dataset_is_complete() -> None:
     cases = load_jsonl(DATASET)
-    article = (REPO / "corpus" / ARTICLE).read_text()
+    article = (REPO / "corpus" / ARTICLE_FILE).read_text()
     assert len(cases) >= 40
     assert sum(not c.answerable for c in cases) >= 10
     assert sum(bool(c.history) for c in cases) >= 5

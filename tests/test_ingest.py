@@ -10,7 +10,7 @@ import pytest
 from qa_bot.errors import CorpusError
 from qa_bot.ingest import ingest
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE
+from tests.conftest import ARTICLE, ARTICLE_FILE
 
 
 def chunk_texts(store: Store, source: str) -> list[str]:
@@ -42,14 +42,14 @@ def test_edit_and_delete_update_the_index(corpus: Path, make_store: Callable[...
     ingest(store, corpus)
     (corpus / "memo.md").write_text("# Memo\n\nThe cafeteria now closes at 5 pm on Fridays.\n")
     report = ingest(store, corpus)
-    assert report.updated == ["memo.md"] and report.unchanged == [ARTICLE]
-    [chunk] = chunk_texts(store, "memo.md")
+    assert report.updated == ["corpus/memo.md"] and report.unchanged == [ARTICLE]
+    [chunk] = chunk_texts(store, "corpus/memo.md")
     assert "now closes at 5 pm" in chunk and "3 pm" not in chunk
 
     (corpus / "memo.md").unlink()
     report = ingest(store, corpus)
-    assert report.deleted == ["memo.md"]
-    assert chunk_texts(store, "memo.md") == []
+    assert report.deleted == ["corpus/memo.md"]
+    assert chunk_texts(store, "corpus/memo.md") == []
     assert store.documents() == {ARTICLE}
 
 
@@ -62,11 +62,11 @@ def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
     (corpus / "image.png").write_bytes(b"\x89PNG")
     store = make_store()
     report = ingest(store, corpus)
-    assert [source for source, _ in report.failed] == ["scan.pdf"]
+    assert [source for source, _ in report.failed] == ["corpus/scan.pdf"]
     assert "not a readable PDF" in report.failed[0][1]
-    assert sorted(report.added) == [ARTICLE, "sub/notes.txt"]
+    assert sorted(report.added) == [ARTICLE, "corpus/sub/notes.txt"]
     assert report.ignored == 1
-    assert store.documents() == {ARTICLE, "sub/notes.txt"}
+    assert store.documents() == {ARTICLE, "corpus/sub/notes.txt"}
 
 
 def test_file_turned_corrupt_keeps_its_previous_chunks(
@@ -75,7 +75,7 @@ def test_file_turned_corrupt_keeps_its_previous_chunks(
     store = make_store()
     ingest(store, corpus)
     before = chunk_texts(store, ARTICLE)
-    (corpus / ARTICLE).write_bytes(b"\x00\x00binary now")
+    (corpus / ARTICLE_FILE).write_bytes(b"\x00\x00binary now")
     report = ingest(store, corpus)
     assert [source for source, _ in report.failed] == [ARTICLE]
     assert chunk_texts(store, ARTICLE) == before
@@ -95,7 +95,7 @@ def test_missing_or_empty_folder_is_refused_and_index_intact(
     assert store.count() == count
 
 
-def test_other_corpus_replaces_the_index_content(
+def test_folders_are_sources_side_by_side(
     tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
 ) -> None:
     store = make_store()
@@ -104,8 +104,13 @@ def test_other_corpus_replaces_the_index_content(
     other.mkdir()
     (other / "faq.txt").write_text("FAQ\n\nParking permits are issued by the front desk.\n")
     report = ingest(store, other)
-    assert report.deleted == [ARTICLE]
-    assert store.documents() == {"faq.txt"}
+    assert report.added == ["other/faq.txt"] and report.deleted == []
+    assert store.documents() == {ARTICLE, "other/faq.txt"}
+    (other / "faq.txt").unlink()
+    (other / "desk.txt").write_text("The front desk opens at eight.\n")
+    again = ingest(store, other)  # re-syncing one source never touches another's documents
+    assert again.deleted == ["other/faq.txt"] and again.added == ["other/desk.txt"]
+    assert store.documents() == {ARTICLE, "other/desk.txt"}
 
 
 def test_rebuild_drops_everything(corpus: Path, make_store: Callable[..., Store]) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from langchain_core.documents import Document
 
 from qa_bot.ingest.split import split_documents
-from qa_bot.text import sentence_spans
-from tests.conftest import ARTICLE, REPO
+from qa_bot.text import Span, sentence_spans
+from tests.conftest import ARTICLE_FILE, REPO
 
 
 def article() -> Document:
-    text = (REPO / "corpus" / ARTICLE).read_text()
-    return Document(page_content=text, metadata={"source": ARTICLE, "title": "t"})
+    text = (REPO / "corpus" / ARTICLE_FILE).read_text()
+    return Document(page_content=text, metadata={"source": ARTICLE_FILE, "title": "t"})
 
 
 def test_chunks_are_exact_slices_made_of_whole_sentences() -> None:
@@ -43,3 +45,60 @@ def test_sentence_longer_than_size_is_kept_whole() -> None:
     doc = Document(page_content=f"Short one. {long_sentence} Another short one.", metadata={})
     chunks = split_documents([doc], size=50, overlap=0)
     assert [c.page_content for c in chunks] == ["Short one.", long_sentence, "Another short one."]
+
+
+def test_sentence_offsets_are_exact_across_paragraphs() -> None:
+    text = "  First one. Second one!\r\n\r\n\tThird, after a break?\n \nLast line.\n"
+    assert sentence_spans(text) == [
+        Span(2, 12, "First one."),
+        Span(13, 24, "Second one!"),
+        Span(29, 50, "Third, after a break?"),
+        Span(53, 63, "Last line."),
+    ]
+
+
+def test_long_multi_paragraph_text_keeps_the_contract() -> None:
+    paragraphs = [
+        f"Paragraph {n} starts here. The U.S. office opened on Nov. {n % 28 + 1}, 2023.\n"
+        f"It employs {n * 7} people! Does it grow?"
+        for n in range(600)
+    ]
+    text = "\n\n".join(paragraphs)
+    spans = sentence_spans(text)
+    assert len(spans) == 4 * len(paragraphs)
+    assert all(s.text == text[s.start : s.end] == s.text.strip() for s in spans)
+    assert all(a.end <= b.start for a, b in pairwise(spans))
+    assert [s.text for s in spans[-4:]] == [
+        "Paragraph 599 starts here.",
+        "The U.S. office opened on Nov. 12, 2023.",
+        "It employs 4193 people!",
+        "Does it grow?",
+    ]
+
+
+def test_long_text_without_blank_lines_splits_into_sentences() -> None:
+    sentences = [f"Sentence number {n} mentions Dr. Smith of the U.S. team." for n in range(2000)]
+    text = " ".join(sentences)  # ~110 000 characters on one line
+    spans = sentence_spans(text)
+    assert [s.text for s in spans] == sentences
+    assert all(s.text == text[s.start : s.end] for s in spans)
+
+
+def test_sentence_longer_than_a_block_is_cut_at_spaces_only() -> None:
+    text = " ".join(f"word{n}" for n in range(5000))  # one 40 000-character "sentence"
+    spans = sentence_spans(text)
+    assert len(spans) > 1
+    assert all(s.text == text[s.start : s.end] == s.text.strip() for s in spans)
+    assert " ".join(s.text for s in spans) == text
+
+
+def test_chunks_of_a_long_single_line_text_are_exact_slices() -> None:
+    text = " ".join(f"Item {n} ships on Monday." for n in range(3000))
+    chunks = split_documents([Document(page_content=text, metadata={})], size=400, overlap=100)
+    assert chunks[0].page_content.startswith("Item 0 ships") and text.endswith(
+        chunks[-1].page_content
+    )
+    for chunk in chunks:
+        offset = chunk.metadata["offset"]
+        assert text[offset : offset + len(chunk.page_content)] == chunk.page_content
+        assert len(chunk.page_content) <= 400

@@ -13,6 +13,7 @@ from pathlib import Path
 from qa_bot.errors import CorpusError
 from qa_bot.ingest.loaders import LoadError, is_supported, load_file, supported_formats
 from qa_bot.ingest.split import split_documents
+from qa_bot.storage.catalog import UPLOADS, Catalog, Source
 from qa_bot.storage.store import Store
 
 Progress = Callable[[int, int, str], None]
@@ -42,12 +43,14 @@ class _Discovery:
 
 
 def _discover(folder: Path) -> _Discovery:
-    """List supported files below ``folder`` (hidden ones skipped) and unreadable subfolders."""
+    """List supported files below ``folder`` (hidden ones skipped; links that lead outside the
+    folder refused) and unreadable subfolders. Linked folders are never followed."""
     if not folder.is_dir():
         raise CorpusError(f"The folder {folder} does not exist: give the path of your documents.")
     if not os.access(folder, os.R_OK | os.X_OK):
         raise CorpusError(f"The folder {folder} cannot be read: check its permissions.")
     found = _Discovery([], [], 0)
+    root_path = folder.resolve()
 
     def unreadable(err: OSError) -> None:
         rel = Path(err.filename).relative_to(folder).as_posix()
@@ -57,12 +60,15 @@ def _discover(folder: Path) -> _Discovery:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
             path = Path(root, name)
+            rel = path.relative_to(folder).as_posix()
             if name.startswith("."):
                 continue
-            if is_supported(path):
-                found.files.append((path, path.relative_to(folder).as_posix()))
-            else:
+            if not is_supported(path):
                 found.ignored += 1
+            elif path.is_symlink() and not path.resolve().is_relative_to(root_path):
+                found.failed.append((rel, "it is a link to a file outside the folder"))
+            else:
+                found.files.append((path, rel))
     return found
 
 
@@ -79,48 +85,73 @@ def _exclusive(store: Store) -> Iterator[None]:
         yield
 
 
-def _ingest_file(store: Store, path: Path, source: str, report: IngestReport) -> None:
-    """Load, split and index one file, recording what changed in ``report``."""
+def _ingest_file(
+    store: Store, catalog: Catalog, path: Path, name: str, report: IngestReport
+) -> None:
+    """Load, split and index one file as document ``name``, recording what changed."""
     try:
-        docs = load_file(path, source)
+        docs = load_file(path, name, store.settings.ingest)
     except LoadError as err:
-        report.failed.append((source, str(err)))
+        report.failed.append((name, str(err)))
         return
     settings = store.settings.ingest
     chunks = split_documents(docs, settings.chunk_size, settings.chunk_overlap)
-    change = store.index_document(source, chunks)
+    change = store.index_document(name, chunks)
     report.chunks_added += change.added
     report.chunks_deleted += change.deleted
     if change.was_indexed and not change.changed:
-        report.unchanged.append(source)
-    else:
-        (report.updated if change.was_indexed else report.added).append(source)
+        report.unchanged.append(name)
+        return
+    (report.updated if change.was_indexed else report.added).append(name)
+    catalog.touch(name)
+
+
+def open_catalog(store: Store) -> Catalog:
+    """The catalog of the store's data dir."""
+    return Catalog(store.settings.data_path / "catalog.sqlite")
 
 
 def ingest(store: Store, folder: Path, progress: Progress | None = None) -> IngestReport:
-    """Bring the index in line with ``folder``: new and changed files are embedded, deleted ones
-    removed, unchanged ones skipped. A file that fails to load keeps its previous chunks.
-    """
+    """Add ``folder`` to the knowledge base (if new) and bring its documents in the index in
+    line with it; other folders' documents are left alone."""
+    if not folder.is_dir():
+        raise CorpusError(f"The folder {folder} does not exist: give the path of your documents.")
+    catalog = open_catalog(store)
+    return sync_source(store, catalog, catalog.register(folder), progress)
+
+
+def sync_source(
+    store: Store, catalog: Catalog, source: Source, progress: Progress | None = None
+) -> IngestReport:
+    """Bring the index in line with one source folder: new and changed files are embedded,
+    deleted ones removed, unchanged ones skipped; a file that fails to load keeps its previous
+    chunks. Documents of no registered source (an index from before sources) are removed."""
     started = time.perf_counter()
-    found = _discover(folder)
-    if not found.files:
+    found = _discover(source.path)
+    if not found.files and source.name != UPLOADS:
         raise CorpusError(
-            f"No supported documents in {folder} ({supported_formats()}): "
+            f"No supported documents in {source.path} ({supported_formats()}): "
             "add some or point to another folder."
         )
-    report = IngestReport(failed=list(found.failed), ignored=found.ignored)
+    prefix = f"{source.name}/"
+    report = IngestReport(
+        failed=[(prefix + rel, why) for rel, why in found.failed], ignored=found.ignored
+    )
     with _exclusive(store):
         store.sync_lexical()  # the document list below comes from it
-        for done, (path, source) in enumerate(found.files, 1):
-            _ingest_file(store, path, source, report)
+        for done, (path, rel) in enumerate(found.files, 1):
+            _ingest_file(store, catalog, path, prefix + rel, report)
             if progress:
-                progress(done, len(found.files), source)
-        kept = {source for _, source in found.files}
-        unreadable = tuple(source for source, _ in found.failed if source.endswith("/"))
-        for source in sorted(store.documents() - kept):
-            if not source.startswith(unreadable):
-                report.chunks_deleted += store.delete_document(source)
-                report.deleted.append(source)
+                progress(done, len(found.files), prefix + rel)
+        kept = {prefix + rel for _, rel in found.files}
+        unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
+        names = {s.name for s in catalog.sources()}
+        for document in sorted(store.documents() - kept):
+            mine = document.startswith(prefix) and not document.startswith(unreadable)
+            if mine or document.split("/", 1)[0] not in names:
+                report.chunks_deleted += store.delete_document(document)
+                catalog.forget(document)
+                report.deleted.append(document)
         store.sync_lexical()
     report.seconds = time.perf_counter() - started
     return report

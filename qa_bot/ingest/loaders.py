@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import re
+import stat
+import zipfile
 from pathlib import Path
 
+import charset_normalizer
 import docx
 import pypdf
 from bs4 import BeautifulSoup
 from langchain_core.documents import Document
 
+from qa_bot.config import IngestSettings
 from qa_bot.registry import LOADERS
 
 Part = tuple[str, str, int | None]
 """What a format loader returns per document: (text, title, page)."""
+
+MB = 1024 * 1024
+"""Bytes in the MB of the size limits."""
+ZIPPED = (".docx",)
+"""Formats that are zip archives, checked against ``max_unpacked_mb`` before they are opened."""
+ENCODINGS = """utf_8 utf_16 utf_32 cp1252 latin_1 iso8859_15 cp1250 iso8859_2 cp1251 koi8_r cp1253
+cp1254 cp1255 cp1256 cp1257 cp1258 cp874 cp932 euc_jp iso2022_jp gb18030 big5 cp949""".split()
+"""What charset-normalizer chooses among: Unicode, the Windows and ISO alphabets, Japanese,
+Chinese, Korean. DOS, Mac and EBCDIC code pages are left out: on a short text they pass for
+Windows-1252 (its “quotes” read as Baltic DOS ōquotesö)."""
+MAX_RATIO = 200
+"""A part larger than 1 MB that compresses better than this (deflate's best is about 1000:1)
+is taken for a zip bomb; Word's XML compresses about 10:1."""
 
 
 class LoadError(Exception):
@@ -21,13 +38,19 @@ class LoadError(Exception):
 
 
 def _read_text(path: Path) -> str:
+    """The file's text, in the encoding charset-normalizer detects (a BOM or a declared charset
+    wins); between readings it finds equally likely, Windows-1252, the common Western one."""
     data = path.read_bytes()
-    if b"\x00" in data[:8192]:
+    matches = charset_normalizer.from_bytes(data, cp_isolation=ENCODINGS)
+    best = matches.best()
+    if best is None or (b"\x00" in data and not best.bom):  # NULs only in BOM-marked UTF-16/32
         raise LoadError("it looks like a binary file, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise LoadError(f"it is not UTF-8 text (bad byte at position {err.start})") from err
+    tied = (
+        m
+        for m in matches
+        if abs(m.chaos - best.chaos) < 0.005 and abs(m.coherence - best.coherence) <= 0.02
+    )  # charset-normalizer's own tie: chaos within 0.5%, coherence within 2%
+    return str(next((m for m in tied if m.encoding == "cp1252"), best))
 
 
 def _first_line(text: str) -> str:
@@ -61,12 +84,19 @@ def load_html(path: Path) -> list[Part]:
 def load_pdf(path: Path) -> list[Part]:
     try:
         reader = pypdf.PdfReader(path)
+        locked = reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED
+        if locked:  # the empty password opens a PDF that only has an owner password
+            raise LoadError("it is a password-protected PDF (remove the password to ingest it)")
         title = (reader.metadata.title if reader.metadata else None) or ""
         pages: list[Part] = [
             (page.extract_text() or "", title, n) for n, page in enumerate(reader.pages, 1)
         ]
+    except LoadError:
+        raise
+    except pypdf.errors.DependencyError as err:  # AES without the cryptography package
+        raise LoadError(f"it is an encrypted PDF this install cannot decrypt ({err})") from err
     except Exception as err:  # pypdf raises many types for broken files
-        raise LoadError(f"it is not a readable PDF ({type(err).__name__}: {err})") from err
+        raise LoadError(f"it is not a readable PDF: damaged or truncated ({err})") from err
     return pages
 
 
@@ -84,6 +114,42 @@ def load_docx(path: Path) -> list[Part]:
     return [("\n\n".join(p.text.strip() for p in paragraphs), title, None)]
 
 
+def _check_size(path: Path, limits: IngestSettings) -> None:
+    """Refuse what is not a regular file, is empty, or is larger than ``max_file_mb``."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise LoadError("it is not a regular file")
+    if info.st_size == 0:
+        raise LoadError("it is empty (0 bytes)")
+    if info.st_size > limits.max_file_mb * MB:
+        raise LoadError(
+            f"it is {info.st_size / MB:.1f} MB, over the {limits.max_file_mb:g} MB limit "
+            "(raise QA_BOT_INGEST__MAX_FILE_MB to ingest it)"
+        )
+
+
+def _check_unpacked(path: Path, limits: IngestSettings) -> None:
+    """Refuse a zip whose parts would unpack past ``max_unpacked_mb`` or compress absurdly well.
+
+    Only the zip's directory is read; zipfile then never unpacks a part past its declared size.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as err:
+        raise LoadError("it is not a readable Word file (not a zip archive)") from err
+    unpacked = sum(part.file_size for part in parts)
+    if unpacked > limits.max_unpacked_mb * MB:
+        raise LoadError(
+            f"it unpacks to {unpacked / MB:.1f} MB, over the {limits.max_unpacked_mb:g} MB "
+            "limit (raise QA_BOT_INGEST__MAX_UNPACKED_MB to ingest it)"
+        )
+    for part in parts:
+        if part.file_size > max(MB, MAX_RATIO * part.compress_size):
+            ratio = part.file_size // max(part.compress_size, 1)
+            raise LoadError(f"its part {part.filename} is compressed {ratio}:1, like a zip bomb")
+
+
 def is_supported(path: Path) -> bool:
     """True when a loader is registered for this file's format."""
     return path.suffix.lower() in LOADERS.names()
@@ -94,13 +160,19 @@ def supported_formats() -> str:
     return ", ".join(LOADERS.names())
 
 
-def load_file(path: Path, source: str) -> list[Document]:
+def load_file(path: Path, source: str, limits: IngestSettings | None = None) -> list[Document]:
     """Load ``path`` as documents whose metadata names ``source``, its title and page.
 
-    Raises LoadError when the file is unreadable, corrupt, binary or holds no text.
+    Raises LoadError when the file is unreadable, too large, corrupt, binary or holds no text;
+    ``limits`` (default: the default settings) caps its size and, for a zip, its unpacked size.
     """
+    limits = limits or IngestSettings()
+    suffix = path.suffix.lower()
     try:
-        parts: list[Part] = LOADERS.get(path.suffix.lower())(path)
+        _check_size(path, limits)
+        if suffix in ZIPPED:
+            _check_unpacked(path, limits)
+        parts: list[Part] = LOADERS.get(suffix)(path)
     except PermissionError as err:
         raise LoadError("it cannot be read (permission denied)") from err
     except OSError as err:

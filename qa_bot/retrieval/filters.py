@@ -8,17 +8,28 @@ from qa_bot.errors import QaBotError
 
 
 def select_documents(patterns: list[str], known: set[str]) -> list[str]:
-    """The indexed documents a filter selects: each pattern is a file ("notes/a.md"), a folder
-    ("notes" or "notes/") or a glob ("*.pdf"). A pattern that selects nothing is an error."""
+    """The indexed documents a filter selects: each pattern is a document ("corpus/a.md", or
+    "a.md" inside any source), a folder or source ("corpus", "notes/") or a glob ("*.pdf").
+    A pattern that selects nothing is an error."""
     chosen: set[str] = set()
     for pattern in patterns:
-        folder = pattern.strip("/") + "/"
-        hits = {d for d in known if d == pattern or d.startswith(folder)}
-        hits |= set(fnmatch.filter(known, pattern))
+        hits = {name for name in known if _selects(pattern, name)}
         if not hits:
             raise QaBotError(
-                f"No indexed document matches '{pattern}': give a file or folder path as "
-                "`qa-bot documents` lists it, or a pattern such as '*.pdf'."
+                f"No indexed document matches '{pattern}': give a document or folder as "
+                "`qa-bot sources documents` lists it, or a pattern such as '*.pdf'."
             )
         chosen |= hits
     return sorted(chosen)
+
+
+def _selects(pattern: str, name: str) -> bool:
+    """True when ``pattern`` names document ``name``, a folder holding it, or matches it."""
+    folder = pattern.strip("/") + "/"
+    inside = name.split("/", 1)[-1]  # the path within its source
+    return (
+        pattern in (name, inside)
+        or name.startswith(folder)
+        or inside.startswith(folder)
+        or fnmatch.fnmatch(name, pattern)
+    )

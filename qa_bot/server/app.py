@@ -10,41 +10,54 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import gradio as gr
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
 
 from qa_bot.chain import QaChain
+from qa_bot.config import Settings
 from qa_bot.errors import (
     BadQuestionError,
+    CorpusError,
     GeneratorError,
     IndexNotReadyError,
     QaBotError,
     StoreUnavailableError,
 )
-from qa_bot.server import ask, feedback, openai_compat, pages, viewer
-from qa_bot.server.deps import ApiError, RateLimiter, guard
+from qa_bot.server import ask, documents, feedback, login, openai_compat, pages, viewer
+from qa_bot.server.access import AccessMiddleware, AccessPolicy, Principal, RateLimiter
+from qa_bot.server.deps import ApiError
 from qa_bot.storage.feedback import FeedbackStore
+from qa_bot.storage.keys import KeyStore
 
 STATUS = {
     BadQuestionError: 400,
     viewer.PassageNotFoundError: 404,
+    CorpusError: 409,
     IndexNotReadyError: 503,
     StoreUnavailableError: 503,
     GeneratorError: 502,
 }
 
 
-def _add_policies(app: FastAPI, allowed_origins: list[str]) -> None:
-    """CORS for the allowed origins, and who may frame the pages (CSP frame-ancestors)."""
+def _add_policies(app: FastAPI, settings: Settings, policy: AccessPolicy) -> None:
+    """Outermost first: the Host check (DNS rebinding), CORS for the allowed origins, the
+    access policy (who, which role, rate limit, body size), who may frame the pages."""
+    server = settings.server
+    max_upload = int(settings.ingest.max_file_mb * 1024 * 1024) + 64 * 1024  # + multipart
+    limiter = RateLimiter(server.rate_limit)
+    app.add_middleware(AccessMiddleware, policy=policy, limiter=limiter, max_upload=max_upload)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=allowed_origins,
-        allow_methods=["GET", "POST"],
+        allow_origins=server.allowed_origins,
+        allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["authorization", "content-type"],
     )
-    ancestors = " ".join(["'self'", *allowed_origins])
+    hosts = [*server.allowed_hosts, f"[{server.host}]" if ":" in server.host else server.host]
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    ancestors = " ".join(["'self'", *server.allowed_origins])
 
     @app.middleware("http")
     async def frame_policy(
@@ -69,12 +82,27 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        first = error.errors()[0]
+        # only where and what: the input itself may be huge, binary or hostile
+        errors = [{"loc": e["loc"], "msg": e["msg"]} for e in error.errors()[:10]]
+        first = errors[0]
         where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
         return JSONResponse(
-            {"detail": f"Invalid request: {where}: {first['msg']}.", "errors": error.errors()},
+            {"detail": f"Invalid request: {where}: {first['msg']}.", "errors": errors},
             status_code=422,
         )
+
+
+def access_policy(settings: Settings) -> AccessPolicy:
+    """The access policy of a server on these settings (keys and the login secret live in the
+    data dir)."""
+    data = settings.data_path
+    return AccessPolicy(settings.server, KeyStore(data / "keys.json"), data / "session-secret")
+
+
+def _gradio_user(request: Request) -> str | None:
+    """The caller as the Gradio app knows them (``role:name``); None is refused by Gradio."""
+    principal: Principal | None = request.state.principal
+    return principal.tag if principal else None
 
 
 def create_app(chain: QaChain, ui: gr.Blocks | None = None) -> FastAPI:
@@ -83,16 +111,11 @@ def create_app(chain: QaChain, ui: gr.Blocks | None = None) -> FastAPI:
     app = FastAPI(title="qa-bot", summary="Answers with verified citations from your documents.")
     app.state.chain = chain
     app.state.feedback = FeedbackStore.beside(settings)
-    app.state.limiter = RateLimiter(settings.server.rate_limit)
-    _add_policies(app, settings.server.allowed_origins)
+    app.state.policy = access_policy(settings)
+    _add_policies(app, settings, app.state.policy)
     _add_error_handlers(app)
-    guarded = [Depends(guard)]
-    app.include_router(ask.router, dependencies=guarded)
-    app.include_router(openai_compat.router, dependencies=guarded)
-    app.include_router(feedback.router, dependencies=guarded)
-    app.include_router(viewer.api)
-    app.include_router(viewer.pages)
-    app.include_router(pages.router)
+    for module in (ask, openai_compat, feedback, documents, viewer, pages, login):
+        app.include_router(module.router)
     if ui is not None:
-        app = gr.mount_gradio_app(app, ui, path="/")
+        app = gr.mount_gradio_app(app, ui, path="/", auth_dependency=_gradio_user)
     return app

@@ -1,16 +1,14 @@
-"""What every route depends on: the chain and the feedback store (from the app's state), and
-the guard (API key and rate limit) in front of the API."""
+"""What routes depend on: the chain, the feedback store and the caller, from the app's state."""
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
 from importlib.resources import files
 
 from fastapi import Request
 
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
+from qa_bot.server.access import Principal
 from qa_bot.storage.feedback import FeedbackStore
 
 
@@ -20,24 +18,6 @@ class ApiError(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status = status
-
-
-class RateLimiter:
-    """At most ``per_minute`` requests per client in any 60-second window."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.hits: dict[str, deque[float]] = defaultdict(deque)
-
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        recent = self.hits[client]
-        while recent and now - recent[0] > 60:
-            recent.popleft()
-        if len(recent) >= self.per_minute:
-            return False
-        recent.append(now)
-        return True
 
 
 def web_asset(name: str) -> str:
@@ -62,16 +42,7 @@ def get_feedback(request: Request) -> FeedbackStore:
     return feedback
 
 
-def guard(request: Request) -> None:
-    """API key (when configured) and per-client rate limit."""
-    settings = get_settings(request).server
-    if settings.api_key is not None:
-        expected = f"Bearer {settings.api_key.get_secret_value()}"
-        if request.headers.get("authorization") != expected:
-            raise ApiError(401, "Missing or wrong API key: send 'Authorization: Bearer <key>'.")
-    limiter: RateLimiter = request.app.state.limiter
-    client = request.client.host if request.client else "unknown"
-    if not limiter.allow(client):
-        raise ApiError(
-            429, f"Too many requests: at most {settings.rate_limit} a minute; wait and try again."
-        )
+def get_principal(request: Request) -> Principal | None:
+    """Who is asking, as the access middleware identified them."""
+    principal: Principal | None = request.state.principal
+    return principal

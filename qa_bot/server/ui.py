@@ -1,24 +1,27 @@
-"""The Gradio chat UI: a thin face that streams the chain's answer, lists its sources with links to
-the source viewer, takes likes and dislikes, and ingests dropped files."""
+"""The Gradio app: a Chat tab that streams the chain's answer, lists its sources with links to
+the source viewer and takes likes and dislikes (chats are kept in the browser across reloads),
+and a Documents tab listing what is indexed, where admins add and delete documents."""
 
 from __future__ import annotations
 
 import html
 import re
-import shutil
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.followup import History, history_from_messages
-from qa_bot.ingest import ingest
+from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
+from qa_bot.server.access import Principal
+from qa_bot.storage.catalog import UPLOADS
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 
 EXAMPLES = [
@@ -76,56 +79,145 @@ def to_history(messages: list[dict[str, Any]]) -> History:
     return history_from_messages((str(m.get("role")), _text(m.get("content"))) for m in messages)
 
 
-def _add_files(chain: QaChain, paths: list[str]) -> Iterator[str]:
-    """Copy dropped files into the corpus folder and ingest it, reporting progress."""
-    corpus = chain.settings.ingest.corpus_dir
-    corpus.mkdir(parents=True, exist_ok=True)
-    names = [Path(p).name for p in paths]
-    for path, name in zip(paths, names, strict=True):
-        shutil.copyfile(path, corpus / name)
-    yield f"Ingesting {', '.join(names)}…"
-    report = ingest(chain.store, corpus)
-    failed = dict(report.failed)
-    lines = [f"Could not read {n}: {failed[n]}." for n in names if n in failed]
-    added = [n for n in names if n not in failed]
-    if added:
-        lines.append(f"Added {', '.join(added)} ({report.chunks_added} new chunks): ask away.")
-    yield " ".join(lines)
+def _principal(request: gr.Request | None) -> Principal | None:
+    """Who is asking, as the access middleware told Gradio (its "username")."""
+    return Principal.from_tag(request.username if request else None)
+
+
+def _require_admin(request: gr.Request | None) -> None:
+    principal = _principal(request)
+    if principal is None or principal.role != "admin":
+        raise QaBotError("Only an admin may change the documents: ask an admin of this qa-bot.")
+
+
+def _uploaded(payload: list[dict[str, Any]]) -> list[tuple[Path, str]]:
+    """The files this browser uploaded, as (path, client file name), from the raw file
+    payload: only paths inside Gradio's upload folder pass (the access middleware has
+    already refused requests naming any other path)."""
+    folder = Path(get_upload_folder()).resolve()
+    files = []
+    for item in payload:
+        path = Path(str(item.get("path", "") if isinstance(item, dict) else ""))
+        resolved = path.resolve()
+        if path.is_symlink() or not resolved.is_relative_to(folder) or not resolved.is_file():
+            raise QaBotError("Refused: that file was not uploaded through this page.")
+        files.append((resolved, str(item.get("orig_name") or path.name)))
+    return files
+
+
+def _documents_table(chain: QaChain) -> list[list[Any]]:
+    return [
+        [d.name, d.title, d.pages or "", d.chunks, d.ingested_at or ""]
+        for d in KnowledgeBase(chain.store).documents()
+    ]
+
+
+def _documents_tab(chain: QaChain) -> None:
+    """The Documents tab: what is indexed; admins add and delete uploaded documents."""
+    knowledge = KnowledgeBase(chain.store)
+    table = gr.Dataframe(
+        headers=["document", "title", "pages", "chunks", "ingested at"],
+        value=lambda: _documents_table(chain),
+        interactive=False,
+        label="Indexed documents",
+    )
+    refresh = gr.Button("Refresh", size="sm")
+    files = gr.File(
+        file_count="multiple", file_types=LOADERS.names(), label="Add documents (admins)"
+    )
+    add = gr.Button("Add to the knowledge base", variant="primary")
+    doomed = gr.Dropdown([], label="Uploaded document to delete", allow_custom_value=False)
+    sure = gr.Checkbox(label="Yes, delete it and its chunks")
+    delete = gr.Button("Delete", variant="stop")
+    status = gr.Markdown()
+
+    def uploaded_names() -> gr.Dropdown:
+        names = [d.name for d in knowledge.documents() if d.source == UPLOADS]
+        return gr.Dropdown(choices=names, value=None)
+
+    def on_add(
+        payload: list[dict[str, Any]] | None,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio reports progress
+    ) -> str:
+        try:
+            _require_admin(request)
+            if not payload:
+                return "Choose files first."
+            staged = _uploaded(payload)
+            progress(0, desc="Ingesting")
+            stored, report = knowledge.add_uploads(
+                staged, lambda done, total, name: progress((done, total), desc=name)
+            )
+        except QaBotError as error:
+            return f"⚠️ {_escape(str(error))}"
+        failed = dict(report.failed)
+        lines = [
+            f"Could not read {_escape(n)}: {_escape(failed[n])}." for n in stored if n in failed
+        ]
+        added = [n for n in stored if n not in failed]
+        if added:
+            names = ", ".join(_escape(n) for n in added)
+            lines.append(f"Added {names} ({report.chunks_added} new chunks): ask away.")
+        return " ".join(lines)
+
+    def on_delete(name: str | None, confirmed: bool, request: gr.Request) -> str:
+        try:
+            _require_admin(request)
+            if not name or not confirmed:
+                return "Choose an uploaded document and tick the box to confirm."
+            removed = knowledge.delete_document(name)
+        except QaBotError as error:
+            return f"⚠️ {_escape(str(error))}"
+        return f"Deleted {_escape(name)} ({removed} chunks)."
+
+    def relist() -> tuple[list[list[Any]], gr.Dropdown]:
+        return _documents_table(chain), uploaded_names()
+
+    refresh.click(relist, None, [table, doomed], api_visibility="private")
+    add.click(on_add, files, status, api_name="add_documents", preprocess=False).then(
+        relist, None, [table, doomed], api_visibility="private"
+    )
+    delete.click(on_delete, [doomed, sure], status, api_name="delete_document").then(
+        relist, None, [table, doomed], api_visibility="private"
+    )
 
 
 def build_ui(chain: QaChain) -> gr.Blocks:
-    """The chat app on top of ``chain``; its API endpoint is ``/chat``."""
+    """The chat app on top of ``chain``: a Chat tab (API endpoint ``/chat``) and a Documents
+    tab."""
     feedback = FeedbackStore.beside(chain.settings)
     answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # shown text -> (question, …)
+    default_generator = chain.settings.answer.generator
 
     def respond(
-        message: dict[str, Any] | str, history: list[dict[str, Any]], top_k: int, generator: str
+        message: str,
+        history: list[dict[str, Any]],
+        top_k: int,
+        generator: str,
+        request: gr.Request,
     ) -> Iterator[str]:
-        question = _text(message)
-        files = message.get("files", []) if isinstance(message, dict) else []
-        text = ""
         try:
-            for status in _add_files(chain, files) if files else ():
-                text = status
-                yield _escape(text)
-            if not question.strip() and files:
-                return
+            principal = _principal(request)
+            if generator != default_generator and (principal is None or principal.role != "admin"):
+                raise QaBotError("Only an admin may switch the generator: keep the default.")
+            ANSWERERS.check(generator)
             options = chain.variant(
                 retrieval={"top_k": int(top_k)}, answer={"generator": generator}
             )
             streamed = ""
-            for piece in options.stream(question, to_history(history)):
+            for piece in options.stream(_text(message), to_history(history)):
                 if isinstance(piece, Answer):
                     shown = render(piece)
-                    answers[shown] = (question, piece)
+                    answers[shown] = (_text(message), piece)
                     while len(answers) > REMEMBERED:
                         answers.popitem(last=False)
                     yield shown
                 else:
                     streamed += piece
                     yield _escape(streamed)
-        except QaBotError as error:
-            yield f"⚠️ {error}"
+        except (QaBotError, ValueError) as error:
+            yield f"⚠️ {_escape(str(error))}"
 
     def on_like(data: gr.LikeData) -> None:
         shown = _text(data.value)
@@ -142,35 +234,34 @@ def build_ui(chain: QaChain) -> gr.Blocks:
 
     settings = chain.settings
     with gr.Blocks(title="qa-bot", analytics_enabled=False) as demo:
-        chat = gr.ChatInterface(
-            respond,
-            multimodal=True,
-            textbox=gr.MultimodalTextbox(
-                placeholder="Ask about your documents, or drop files to add them",
-                file_count="multiple",
-                file_types=LOADERS.names(),
-            ),
-            title="qa-bot",
-            description="Ask about your documents; every answer cites the sentence it comes from.",
-            examples=[[{"text": e}] for e in EXAMPLES],
-            additional_inputs=[
-                gr.Slider(
-                    1,
-                    20,
-                    value=settings.retrieval.top_k,
-                    step=1,
-                    label="Chunks to answer from",
-                    render=False,
-                ),
-                gr.Dropdown(
-                    ANSWERERS.names(),
-                    value=settings.answer.generator,
-                    label="Generator",
-                    render=False,
-                ),
-            ],
-            additional_inputs_accordion="Settings",
-            api_name="chat",
-        )
-        chat.chatbot.like(on_like, None, None)
+        with gr.Tab("Chat"):
+            chat = gr.ChatInterface(
+                respond,
+                textbox=gr.Textbox(placeholder="Ask about your documents", max_length=4000),
+                title="qa-bot",
+                description="Ask about your documents; every answer cites its sentence.",
+                examples=[[e] for e in EXAMPLES],
+                save_history=True,
+                additional_inputs=[
+                    gr.Slider(
+                        1,
+                        20,
+                        value=settings.retrieval.top_k,
+                        step=1,
+                        label="Chunks to answer from",
+                        render=False,
+                    ),
+                    gr.Dropdown(
+                        ANSWERERS.names(),
+                        value=settings.answer.generator,
+                        label="Generator",
+                        render=False,
+                    ),
+                ],
+                additional_inputs_accordion="Settings",
+                api_name="chat",
+            )
+            chat.chatbot.like(on_like, None, None)
+        with gr.Tab("Documents"):
+            _documents_tab(chain)
     return demo  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

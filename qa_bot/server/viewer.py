@@ -15,14 +15,13 @@ from pydantic import BaseModel
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
-from qa_bot.server.deps import get_chain, guard, web_asset
+from qa_bot.server.deps import get_chain, web_asset
 from qa_bot.storage.store import Store
 
 CONTEXT = 600  # characters shown on each side of the chunk
 
 Chain = Annotated[QaChain, Depends(get_chain)]
-api = APIRouter(dependencies=[Depends(guard)])
-pages = APIRouter()
+router = APIRouter()
 
 
 class PassageNotFoundError(QaBotError):
@@ -94,7 +93,7 @@ def highlight_page(view: Passage) -> str:
     )
 
 
-@api.get("/api/sources/{chunk_id}", response_model=Passage)
+@router.get("/api/sources/{chunk_id}", response_model=Passage)
 def passage_json(
     chunk_id: str, chain: Chain, start: int | None = None, end: int | None = None
 ) -> Passage:
@@ -102,7 +101,7 @@ def passage_json(
     return passage(chain.store, chunk_id, start, end)
 
 
-@pages.get("/sources/{chunk_id}", response_class=HTMLResponse)
+@router.get("/sources/{chunk_id}", response_class=HTMLResponse)
 def passage_page(
     chunk_id: str, chain: Chain, start: int | None = None, end: int | None = None
 ) -> str:

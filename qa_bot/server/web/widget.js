@@ -1,9 +1,9 @@
 /* qa-bot chat widget. Add to any page:
  *   <script src="https://qa-bot.example.com/widget.js" defer></script>
- * Optional attributes: data-api-key="…" (when the server sets QA_BOT_API_KEY),
+ * Optional attributes: data-api-key="…" (when the server sets QA_BOT_SERVER__API_KEY),
  * data-inline="true" (fill the page instead of a floating button; used by /embed).
  * It talks to /api/chat on the server it was loaded from; that server must list this page's
- * origin in QA_BOT_ALLOWED_ORIGINS. Document text is only ever inserted as text, never as HTML.
+ * origin in QA_BOT_SERVER__ALLOWED_ORIGINS. Document text is only ever inserted as text, never as HTML.
  */
 (() => {
   const script = document.currentScript;
@@ -157,7 +157,7 @@
     } catch (error) {
       node.textContent = error instanceof TypeError
         ? `Cannot reach qa-bot at ${base}: check that the server runs and allows this site ` +
-          "(QA_BOT_ALLOWED_ORIGINS)."
+          "(QA_BOT_SERVER__ALLOWED_ORIGINS)."
         : error.message;
       node.classList.add("error");
     }

@@ -1,0 +1,174 @@
+"""The knowledge base: many folders (sources) in one index, each re-synced on its own, plus
+uploads kept in a managed folder in the data dir. The CLI, the API and the chat's Documents tab
+all go through ``KnowledgeBase``."""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from pathlib import Path, PurePath
+
+from pydantic import BaseModel
+
+from qa_bot.errors import CorpusError, QaBotError
+from qa_bot.ingest.index import IngestReport, Progress, ingest, open_catalog, sync_source
+from qa_bot.ingest.loaders import is_supported, supported_formats
+from qa_bot.storage.catalog import UPLOADS, Source
+from qa_bot.storage.store import Store
+
+
+class DocumentInfo(BaseModel):
+    """One indexed document, as the Documents tab and ``GET /api/documents`` list it."""
+
+    name: str
+    source: str
+    title: str
+    pages: int | None
+    chunks: int
+    ingested_at: str | None
+
+
+class UploadError(QaBotError):
+    """An upload that is refused (type, size or name); nothing was written."""
+
+
+def safe_filename(name: str) -> str:
+    """The last part of a client-given file name, without path tricks or hidden-file dots."""
+    base = PurePath(name.replace("\\", "/")).name.strip().lstrip(".")
+    if not base or base in {".", ".."}:
+        raise UploadError("The file has no usable name: rename it and upload it again.")
+    return base[:200]
+
+
+class KnowledgeBase:
+    """Sources and documents of one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.catalog = open_catalog(store)
+
+    def sources(self) -> list[Source]:
+        """Every source folder, uploads included once something was uploaded."""
+        return self.catalog.sources()
+
+    def ingest(self, folder: Path, progress: Progress | None = None) -> IngestReport:
+        """Add or re-sync one folder."""
+        return ingest(self.store, folder, progress)
+
+    def resync(
+        self, name: str | None = None, progress: Progress | None = None
+    ) -> list[IngestReport]:
+        """Re-sync one source, or all of them."""
+        chosen = [self._source(name)] if name else self.sources()
+        return [sync_source(self.store, self.catalog, s, progress) for s in chosen]
+
+    def remove(self, name: str) -> int:
+        """Remove a source and its documents from the index (its folder is left alone, except
+        the managed uploads folder, whose files are deleted); return chunks removed."""
+        source = self._source(name)
+        removed = 0
+        for document in sorted(self.store.documents()):
+            if document.startswith(f"{name}/"):
+                removed += self.store.delete_document(document)
+        self.catalog.unregister(name)
+        if name == UPLOADS:
+            shutil.rmtree(source.path, ignore_errors=True)
+        return removed
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document with its title, pages, chunks and ingestion time."""
+        chunks: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for chunk in self.store.chunks():
+            chunks[chunk.metadata["source"]].append(chunk.metadata)
+        when = self.catalog.ingested_at()
+        infos = []
+        for name in sorted(chunks):
+            metas = chunks[name]
+            pages = [int(str(m["page"])) for m in metas if m.get("page") is not None]
+            infos.append(
+                DocumentInfo(
+                    name=name,
+                    source=name.split("/", 1)[0],
+                    title=str(metas[0].get("title", "")),
+                    pages=max(pages) if pages else None,
+                    chunks=len(metas),
+                    ingested_at=when.get(name),
+                )
+            )
+        return infos
+
+    def uploads_folder(self) -> Path:
+        """The managed folder uploads are kept in."""
+        folder = self.store.settings.data_path / UPLOADS
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def check_upload(self, filename: str, size: int) -> str:
+        """The name an upload will be stored under; refuses a type or size qa-bot does not
+        take before anything is written."""
+        name = safe_filename(filename)
+        if not is_supported(Path(name)):
+            raise UploadError(
+                f"{name}: this file type is not supported; upload one of {supported_formats()}."
+            )
+        limit = self.store.settings.ingest.max_file_mb
+        if size > limit * 1024 * 1024:
+            raise UploadError(
+                f"{name} is {size / 1024 / 1024:.1f} MB, over the {limit:g} MB limit "
+                "(QA_BOT_INGEST__MAX_FILE_MB)."
+            )
+        return name
+
+    def add_uploads(
+        self, files: list[tuple[Path, str]], progress: Progress | None = None
+    ) -> tuple[list[str], IngestReport]:
+        """Store uploaded files (temporary path, client file name) in the uploads folder, each
+        beside any file of the same name ("report (2).pdf"), then ingest them. Every file is
+        checked before any is written."""
+        checked = [(path, self.check_upload(name, path.stat().st_size)) for path, name in files]
+        folder = self.uploads_folder()
+        stored = []
+        for path, name in checked:
+            target = _beside(folder / name)
+            shutil.copyfile(path, target)
+            stored.append(f"{UPLOADS}/{target.name}")
+        try:
+            report = ingest(self.store, folder, progress)
+        except CorpusError:
+            for name in stored:  # another ingestion holds the lock: leave nothing behind
+                (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
+            raise
+        return stored, report
+
+    def delete_document(self, name: str) -> int:
+        """Delete an uploaded document (its file and its chunks); return chunks removed.
+        A folder's documents leave the index when their file is deleted and the folder
+        re-synced."""
+        source, _, rel = name.partition("/")
+        if source != UPLOADS:
+            raise CorpusError(
+                f"{name} comes from the folder '{source}': delete the file there and resync, "
+                "or remove the whole source."
+            )
+        if name not in self.store.documents():
+            raise CorpusError(f"No document called {name}: the list may be out of date.")
+        (self.uploads_folder() / rel).unlink(missing_ok=True)
+        self.catalog.forget(name)
+        return self.store.delete_document(name)
+
+    def _source(self, name: str) -> Source:
+        source = self.catalog.source(name)
+        if source is None:
+            known = ", ".join(s.name for s in self.sources()) or "none yet"
+            raise CorpusError(f"No source called '{name}' (sources: {known}).")
+        return source
+
+
+def _beside(path: Path) -> Path:
+    """``path``, or the first free "name (n).ext" next to it."""
+    n = 2
+    candidate = path
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
+        n += 1
+    return candidate

@@ -1,0 +1,83 @@
+"""The knowledge base over HTTP, for admins: documents (list, upload, delete), sources (list,
+resync, remove) and the feedback users left."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, UploadFile
+
+from qa_bot.chain import QaChain
+from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError
+from qa_bot.server.deps import get_chain, get_feedback
+from qa_bot.storage.catalog import Source
+from qa_bot.storage.feedback import Feedback, FeedbackStore
+
+router = APIRouter()
+MAX_FILES = 20
+
+
+def get_knowledge(chain: Annotated[QaChain, Depends(get_chain)]) -> KnowledgeBase:
+    """The knowledge base of the app's store."""
+    return KnowledgeBase(chain.store)
+
+
+Knowledge = Annotated[KnowledgeBase, Depends(get_knowledge)]
+
+
+@router.get("/api/documents", response_model=list[DocumentInfo])
+def list_documents(knowledge: Knowledge) -> list[DocumentInfo]:
+    """Every indexed document: name, source, title, pages, chunks, when it was ingested."""
+    return knowledge.documents()
+
+
+@router.post("/api/documents")
+def upload_documents(files: list[UploadFile], knowledge: Knowledge) -> dict[str, Any]:
+    """Add files to the uploads source (stored beside any of the same name) and ingest them."""
+    if len(files) > MAX_FILES:
+        raise UploadError(f"At most {MAX_FILES} files at a time: upload the rest afterwards.")
+    for upload in files:  # every file is checked before any is written
+        knowledge.check_upload(upload.filename or "", upload.size or 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = []
+        for n, upload in enumerate(files):
+            path = Path(tmp) / str(n)
+            path.write_bytes(upload.file.read())
+            staged.append((path, upload.filename or ""))
+        stored, report = knowledge.add_uploads(staged)
+    return {"stored": stored, "failed": dict(report.failed), "chunks_added": report.chunks_added}
+
+
+@router.delete("/api/documents/{name:path}")
+def delete_document(name: str, knowledge: Knowledge) -> dict[str, int]:
+    """Delete an uploaded document and its chunks."""
+    return {"chunks_removed": knowledge.delete_document(name)}
+
+
+@router.get("/api/knowledge", response_model=list[Source])
+def list_sources(knowledge: Knowledge) -> list[Source]:
+    """The folders in the knowledge base."""
+    return knowledge.sources()
+
+
+@router.post("/api/knowledge/resync")
+def resync(knowledge: Knowledge, name: str | None = None) -> list[dict[str, Any]]:
+    """Re-sync one source (``?name=``) or all of them."""
+    return [
+        {"added": r.added, "updated": r.updated, "deleted": r.deleted, "failed": dict(r.failed)}
+        for r in knowledge.resync(name)
+    ]
+
+
+@router.delete("/api/knowledge/{name}")
+def remove_source(name: str, knowledge: Knowledge) -> dict[str, int]:
+    """Remove a source and its documents from the index."""
+    return {"chunks_removed": knowledge.remove(name)}
+
+
+@router.get("/api/feedback", response_model=list[Feedback])
+def list_feedback(feedback: Annotated[FeedbackStore, Depends(get_feedback)]) -> list[Feedback]:
+    """Every thumbs up / down, oldest first."""
+    return feedback.all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,12 +19,18 @@ from qa_bot.retrieval import HybridRetriever
 from qa_bot.retrieval.rerank import Reranker, make_reranker
 from qa_bot.storage.store import Store
 
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters (tab and newline excepted) and lone surrogates: never part of a question."""
+
 
 def check_question(question: str, limit: int) -> str:
-    """The question, stripped; raises a user-facing error when it is empty or too long."""
-    question = question.strip()
+    """The question without control characters, stripped; raises a user-facing error when it
+    is empty, has no words, or is too long (it is never silently cut)."""
+    question = _INVISIBLE.sub("", question).strip()
     if not question:
         raise BadQuestionError("The question is empty: type a question about your documents.")
+    if not any(ch.isalnum() for ch in question):
+        raise BadQuestionError("The question has no words: type a question about your documents.")
     if len(question) > limit:
         raise BadQuestionError(
             f"The question is too long ({len(question)} characters; the limit is {limit}): "
@@ -63,6 +70,17 @@ class QaChain:
             answer=lambda x: self.answerer.answer(x["question"], x["chunks"])
         )
 
+    def swap(self, store: Store) -> None:
+        """Answer from ``store`` from now on (after a rebuild); calls under way finish on the
+        old one."""
+        self._rerankers.clear()
+        self._variants.clear()
+        self.store = store
+        self.answerer = ANSWERERS.get(self.settings.answer.generator)(self.settings, store)
+        self.retriever = HybridRetriever.from_settings(
+            store, self.settings, reranker=self._reranker()
+        )
+
     def _reranker(self) -> Reranker | None:
         """The configured reranker, built once for this chain and all its variants."""
         name = self.settings.retrieval.reranker
@@ -91,7 +109,11 @@ class QaChain:
             raise IndexNotReadyError(
                 "The index is empty: run `qa-bot ingest` to add your documents first."
             )
-        return self.answerer.standalone(question, history or [], answer.max_history_turns)
+        turns = (history or [])[-answer.max_history_turns :] if answer.max_history_turns else []
+        recent = [
+            (_INVISIBLE.sub("", user), reply and _INVISIBLE.sub("", reply)) for user, reply in turns
+        ]
+        return self.answerer.standalone(question, recent, answer.max_history_turns)
 
     def ask(
         self, question: str, history: History | None = None, only: list[str] | None = None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from qa_bot.records import Answer
 
 if TYPE_CHECKING:  # the heavy modules are imported lazily so that --help stays fast
     from qa_bot.ingest.index import IngestReport, Progress
+    from qa_bot.server.local import LocalServer
     from qa_bot.storage.store import Store
 
 app = typer.Typer(
@@ -87,20 +88,12 @@ def _open_store(settings: Settings) -> Store:
         return Store.open(settings)
 
 
-def _with_progress(
-    label: str, run: Callable[[Progress], IngestReport], summary_to: Console = out
-) -> IngestReport:
-    """Run one ingestion with a progress bar, then print skipped files and a summary."""
-    with _progress("Ingesting") as bar:
-        task = bar.add_task("", total=None)
-        report = run(
-            lambda done, total, name: bar.update(
-                task, completed=done, total=total, description=escape(name)
-            )
-        )
+def _print_report(report: IngestReport, summary_to: Console = out) -> None:
+    """Skipped files, then one summary line of what an ingestion changed."""
     for name, reason in report.failed:
         err.print(f"[yellow]Skipped[/] {escape(name)}: {escape(reason)}.", highlight=False)
-    summary = Table(title=escape(f"{label} in {report.seconds:.1f} s"), title_justify="left")
+    title = f"Ingested {report.source or 'documents'} in {report.seconds:.1f} s"
+    summary = Table(title=escape(title), title_justify="left")
     for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks added"):
         summary.add_column(column, justify="right")
     summary.add_row(
@@ -108,15 +101,68 @@ def _with_progress(
         *map(str, (len(report.deleted), len(report.failed), report.chunks_added)),
     )
     summary_to.print(summary)
-    return report
 
 
-def _ingest_folder(store: Store, folder: Path, summary_to: Console = out) -> None:
+def _with_progress(
+    run: Callable[[Progress], list[IngestReport]], summary_to: Console = out
+) -> list[IngestReport]:
+    """Run ingestions with a progress bar, then print what each changed."""
+    with _progress("Ingesting") as bar:
+        task = bar.add_task("", total=None)
+        reports = run(
+            lambda done, total, name: bar.update(
+                task, completed=done, total=total, description=escape(name)
+            )
+        )
+    for report in reports:
+        _print_report(report, summary_to)
+    return reports
+
+
+def _through_server(
+    server: LocalServer, folders: list[Path], rebuild: bool = False
+) -> list[IngestReport]:
+    """Ingest through the running server (it owns the index), following its progress."""
+    import httpx
+
+    from qa_bot.ingest.index import IngestReport
+
+    err.print(f"A qa-bot server runs on this index ({server.url}): ingesting through it.")
+    body = {"folders": [str(f.resolve()) for f in folders], "rebuild": rebuild}
+
+    def run(progress: Progress) -> list[IngestReport]:
+        url = f"{server.url}/api/knowledge/ingest"
+        with httpx.stream("POST", url, json=body, headers=server.headers, timeout=None) as reply:
+            if reply.status_code != 200:
+                raise QaBotError(json.loads(reply.read())["detail"])
+            for line in reply.iter_lines():
+                event = json.loads(line)
+                if "progress" in event:
+                    step = event["progress"]
+                    progress(step["done"], step["total"], step["name"])
+                elif "error" in event:
+                    raise QaBotError(event["error"])
+                else:
+                    return [IngestReport.from_dict(r) for r in event["reports"]]
+        raise QaBotError("The server stopped before the ingestion ended: run it again.")
+
+    return _with_progress(run)
+
+
+def _server_call(server: LocalServer, method: str, path: str, **kwargs: Any) -> Any:
+    """One call to the running server as the local admin; its error as a QaBotError."""
+    import httpx
+
+    reply = httpx.request(method, server.url + path, headers=server.headers, timeout=None, **kwargs)
+    if reply.status_code >= 400:
+        raise QaBotError(reply.json().get("detail", f"The server answered {reply.status_code}."))
+    return reply.json()
+
+
+def _ingest_here(store: Store, folders: list[Path], summary_to: Console = out) -> None:
     from qa_bot.ingest import ingest as run_ingest
 
-    _with_progress(
-        f"Ingested {folder}", lambda progress: run_ingest(store, folder, progress), summary_to
-    )
+    _with_progress(lambda p: [run_ingest(store, f, p) for f in folders], summary_to)
 
 
 @app.command()
@@ -130,23 +176,30 @@ def ingest(
     ] = None,
     rebuild: Annotated[
         bool,
-        typer.Option(help="Drop the index and embed every source (and FOLDERS) again."),
+        typer.Option(
+            help="Embed every source again into a new index, then switch to it (the old one "
+            "answers until then)."
+        ),
     ] = False,
 ) -> None:
     """Add folders to the knowledge base, or bring them up to date: new and changed files are
-    embedded, deleted files removed, the rest kept. Other sources are left alone."""
+    embedded, deleted files removed, the rest kept. Other sources are left alone. When a qa-bot
+    server runs on this index, the work goes through it."""
     from qa_bot.ingest.knowledge import KnowledgeBase
+    from qa_bot.server.local import find
 
     settings = _load_settings()
+    wanted = [] if rebuild and not folders else list(folders or [settings.ingest.corpus_dir])
     with _user_errors():
+        if server := find(settings):
+            _through_server(server, wanted, rebuild)
+            return
         store = _open_store(settings)
-        wanted = list(folders or [settings.ingest.corpus_dir])
         if rebuild:
-            known = [s.path for s in KnowledgeBase(store).sources()]
-            store = store.reset()
-            wanted = list(dict.fromkeys([*known, *(f.resolve() for f in wanted)]))
-        for folder in wanted:
-            _ingest_folder(store, folder)
+            knowledge = KnowledgeBase(store)
+            _with_progress(knowledge.rebuild)
+            store = knowledge.store
+        _ingest_here(store, wanted)
 
 
 sources_app = typer.Typer(help="The folders in the knowledge base, and their documents.")
@@ -189,9 +242,14 @@ def sources_documents() -> None:
 def sources_remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:
     """Remove a source and its documents from the index (its folder is not touched)."""
     from qa_bot.ingest.knowledge import KnowledgeBase
+    from qa_bot.server.local import find
 
+    settings = _load_settings()
     with _user_errors():
-        removed = KnowledgeBase(_open_store(_load_settings())).remove(name)
+        if server := find(settings):
+            removed = _server_call(server, "DELETE", f"/api/knowledge/{name}")["chunks_removed"]
+        else:
+            removed = KnowledgeBase(_open_store(settings)).remove(name)
     out.print(f"Removed {escape(name)} ({removed} chunks).", highlight=False)
 
 
@@ -200,18 +258,21 @@ def sources_resync(
     name: Annotated[str | None, typer.Argument(help="One source (default: all).")] = None,
 ) -> None:
     """Bring one source, or all, up to date with its folder."""
-    from qa_bot.ingest.index import sync_source
     from qa_bot.ingest.knowledge import KnowledgeBase
+    from qa_bot.server.local import find
+    from qa_bot.storage.catalog import Catalog
 
+    settings = _load_settings()
     with _user_errors():
-        store = _open_store(_load_settings())
-        knowledge = KnowledgeBase(store)
-        chosen = [s for s in knowledge.sources() if name in (None, s.name)]
-        if name and not chosen:
-            knowledge.resync(name)  # raises the "no source called" error
-        for source in chosen:
-            run = functools.partial(sync_source, store, knowledge.catalog, source)
-            _with_progress(f"Resynced {source.name}", run)
+        if server := find(settings):
+            known = Catalog(settings.data_path / "catalog.sqlite").sources()
+            chosen = [s.path for s in known if name in (None, s.name)]
+            if name and not chosen:
+                raise QaBotError(f"No source called '{name}': `qa-bot sources list` shows them.")
+            _through_server(server, chosen)
+            return
+        knowledge = KnowledgeBase(_open_store(settings))
+        _with_progress(lambda progress: knowledge.resync(name, progress))
 
 
 keys_app = typer.Typer(help="API keys with roles (reader or admin); stored hashed.")
@@ -304,23 +365,59 @@ def ask(
     stream: Annotated[
         bool, typer.Option("--stream", help="Print the answer as it is written.")
     ] = False,
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Answer in this process even when a server is running."),
+    ] = False,
 ) -> None:
-    """Answer a question from the indexed documents, with numbered, verified sources."""
-    from qa_bot.chain import QaChain, check_question
+    """Answer a question from the indexed documents, with numbered, verified sources. When a
+    qa-bot server runs on this index, it answers (no model to load here)."""
+    from qa_bot.server.local import find
 
     settings = _load_settings()
     with _user_errors():
-        check_question(question, settings.answer.max_question_chars)
-        chain = QaChain(_open_store(settings))
+        server = None if local else find(settings)
+        pieces = _served_pieces(server, question, only) if server else None
+        if pieces is None:
+            from qa_bot.chain import QaChain, check_question
+
+            check_question(question, settings.answer.max_question_chars)
+            chain = QaChain(_open_store(settings))
+            pieces = chain.stream(question, only=only or None)
         if stream and not as_json:
-            _print_sources(_stream_answer(chain.stream(question, only=only or None)))
+            _print_sources(_stream_answer(pieces))
             return
-        answer = chain.ask(question, only=only or None)
+        answer = next(p for p in pieces if isinstance(p, Answer))
     if as_json:
         print(answer.model_dump_json())
     else:
         out.print(answer.answer, highlight=False, markup=False)
         _print_sources(answer)
+
+
+def _served_pieces(
+    server: LocalServer, question: str, only: list[str] | None
+) -> Iterator[str | Answer]:
+    """The answer from the running server's /api/chat: text pieces, then the Answer."""
+    import httpx
+
+    body = {"question": question, "only": only}
+    url = f"{server.url}/api/chat"
+    with httpx.stream("POST", url, json=body, headers=server.headers, timeout=None) as reply:
+        if reply.status_code != 200:
+            raise QaBotError(json.loads(reply.read())["detail"])
+        event = ""
+        for line in reply.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                data = line.split(":", 1)[1].strip()
+                if event == "token":
+                    yield json.loads(data)["text"]
+                elif event == "answer":
+                    yield Answer.model_validate_json(data)
+                elif event == "error":
+                    raise QaBotError(json.loads(data)["message"])
 
 
 @app.command()
@@ -332,8 +429,8 @@ def serve(
     import uvicorn
 
     from qa_bot.chain import QaChain
-    from qa_bot.server import create_app
-    from qa_bot.server.app import access_policy
+    from qa_bot.server.app import access_policy, create_app
+    from qa_bot.server.local import announce, withdraw
     from qa_bot.server.ui import build_ui
 
     loaded = _load_settings()
@@ -348,9 +445,14 @@ def serve(
             highlight=False,
         )
     err.print(f"Chat on http://{host}:{port} · API docs on http://{host}:{port}/docs")
-    app_ = create_app(chain, build_ui(chain))
-    # X-Forwarded-For is read by qa-bot itself, and only from server.trusted_proxies
-    uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    record = announce(settings, f"http://{local_host}:{port}")  # the CLI works through us
+    app_ = create_app(chain, build_ui(chain), local_token=record.token)
+    try:
+        # X-Forwarded-For is read by qa-bot itself, and only from server.trusted_proxies
+        uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+    finally:
+        withdraw(settings, record)
 
 
 @app.command("eval")
@@ -386,7 +488,7 @@ def evaluate(
     with _user_errors():
         run = EvalRun.prepare(_load_settings(), dataset, corpus, generator, out_dir, limit)
         store = _open_store(run.settings)
-        _ingest_folder(store, run.corpus, summary_to=err)
+        _ingest_here(store, [run.corpus], summary_to=err)
         with _progress("Evaluating") as bar:
             task = bar.add_task("", total=len(run.cases))
             run.execute(store, lambda done, _: bar.update(task, completed=done))

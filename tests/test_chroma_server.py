@@ -15,16 +15,14 @@ import pytest
 from qa_bot.chain import QaChain
 from qa_bot.errors import StoreUnavailableError
 from qa_bot.ingest import ingest
+from qa_bot.server.app import create_app
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, free_port
+from tests.conftest import ARTICLE, free_port, serve_app
 
 
-@pytest.fixture(scope="module")
-def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A real Chroma server, started for this module and stopped after it."""
-    port = free_port()
+def start_chroma(port: int, path: Path) -> subprocess.Popen[bytes]:
+    """`chroma run` on 127.0.0.1:``port`` over ``path``, once it answers its heartbeat."""
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
-    path = tmp_path_factory.mktemp("chroma-server")
     server = subprocess.Popen(
         [chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
         stdout=subprocess.DEVNULL,
@@ -34,11 +32,18 @@ def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     while True:
         try:
             httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).raise_for_status()
-            break
+            return server
         except httpx.HTTPError:
             assert server.poll() is None, "chroma run exited"
             assert time.monotonic() < deadline, "chroma run did not start in 60 s"
             time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real Chroma server, started for this module and stopped after it."""
+    port = free_port()
+    server = start_chroma(port, tmp_path_factory.mktemp("chroma-server"))
     yield port
     server.terminate()
     server.wait(10)
@@ -87,3 +92,43 @@ def test_server_down_is_a_clear_error(make_store: Callable[..., Store]) -> None:
     port = free_port()
     with pytest.raises(StoreUnavailableError, match=f"Cannot reach the Chroma server at .*{port}"):
         make_store(store={"chroma_host": "127.0.0.1", "chroma_port": port})
+
+
+@pytest.mark.chroma_server
+def test_chroma_down_mid_session_is_a_503_sentence_then_recovers(
+    tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    """The Chroma server stops while qa-bot serves: the API, the stream and the health check
+    say so in one sentence (503), and answer again once it is back, without a restart."""
+    port, path = free_port(), tmp_path / "chroma"
+    chroma = start_chroma(port, path)
+    store = make_store(store={"chroma_host": "127.0.0.1", "chroma_port": port})
+    ingest(store, corpus)
+    url, server = serve_app(create_app(QaChain(store)))
+    ask = {"question": "What did TSMC decide?"}
+    try:
+        assert httpx.post(f"{url}/api/ask", json=ask, timeout=60).status_code == 200
+        chroma.terminate()
+        chroma.wait(10)
+        for response in (
+            httpx.post(f"{url}/api/ask", json=ask, timeout=60),
+            httpx.get(f"{url}/healthz", timeout=60),
+            httpx.post(f"{url}/v1/chat/completions", json=openai_body(), timeout=60),
+        ):
+            assert response.status_code == 503
+            assert response.json()["detail"].startswith(
+                f"Cannot reach the Chroma server at http://127.0.0.1:{port}: start it"
+            )
+        stream = httpx.post(f"{url}/api/chat", json=ask, timeout=60).text
+        assert "event: error" in stream and "Cannot reach the Chroma server" in stream
+        chroma = start_chroma(port, path)
+        answer = httpx.post(f"{url}/api/ask", json=ask, timeout=60).json()
+        assert "TSMC" in answer["citations"][0]["quote"]
+    finally:
+        server.should_exit = True
+        chroma.terminate()
+        chroma.wait(10)
+
+
+def openai_body() -> dict[str, object]:
+    return {"model": "qa-bot", "messages": [{"role": "user", "content": "What did TSMC decide?"}]}

@@ -9,6 +9,7 @@ import pytest
 
 from qa_bot.errors import CorpusError
 from qa_bot.ingest import ingest
+from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, ARTICLE_FILE
 
@@ -113,9 +114,21 @@ def test_folders_are_sources_side_by_side(
     assert store.documents() == {ARTICLE, "other/desk.txt"}
 
 
-def test_rebuild_drops_everything(corpus: Path, make_store: Callable[..., Store]) -> None:
+def test_rebuild_fills_a_new_collection_then_switches(
+    corpus: Path, make_store: Callable[..., Store]
+) -> None:
     store = make_store()
     ingest(store, corpus)
-    fresh = store.reset()
-    assert fresh.count() == 0
-    assert ingest(fresh, corpus).added == [ARTICLE]
+    ids, old = store.chunk_ids(), store.collection_name
+    knowledge = KnowledgeBase(store)
+    seen: list[int] = []
+
+    def progress(done: int, total: int, name: str) -> None:
+        seen.append(store.count())  # the old collection answers all along
+
+    [report] = knowledge.rebuild(progress)
+    assert report.added == [ARTICLE] and seen == [len(ids)]
+    assert knowledge.store.collection_name != old and knowledge.store.chunk_ids() == ids
+    assert old not in knowledge.store.collection_names()  # dropped once replaced
+    reopened = Store.open(store.settings, store.embeddings)  # every later process uses it
+    assert reopened.collection_name == knowledge.store.collection_name

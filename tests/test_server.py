@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from openai import OpenAI
 from playwright.sync_api import Browser, Page, expect
 from pydantic import SecretStr
@@ -24,31 +23,18 @@ from pydantic import SecretStr
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
-from qa_bot.server import create_app
+from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.feedback import FeedbackStore
 from qa_bot.storage.store import Store
-from tests.conftest import ARTIFACTS, REPO, free_port
+from tests.conftest import ARTIFACTS, REPO, free_port, serve_app
 
 QUESTION = "What did TSMC decide?"
 SCRIPT_DOC = (
     '<script>window.pwned = 1; alert("pwned")</script> The Zanzibar ferry leaves the harbour at '
     "seven every morning.\n"
 )
-
-
-def _serve(app: object) -> tuple[str, uvicorn.Server]:
-    """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; return its URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    return f"http://127.0.0.1:{port}", server
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +60,7 @@ def served(
     store = Store.open(settings, embeddings)
     ingest(store, corpus)
     chain = QaChain(store)
-    url, server = _serve(create_app(chain, build_ui(chain)))
+    url, server = serve_app(create_app(chain, build_ui(chain)))
     yield url, chain
     server.should_exit = True
 
@@ -177,7 +163,7 @@ def test_cors_follows_the_allow_list(url: str, wiki_port: int) -> None:
 
 def test_api_key_and_rate_limit(chain: QaChain) -> None:
     settings = chain.settings.updated(server={"api_key": SecretStr("s3cret"), "rate_limit": 2})
-    url, server = _serve(create_app(QaChain(chain.store, settings=settings)))
+    url, server = serve_app(create_app(QaChain(chain.store, settings=settings)))
     try:
         body = {"question": QUESTION}
         denied = httpx.post(f"{url}/api/ask", json=body, timeout=60)

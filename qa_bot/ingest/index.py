@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qa_bot.errors import CorpusError
 from qa_bot.ingest.loaders import LoadError, is_supported, load_file, supported_formats
@@ -22,8 +23,9 @@ Progress = Callable[[int, int, str], None]
 
 @dataclass
 class IngestReport:
-    """What one ingestion changed, file by file."""
+    """What one ingestion of one source changed, file by file."""
 
+    source: str = ""
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -33,6 +35,12 @@ class IngestReport:
     chunks_added: int = 0
     chunks_deleted: int = 0
     seconds: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestReport:
+        """A report sent as JSON (``dataclasses.asdict``)."""
+        failed = [(name, why) for name, why in data.pop("failed", [])]
+        return cls(**data, failed=failed)
 
 
 @dataclass
@@ -85,6 +93,17 @@ def _exclusive(store: Store) -> Iterator[None]:
         yield
 
 
+def is_ingesting(store: Store) -> bool:
+    """True while an ingestion holds the data dir's lock."""
+    with open(store.settings.data_path / "ingest.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
 def _ingest_file(
     store: Store, catalog: Catalog, path: Path, name: str, report: IngestReport
 ) -> None:
@@ -135,7 +154,9 @@ def sync_source(
         )
     prefix = f"{source.name}/"
     report = IngestReport(
-        failed=[(prefix + rel, why) for rel, why in found.failed], ignored=found.ignored
+        source=source.name,
+        failed=[(prefix + rel, why) for rel, why in found.failed],
+        ignored=found.ignored,
     )
     with _exclusive(store):
         store.sync_lexical()  # the document list below comes from it

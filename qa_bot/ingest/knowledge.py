@@ -62,6 +62,20 @@ class KnowledgeBase:
         chosen = [self._source(name)] if name else self.sources()
         return [sync_source(self.store, self.catalog, s, progress) for s in chosen]
 
+    def rebuild(self, progress: Progress | None = None) -> list[IngestReport]:
+        """Embed every source again into a new collection while the current one keeps
+        answering, then switch to it (``self.store`` is the new store) and drop the old one."""
+        new = self.store.fresh()
+        try:
+            reports = [sync_source(new, self.catalog, s, progress) for s in self.sources()]
+        except BaseException:
+            new.drop()
+            raise
+        new.activate()
+        old, self.store = self.store, new
+        old.drop()
+        return reports
+
     def remove(self, name: str) -> int:
         """Remove a source and its documents from the index (its folder is left alone, except
         the managed uploads folder, whose files are deleted); return chunks removed."""

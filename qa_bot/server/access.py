@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa_bot.config import ServerSettings
+from qa_bot.server.local import TOKEN_HEADER
 from qa_bot.storage.keys import KeyStore, Role
 
 COOKIE = "qa_bot_session"
@@ -107,10 +108,17 @@ class RateLimiter:
 class AccessPolicy:
     """Identifies the caller of a request and signs chat logins."""
 
-    def __init__(self, settings: ServerSettings, keys: KeyStore, secret_file: Path) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        keys: KeyStore,
+        secret_file: Path,
+        local_token: str | None = None,
+    ) -> None:
         self.settings = settings
         self.keys = keys
         self._secret = self._load_secret(secret_file)
+        self.local_token = local_token
 
     @staticmethod
     def _load_secret(path: Path) -> bytes:
@@ -135,6 +143,9 @@ class AccessPolicy:
 
     def identify(self, conn: HTTPConnection) -> Principal | None:
         """Who is asking, or None when nobody is signed in."""
+        local = conn.headers.get(TOKEN_HEADER)
+        if local and self.local_token and hmac.compare_digest(local, self.local_token):
+            return Principal("local-cli", "admin", "local")
         if not self.auth_configured:
             role: Role = "admin" if self.settings.loopback else "reader"
             return Principal("local", role, "open")

@@ -80,23 +80,32 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def user_error(_: Request, error: QaBotError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=STATUS.get(type(error), 400))
 
+    @app.exception_handler(404)
+    async def not_found(_: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "Nothing here: check the address (the API is described at /docs)."},
+            status_code=404,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def bad_request(_: Request, error: RequestValidationError) -> JSONResponse:
         # only where and what: the input itself may be huge, binary or hostile
         errors = [{"loc": e["loc"], "msg": e["msg"]} for e in error.errors()[:10]]
         first = errors[0]
-        where = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
+        named = [str(p) for p in first["loc"] if p != "body" and not isinstance(p, int)]
+        where = ".".join(named) or "body"
         return JSONResponse(
             {"detail": f"Invalid request: {where}: {first['msg']}.", "errors": errors},
             status_code=422,
         )
 
 
-def access_policy(settings: Settings) -> AccessPolicy:
+def access_policy(settings: Settings, local_token: str | None = None) -> AccessPolicy:
     """The access policy of a server on these settings (keys and the login secret live in the
-    data dir)."""
+    data dir; ``local_token`` admits the CLI on this machine)."""
     data = settings.data_path
-    return AccessPolicy(settings.server, KeyStore(data / "keys.json"), data / "session-secret")
+    keys = KeyStore(data / "keys.json")
+    return AccessPolicy(settings.server, keys, data / "session-secret", local_token)
 
 
 def _gradio_user(request: Request) -> str | None:
@@ -105,13 +114,16 @@ def _gradio_user(request: Request) -> str | None:
     return principal.tag if principal else None
 
 
-def create_app(chain: QaChain, ui: gr.Blocks | None = None) -> FastAPI:
-    """The whole HTTP server over ``chain``; ``ui`` (the Gradio chat) is mounted at /."""
+def create_app(
+    chain: QaChain, ui: gr.Blocks | None = None, local_token: str | None = None
+) -> FastAPI:
+    """The whole HTTP server over ``chain``; ``ui`` (the Gradio chat) is mounted at /;
+    ``local_token`` admits the CLI on this machine (``qa_bot.server.local``)."""
     settings = chain.settings
     app = FastAPI(title="qa-bot", summary="Answers with verified citations from your documents.")
     app.state.chain = chain
     app.state.feedback = FeedbackStore.beside(settings)
-    app.state.policy = access_policy(settings)
+    app.state.policy = access_policy(settings, local_token)
     _add_policies(app, settings, app.state.policy)
     _add_error_handlers(app)
     for module in (ask, openai_compat, feedback, documents, viewer, pages, login):

@@ -3,15 +3,26 @@ resync, remove) and the feedback users left."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import queue
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, UploadFile
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
 
 from qa_bot.chain import QaChain
+from qa_bot.errors import QaBotError
+from qa_bot.ingest.index import IngestReport, Progress
 from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError
-from qa_bot.server.deps import get_chain, get_feedback
+from qa_bot.server.access import Principal
+from qa_bot.server.deps import ApiError, get_chain, get_feedback, get_principal
 from qa_bot.storage.catalog import Source
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 
@@ -75,6 +86,65 @@ def resync(knowledge: Knowledge, name: str | None = None) -> list[dict[str, Any]
 def remove_source(name: str, knowledge: Knowledge) -> dict[str, int]:
     """Remove a source and its documents from the index."""
     return {"chunks_removed": knowledge.remove(name)}
+
+
+class IngestRequest(BaseModel):
+    """Folders to add or re-sync, by path: only the CLI on this machine may send paths."""
+
+    folders: list[str] = Field(default_factory=list, max_length=50)
+    rebuild: bool = False
+
+
+def _streamed(work: Callable[[Progress], list[IngestReport]]) -> Iterator[str]:
+    """Run ``work`` in a thread; yield its progress, then its reports (or its error), one JSON
+    object per line."""
+    events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def run() -> None:
+        try:
+            reports = work(
+                lambda done, total, name: events.put(
+                    {"progress": {"done": done, "total": total, "name": name}}
+                )
+            )
+            events.put({"reports": [dataclasses.asdict(r) for r in reports]})
+        except QaBotError as error:
+            events.put({"error": str(error)})
+        except Exception as error:
+            logging.getLogger(__name__).exception("ingestion failed")
+            events.put({"error": f"The ingestion failed ({type(error).__name__}): see the log."})
+        finally:
+            events.put(None)
+
+    threading.Thread(target=run, daemon=True).start()
+    while (event := events.get()) is not None:
+        yield json.dumps(event) + "\n"
+
+
+@router.post("/api/knowledge/ingest")
+def ingest_folders(
+    body: IngestRequest,
+    chain: Annotated[QaChain, Depends(get_chain)],
+    principal: Annotated[Principal | None, Depends(get_principal)],
+) -> StreamingResponse:
+    """Add or re-sync folders, or rebuild every source into a new collection while the old
+    one keeps answering; streams progress as JSON lines."""
+    if body.folders and (principal is None or principal.via != "local"):
+        raise ApiError(
+            403,
+            "Folders are ingested by path only from `qa-bot ingest` on this machine: "
+            "upload files instead.",
+        )
+
+    def work(progress: Progress) -> list[IngestReport]:
+        knowledge = KnowledgeBase(chain.store)
+        reports = []
+        if body.rebuild:
+            reports += knowledge.rebuild(progress)
+            chain.swap(knowledge.store)
+        return reports + [knowledge.ingest(Path(f), progress) for f in body.folders]
+
+    return StreamingResponse(_streamed(work), media_type="application/x-ndjson")
 
 
 @router.get("/api/feedback", response_model=list[Feedback])

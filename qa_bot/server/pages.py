@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from qa_bot.chain import QaChain
+from qa_bot.ingest.index import is_ingesting
 from qa_bot.server.access import Principal
 from qa_bot.server.deps import get_chain, get_principal, web_asset
 
@@ -19,12 +20,17 @@ def healthz(
     chain: Annotated[QaChain, Depends(get_chain)],
     principal: Annotated[Principal | None, Depends(get_principal)],
 ) -> dict[str, Any]:
-    """Liveness for anyone; the index's size and state for signed-in readers."""
+    """Liveness for anyone; for signed-in readers, the index as it is now: its size, whether
+    an ingestion is running, the collection answering (a 503 when Chroma is unreachable)."""
     if principal is None:
         return {"status": "ok"}
+    store = chain.store
     return {
         "status": "ok",
-        "chunks": chain.store.count(),
+        "chunks": store.count(),
+        "documents": len(store.documents()),
+        "ingesting": is_ingesting(store),
+        "collection": store.collection_name,
         "generator": chain.settings.answer.generator,
     }
 

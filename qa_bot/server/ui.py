@@ -114,7 +114,6 @@ def _documents_table(chain: QaChain) -> list[list[Any]]:
 
 def _documents_tab(chain: QaChain) -> None:
     """The Documents tab: what is indexed; admins add and delete uploaded documents."""
-    knowledge = KnowledgeBase(chain.store)
     table = gr.Dataframe(
         headers=["document", "title", "pages", "chunks", "ingested at"],
         value=lambda: _documents_table(chain),
@@ -126,13 +125,13 @@ def _documents_tab(chain: QaChain) -> None:
         file_count="multiple", file_types=LOADERS.names(), label="Add documents (admins)"
     )
     add = gr.Button("Add to the knowledge base", variant="primary")
-    doomed = gr.Dropdown([], label="Uploaded document to delete", allow_custom_value=False)
+    doomed = gr.Dropdown([], label="Uploaded document to delete", allow_custom_value=True)
     sure = gr.Checkbox(label="Yes, delete it and its chunks")
     delete = gr.Button("Delete", variant="stop")
     status = gr.Markdown()
 
     def uploaded_names() -> gr.Dropdown:
-        names = [d.name for d in knowledge.documents() if d.source == UPLOADS]
+        names = [d.name for d in KnowledgeBase(chain.store).documents() if d.source == UPLOADS]
         return gr.Dropdown(choices=names, value=None)
 
     def on_add(
@@ -146,7 +145,7 @@ def _documents_tab(chain: QaChain) -> None:
                 return "Choose files first."
             staged = _uploaded(payload)
             progress(0, desc="Ingesting")
-            stored, report = knowledge.add_uploads(
+            stored, report = KnowledgeBase(chain.store).add_uploads(
                 staged, lambda done, total, name: progress((done, total), desc=name)
             )
         except QaBotError as error:
@@ -166,7 +165,7 @@ def _documents_tab(chain: QaChain) -> None:
             _require_admin(request)
             if not name or not confirmed:
                 return "Choose an uploaded document and tick the box to confirm."
-            removed = knowledge.delete_document(name)
+            removed = KnowledgeBase(chain.store).delete_document(name)
         except QaBotError as error:
             return f"⚠️ {_escape(str(error))}"
         return f"Deleted {_escape(name)} ({removed} chunks)."

@@ -4,13 +4,16 @@ every other part of qa-bot goes through its methods."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import chromadb
+import httpx
 import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
@@ -23,10 +26,13 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index
 
 from qa_bot.config import Settings
-from qa_bot.errors import IndexNotReadyError, StoreUnavailableError
+from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.storage.bm25 import LexicalIndex
 from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
 from qa_bot.text import chunk_sentences
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,59 @@ def _data_dir_id(data_path: Path) -> str:
     return id_file.read_text().strip()
 
 
+def _unreachable(settings: Settings) -> StoreUnavailableError:
+    store = settings.store
+    return StoreUnavailableError(
+        f"Cannot reach the Chroma server at http://{store.chroma_host}:{store.chroma_port}: "
+        f"start it (chroma run --host {store.chroma_host} --port {store.chroma_port}) or "
+        "unset QA_BOT_STORE__CHROMA_HOST to use the embedded store."
+    )
+
+
+def _reaching_chroma(method: Callable[P, T]) -> Callable[P, T]:
+    """In server mode, a Chroma server that is down or failing becomes one plain sentence
+    (StoreUnavailableError) instead of a connection error from deep inside chromadb."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        store = args[0]
+        assert isinstance(store, Store)
+        try:
+            return method(*args, **kwargs)
+        except QaBotError:
+            raise
+        except Exception as err:
+            if store.settings.server_mode and _is_connection_error(err):
+                raise _unreachable(store.settings) from err
+            raise
+
+    return call
+
+
+def _is_connection_error(err: BaseException) -> bool:
+    """True for a refused, reset or timed-out connection anywhere in the error's chain."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, (httpx.TransportError, ConnectionError, TimeoutError)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "connect" in str(err).lower()
+
+
+ACTIVE = "active-collection"
+"""The file in the data dir naming the collection queries use (it changes on a rebuild)."""
+
+
+def _active_collection(settings: Settings) -> str:
+    """The collection in use: the configured one, else the last rebuild's, else the first."""
+    if settings.store.collection:
+        return settings.store.collection
+    pointer = settings.data_path / ACTIVE
+    if pointer.exists():
+        return pointer.read_text().strip()
+    return f"qa_bot-{_data_dir_id(settings.data_path)}"
+
+
 def _chroma_client(settings: Settings) -> ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     store = settings.store
@@ -63,11 +122,7 @@ def _chroma_client(settings: Settings) -> ClientAPI:
         )
         client.heartbeat()
     except Exception as err:  # connection refused, DNS, TLS, HTTP errors
-        raise StoreUnavailableError(
-            f"Cannot reach the Chroma server at http://{store.chroma_host}:{store.chroma_port}: "
-            f"start it (chroma run --host {store.chroma_host} --port {store.chroma_port}) or "
-            "unset QA_BOT_STORE__CHROMA_HOST to use the embedded store."
-        ) from err
+        raise _unreachable(settings) from err
     return client
 
 
@@ -121,7 +176,7 @@ class Store:
             resolve_model_path(settings.store.embedding_model), settings.store.embed_batch_size
         )
         client = _chroma_client(settings)
-        name = settings.store.collection or f"qa_bot-{_data_dir_id(settings.data_path)}"
+        name = _active_collection(settings)
         store = cls(settings, embeddings, client, name)
         built_with = (client.get_collection(name).metadata or {}).get("embedding_model")
         if built_with != settings.store.embedding_model:
@@ -139,10 +194,12 @@ class Store:
         """The Chroma collection holding the chunks."""
         return self._collection_name
 
+    @_reaching_chroma
     def collection_names(self) -> list[str]:
         """Every collection on the Chroma side (embedded or server)."""
         return [c.name for c in self._client.list_collections()]
 
+    @_reaching_chroma
     def chunk_ids(self) -> set[str]:
         """Ids of every chunk in Chroma."""
         return set(self._vectorstore.get(include=[])["ids"])
@@ -151,15 +208,18 @@ class Store:
         """Ids of every chunk in the BM25 index (equal to ``chunk_ids`` once synced)."""
         return self._lexical.ids()
 
+    @_reaching_chroma
     def count(self) -> int:
         """Number of chunks in the index."""
         return int(self._client.get_collection(self._collection_name).count())
 
+    @_reaching_chroma
     def chunk(self, chunk_id: str) -> Document | None:
         """One chunk by id, or None."""
         found = self._vectorstore.get_by_ids([chunk_id])
         return found[0] if found else None
 
+    @_reaching_chroma
     def chunks(self, document: str | None = None) -> list[Document]:
         """Every chunk in the index, or those of one document, with ids and metadata."""
         found = self._vectorstore.get(
@@ -176,6 +236,7 @@ class Store:
         """Names (paths relative to their folder) of every indexed document."""
         return self._lexical.documents()
 
+    @_reaching_chroma
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vector of each chunk id."""
         if not ids:
@@ -183,6 +244,7 @@ class Store:
         got = self._vectorstore.get(ids=ids, include=["embeddings"])
         return {i: np.asarray(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
 
+    @_reaching_chroma
     def dense_search(
         self, vector: list[float], k: int, only: list[str] | None = None
     ) -> list[tuple[Document, float]]:
@@ -204,10 +266,12 @@ class Store:
 
     # writing
 
+    @_reaching_chroma
     def is_indexed(self, document: str) -> bool:
         """True when the index holds chunks of ``document``."""
         return bool(self._records.list_keys(group_ids=[document], limit=1))
 
+    @_reaching_chroma
     def index_document(self, document: str, chunks: list[Document]) -> IndexChange:
         """Make ``chunks`` the chunks of ``document``: new ones are embedded, unchanged ones
         kept, stale ones removed; the BM25 index and the sentence vectors follow."""
@@ -230,6 +294,7 @@ class Store:
             )
         return change
 
+    @_reaching_chroma
     def delete_document(self, document: str) -> int:
         """Remove every chunk of one document; return how many were removed."""
         keys = self._records.list_keys(group_ids=[document])
@@ -239,15 +304,35 @@ class Store:
         self._lexical.replace(document, [])
         return len(keys)
 
+    @_reaching_chroma
     def sync_lexical(self) -> None:
         """Rebuild the BM25 index from Chroma when they disagree (e.g. a server another machine
         ingested into, or an index from before BM25 existed)."""
         if self.keyword_ids() != self.chunk_ids():
             self._lexical.rebuild(self.chunks())
 
-    def reset(self) -> Store:
-        """Drop the whole index (chunks and records) and return a fresh, empty store."""
+    def fresh(self) -> Store:
+        """An empty store on a new collection, for a rebuild: this one keeps serving queries
+        until the new one is ``activate``d."""
+        base = self._collection_name.split(".r", 1)[0]
+        name = f"{base}.r{uuid.uuid4().hex[:8]}"
+        return Store(self.settings, self.embeddings, self._client, name)
+
+    def activate(self) -> None:
+        """Make this store's collection the one every later ``Store.open`` uses."""
+        if self.settings.store.collection:
+            raise IndexNotReadyError(
+                "A rebuild needs a collection of its own: unset QA_BOT_STORE__COLLECTION."
+            )
+        pointer = self.settings.data_path / ACTIVE
+        tmp = pointer.with_suffix(".tmp")
+        tmp.write_text(self._collection_name)
+        tmp.replace(pointer)
+
+    @_reaching_chroma
+    def drop(self) -> None:
+        """Delete this store's collection, records and BM25 index (after a rebuild replaced
+        it)."""
         self._records.delete_keys(self._records.list_keys())
         self._client.delete_collection(self._collection_name)
-        self._lexical.rebuild([])
-        return Store.open(self.settings, self.embeddings)
+        self._lexical.path.unlink(missing_ok=True)

@@ -1,0 +1,267 @@
+"""One access policy over every face: API keys with roles, the chat login, a trusted proxy's
+user header, the rate limit; over real HTTP, through gradio_client and in real Chromium."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from playwright.sync_api import Browser, expect
+
+from qa_bot.chain import QaChain
+from qa_bot.config import Settings
+from qa_bot.ingest import ingest
+from qa_bot.server.app import create_app
+from qa_bot.server.ui import build_ui
+from qa_bot.storage.embeddings import SentenceEmbeddings
+from qa_bot.storage.keys import KeyStore
+from qa_bot.storage.store import Store
+from tests.conftest import REPO, serve_app
+
+QUESTION = "What did TSMC decide?"
+
+
+@pytest.fixture(scope="module")
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings
+) -> Iterator[dict[str, Any]]:
+    """The whole app with a reader key and an admin key, proxies at 10.0.0.0/8 only."""
+    root = tmp_path_factory.mktemp("secured")
+    shutil.copytree(REPO / "corpus", root / "corpus")
+    settings = Settings().updated(
+        store={"data_dir": root / "data"},
+        server={"trusted_proxies": ["10.0.0.0/8"], "rate_limit": 10_000},
+    )
+    store = Store.open(settings, embeddings)
+    ingest(store, root / "corpus")
+    keys = KeyStore(settings.data_path / "keys.json")
+    reader, admin = keys.add("alice", "reader"), keys.add("boss", "admin")
+    chain = QaChain(store)
+    url, server = serve_app(create_app(chain, build_ui(chain)))
+    yield {"url": url, "reader": reader, "admin": admin, "chain": chain, "root": root}
+    server.should_exit = True
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+def test_keys_are_stored_hashed(secured: dict[str, Any]) -> None:
+    stored = (secured["root"] / "data" / "keys.json").read_text()
+    assert secured["reader"] not in stored and secured["admin"] not in stored
+    assert (secured["root"] / "data" / "keys.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/ask"),
+        ("POST", "/api/chat"),
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/models"),
+        ("GET", "/api/sources/anything"),
+        ("GET", "/sources/anything"),
+        ("POST", "/api/feedback"),
+        ("GET", "/api/documents"),
+        ("POST", "/gradio_api/call/chat"),
+        ("POST", "/gradio_api/upload"),
+        ("GET", "/gradio_api/info"),
+        ("GET", "/config"),
+    ],
+)
+def test_anonymous_callers_are_refused_everywhere(
+    secured: dict[str, Any], method: str, path: str
+) -> None:
+    response = httpx.request(method, secured["url"] + path, json={}, timeout=60)
+    assert response.status_code == 401
+    assert response.json()["detail"].startswith("Sign in first: send 'Authorization: Bearer")
+
+
+def test_a_wrong_key_is_refused(secured: dict[str, Any]) -> None:
+    response = httpx.post(
+        f"{secured['url']}/api/ask", json={"question": QUESTION}, headers=bearer("qab_nope")
+    )
+    assert response.status_code == 401
+
+
+def test_open_routes_say_nothing_about_the_index(secured: dict[str, Any]) -> None:
+    assert httpx.get(f"{secured['url']}/healthz").json() == {"status": "ok"}
+    detailed = httpx.get(f"{secured['url']}/healthz", headers=bearer(secured["reader"])).json()
+    assert detailed["chunks"] > 0
+    page = httpx.get(f"{secured['url']}/", headers={"accept": "text/html"})
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/"
+
+
+def test_a_reader_asks_but_cannot_change_documents(secured: dict[str, Any]) -> None:
+    url, headers = secured["url"], bearer(secured["reader"])
+    answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, headers=headers, timeout=60)
+    assert answer.status_code == 200 and "TSMC" in answer.json()["citations"][0]["quote"]
+    files = {"files": ("note.txt", b"The vault opens at noon.", "text/plain")}
+    for response in (
+        httpx.get(f"{url}/api/documents", headers=headers),
+        httpx.post(f"{url}/api/documents", files=files, headers=headers),
+        httpx.delete(f"{url}/api/documents/uploads/note.txt", headers=headers),
+        httpx.post(f"{url}/api/knowledge/resync", headers=headers),
+        httpx.get(f"{url}/api/feedback", headers=headers),
+    ):
+        assert response.status_code == 403
+        assert (
+            response.json()["detail"] == "Only an admin may do this: ask an admin of this qa-bot."
+        )
+
+
+def test_gradio_api_follows_the_same_policy(secured: dict[str, Any], tmp_path: Path) -> None:
+    note = tmp_path / "vault.txt"
+    note.write_text("The vault opens at noon.")
+    reader = Client(secured["url"], headers=bearer(secured["reader"]), verbose=False)
+    assert "opted out" in reader.predict(QUESTION, 5, "extractive", api_name="/chat")
+    assert reader.predict(QUESTION, 5, "openai", api_name="/chat") == (
+        "⚠️ Only an admin may switch the generator: keep the default."
+    )
+    with pytest.raises(httpx.HTTPStatusError, match="403 Forbidden"):
+        reader.predict([handle_file(str(note))], api_name="/add_documents")
+    admin = Client(secured["url"], headers=bearer(secured["admin"]), verbose=False)
+    done = admin.predict([handle_file(str(note))], api_name="/add_documents")
+    assert done == "Added uploads/vault.txt (1 new chunks): ask away."
+    removed = admin.predict("uploads/vault.txt", True, api_name="/delete_document")
+    assert removed == "Deleted uploads/vault.txt (1 chunks)."
+
+
+def test_admin_uploads_are_named_safely_and_never_overwrite(secured: dict[str, Any]) -> None:
+    url, headers = secured["url"], bearer(secured["admin"])
+    chain: QaChain = secured["chain"]
+
+    def upload(name: str, body: bytes) -> httpx.Response:
+        return httpx.post(
+            f"{url}/api/documents", files={"files": (name, body)}, headers=headers, timeout=60
+        )
+
+    first = upload("../../etc/menu.txt", b"The canteen serves lentil soup on Thursday.")
+    assert first.json()["stored"] == ["uploads/menu.txt"]
+    second = upload("menu.txt", b"The canteen serves bean stew on Friday.")
+    assert second.json()["stored"] == ["uploads/menu (2).txt"]
+    assert {"uploads/menu.txt", "uploads/menu (2).txt"} <= chain.store.documents()
+    refused = upload("tool.exe", b"MZ\x90\x00")
+    assert refused.status_code == 400
+    assert refused.json()["detail"].startswith("tool.exe: this file type is not supported")
+    hidden = upload(".env.txt", b"The lift is serviced on Mondays.")
+    assert hidden.json()["stored"] == ["uploads/env.txt"]
+    corpus_doc = httpx.delete(
+        f"{url}/api/documents/corpus/softbank-trump-industrial-parks.txt", headers=headers
+    )
+    assert corpus_doc.status_code == 409 and "delete the file there" in corpus_doc.json()["detail"]
+    for name in ("uploads/menu.txt", "uploads/menu (2).txt", "uploads/env.txt"):
+        assert httpx.delete(f"{url}/api/documents/{name}", headers=headers).status_code == 200
+    assert not any(d.startswith("uploads/") for d in chain.store.documents())
+
+
+def test_chat_login_sets_a_safe_cookie_and_stops_cross_site_posts(
+    secured: dict[str, Any],
+) -> None:
+    url = secured["url"]
+    with httpx.Client(base_url=url) as client:
+        wrong = client.post("/login", data={"key": "nope", "next": "/"})
+        assert wrong.status_code == 401 and "That key is not valid" in wrong.text
+        done = client.post("/login", data={"key": secured["reader"], "next": "//evil.example"})
+        assert done.status_code == 303 and done.headers["location"] == "/"
+        cookie = done.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        body = {"question": QUESTION}
+        same = client.post("/api/ask", json=body, headers={"origin": url}, timeout=60)
+        assert same.status_code == 200
+        foreign = client.post("/api/ask", json=body, headers={"origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        assert foreign.json()["detail"].startswith("Cross-site request refused")
+        assert client.get("/api/documents").status_code == 403  # still a reader
+    forged = httpx.get(f"{url}/v1/models", cookies={"qa_bot_session": "e30.00"})
+    assert forged.status_code == 401
+
+
+def test_a_forged_proxy_header_from_elsewhere_is_ignored(secured: dict[str, Any]) -> None:
+    response = httpx.post(
+        f"{secured['url']}/api/ask",
+        json={"question": QUESTION},
+        headers={"x-forwarded-user": "boss", "x-forwarded-email": "boss@example.com"},
+    )
+    assert response.status_code == 401
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(secured: dict[str, Any]) -> Iterator[Callable[..., httpx.Response]]:
+    """The same index served as if behind a reverse proxy at 127.0.0.1 with SSO."""
+    chain: QaChain = secured["chain"]
+    settings = chain.settings.updated(
+        server={"trusted_proxies": ["127.0.0.1"], "admins": ["ceo@example.com"], "rate_limit": 3}
+    )
+    url, server = serve_app(create_app(QaChain(chain.store, settings)))
+
+    def call(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, url + path, timeout=60, **kwargs)
+
+    yield call
+    server.should_exit = True
+
+
+def test_trusted_proxy_users_get_their_role(behind_proxy: Callable[..., httpx.Response]) -> None:
+    reader = {"x-forwarded-user": "ann"}
+    ceo = {"x-forwarded-user": "ceo", "x-forwarded-email": "ceo@example.com"}
+    assert behind_proxy("GET", "/api/documents", headers=reader).status_code == 403
+    assert behind_proxy("GET", "/api/documents", headers=ceo).status_code == 200
+    assert behind_proxy("GET", "/api/documents").status_code == 401  # the proxy named nobody
+
+
+def test_rate_limit_counts_the_forwarded_client_only_behind_the_proxy(
+    behind_proxy: Callable[..., httpx.Response], secured: dict[str, Any]
+) -> None:
+    headers = {"x-forwarded-user": "ann", "x-forwarded-for": "203.0.113.7"}
+    codes = [behind_proxy("GET", "/v1/models", headers=headers).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    other = {"x-forwarded-user": "bob", "x-forwarded-for": "203.0.113.8"}
+    assert behind_proxy("GET", "/v1/models", headers=other).status_code == 200
+
+
+def test_x_forwarded_for_does_not_bypass_the_limit_elsewhere(secured: dict[str, Any]) -> None:
+    chain: QaChain = secured["chain"]
+    settings = chain.settings.updated(server={"rate_limit": 2})
+    url, server = serve_app(create_app(QaChain(chain.store, settings)))
+    try:
+        codes = [
+            httpx.get(
+                f"{url}/v1/models",
+                headers={**bearer(secured["reader"]), "x-forwarded-for": f"198.51.100.{n}"},
+            ).status_code
+            for n in range(3)
+        ]
+        assert codes == [200, 200, 429]
+    finally:
+        server.should_exit = True
+
+
+def test_login_then_chat_in_chromium_and_reader_cannot_upload(
+    secured: dict[str, Any], browser: Browser, tmp_path: Path
+) -> None:
+    note = tmp_path / "secret-plan.txt"
+    note.write_text("The secret plan is to open on Sunday.")
+    chain: QaChain = secured["chain"]
+    before = chain.store.documents()
+    page = browser.new_page()
+    page.goto(secured["url"])
+    expect(page).to_have_url(f"{secured['url']}/login?next=/")
+    page.get_by_label("Access key").fill(secured["reader"])
+    page.get_by_role("button", name="Sign in").click()
+    box = page.get_by_role("textbox").first
+    box.fill(QUESTION)
+    box.press("Enter")
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("opted out", timeout=30_000)
+    page.get_by_role("tab", name="Documents").click()
+    page.locator('input[type="file"]').last.set_input_files([str(note)])
+    page.get_by_role("button", name="Add to the knowledge base").click()
+    expect(page.get_by_text("Only an admin may change the documents")).to_be_visible(timeout=30_000)
+    assert chain.store.documents() == before
+    page.close()

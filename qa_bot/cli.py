@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -448,6 +450,8 @@ def serve(
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     record = announce(settings, f"http://{local_host}:{port}")  # the CLI works through us
     app_ = create_app(chain, build_ui(chain), local_token=record.token)
+    # uvicorn re-raises SIGTERM once it has shut down: end through `finally` below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         # X-Forwarded-For is read by qa-bot itself, and only from server.trusted_proxies
         uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)

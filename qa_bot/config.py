@@ -135,7 +135,7 @@ class ServerSettings(Section):
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(7860, ge=1, le=65535, description="Port the server listens on.")
     allowed_hosts: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1", "[::1]"],
         description="Host names the server answers to (blocks DNS rebinding); add your "
         "server's name when it is reached by name.",
     )
@@ -232,7 +232,8 @@ class Settings(BaseSettings):
     def data_path(self) -> Path:
         """The data dir as an absolute path, created on first use."""
         path = self.store.data_dir.expanduser().resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.mkdir(parents=True, mode=0o700)  # keys, feedback, uploads: the owner's only
         return path
 
 

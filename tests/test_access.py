@@ -68,6 +68,7 @@ def test_keys_are_stored_hashed(secured: dict[str, Any]) -> None:
         ("GET", "/sources/anything"),
         ("POST", "/api/feedback"),
         ("GET", "/api/documents"),
+        ("POST", "/gradio_api/process_recording"),
         ("POST", "/gradio_api/call/chat"),
         ("POST", "/gradio_api/upload"),
         ("GET", "/gradio_api/info"),
@@ -102,8 +103,9 @@ def test_a_reader_asks_but_cannot_change_documents(secured: dict[str, Any]) -> N
     answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, headers=headers, timeout=60)
     assert answer.status_code == 200 and "TSMC" in answer.json()["citations"][0]["quote"]
     files = {"files": ("note.txt", b"The vault opens at noon.", "text/plain")}
+    listed = httpx.get(f"{url}/api/documents", headers=headers)  # readers see what they search
+    assert listed.status_code == 200 and listed.json()[0]["chunks"] > 0
     for response in (
-        httpx.get(f"{url}/api/documents", headers=headers),
         httpx.post(f"{url}/api/documents", files=files, headers=headers),
         httpx.delete(f"{url}/api/documents/uploads/note.txt", headers=headers),
         httpx.post(f"{url}/api/knowledge/resync", headers=headers),
@@ -177,7 +179,7 @@ def test_chat_login_sets_a_safe_cookie_and_stops_cross_site_posts(
         foreign = client.post("/api/ask", json=body, headers={"origin": "http://evil.example"})
         assert foreign.status_code == 403
         assert foreign.json()["detail"].startswith("Cross-site request refused")
-        assert client.get("/api/documents").status_code == 403  # still a reader
+        assert client.get("/api/knowledge").status_code == 403  # still a reader
     forged = httpx.get(f"{url}/v1/models", cookies={"qa_bot_session": "e30.00"})
     assert forged.status_code == 401
 
@@ -210,9 +212,9 @@ def behind_proxy(secured: dict[str, Any]) -> Iterator[Callable[..., httpx.Respon
 def test_trusted_proxy_users_get_their_role(behind_proxy: Callable[..., httpx.Response]) -> None:
     reader = {"x-forwarded-user": "ann"}
     ceo = {"x-forwarded-user": "ceo", "x-forwarded-email": "ceo@example.com"}
-    assert behind_proxy("GET", "/api/documents", headers=reader).status_code == 403
-    assert behind_proxy("GET", "/api/documents", headers=ceo).status_code == 200
-    assert behind_proxy("GET", "/api/documents").status_code == 401  # the proxy named nobody
+    assert behind_proxy("GET", "/api/knowledge", headers=reader).status_code == 403
+    assert behind_proxy("GET", "/api/knowledge", headers=ceo).status_code == 200
+    assert behind_proxy("GET", "/api/knowledge").status_code == 401  # the proxy named nobody
 
 
 def test_rate_limit_counts_the_forwarded_client_only_behind_the_proxy(
@@ -265,3 +267,86 @@ def test_login_then_chat_in_chromium_and_reader_cannot_upload(
     expect(page.get_by_text("Only an admin may change the documents")).to_be_visible(timeout=30_000)
     assert chain.store.documents() == before
     page.close()
+
+
+def test_revoking_a_key_ends_its_logins(secured: dict[str, Any]) -> None:
+    keys = KeyStore(secured["root"] / "data" / "keys.json")
+    temporary = keys.add("temp-admin", "admin")
+    with httpx.Client(base_url=secured["url"]) as client:
+        assert client.post("/login", data={"key": temporary}).status_code == 303
+        assert client.get("/api/knowledge").status_code == 200
+        keys.remove("temp-admin")
+        assert client.get("/api/knowledge").status_code == 401
+
+
+def test_login_from_another_site_is_refused(secured: dict[str, Any]) -> None:
+    response = httpx.post(
+        f"{secured['url']}/login",
+        data={"key": secured["reader"]},
+        headers={"origin": "https://evil.example"},
+    )
+    assert response.status_code == 403 and "set-cookie" not in response.headers
+
+
+def test_key_guesses_and_gradio_calls_count_against_the_limit(
+    secured: dict[str, Any],
+) -> None:
+    chain: QaChain = secured["chain"]
+    settings = chain.settings.updated(server={"rate_limit": 3})
+    url, server = serve_app(create_app(QaChain(chain.store, settings)))
+    try:
+        guesses = [
+            httpx.get(f"{url}/v1/models", headers=bearer(f"qab_guess{n}")).status_code
+            for n in range(4)
+        ]
+        assert guesses == [401, 401, 401, 429]
+    finally:
+        server.should_exit = True
+    url, server = serve_app(create_app(QaChain(chain.store, settings), build_ui(chain)))
+    try:
+        body = {"data": [QUESTION, [], 5, "extractive"]}
+        calls = [
+            httpx.post(
+                f"{url}/gradio_api/api/chat", json=body, headers=bearer(secured["reader"])
+            ).status_code
+            for _ in range(4)
+        ]
+        assert calls[-1] == 429 and 429 not in calls[:3]
+    finally:
+        server.should_exit = True
+
+
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [
+        ("nul\x00.txt", "The file name holds control characters"),
+        ("new\nline.txt", "The file name holds control characters"),
+    ],
+)
+def test_upload_names_with_control_characters_are_refused(
+    secured: dict[str, Any], name: str, detail: str
+) -> None:
+    raw = (  # by hand: HTTP clients escape such names, an attacker's need not
+        b'--b\r\nContent-Disposition: form-data; name="files"; filename="'
+        + name.encode()
+        + b'"\r\nContent-Type: text/plain\r\n\r\nThe lift is serviced on Mondays.\r\n--b--\r\n'
+    )
+    response = httpx.post(
+        f"{secured['url']}/api/documents",
+        content=raw,
+        headers={**bearer(secured["admin"]), "content-type": "multipart/form-data; boundary=b"},
+    )
+    assert response.status_code == 400 and response.json()["detail"].startswith(detail)
+
+
+def test_long_upload_names_keep_their_extension(secured: dict[str, Any]) -> None:
+    url, headers = secured["url"], bearer(secured["admin"])
+    response = httpx.post(
+        f"{url}/api/documents",
+        files={"files": ("é" * 150 + ".txt", b"The lift is serviced on Mondays.")},
+        headers=headers,
+        timeout=60,
+    )
+    [stored] = response.json()["stored"]
+    assert stored.endswith(".txt") and len(stored.split("/", 1)[1].encode()) <= 200
+    assert httpx.delete(f"{url}/api/documents/{stored}", headers=headers).status_code == 200

@@ -5,6 +5,7 @@ all go through ``KnowledgeBase``."""
 from __future__ import annotations
 
 import shutil
+import unicodedata
 from collections import defaultdict
 from pathlib import Path, PurePath
 
@@ -15,6 +16,8 @@ from qa_bot.ingest.index import IngestReport, Progress, ingest, open_catalog, sy
 from qa_bot.ingest.loaders import is_supported, supported_formats
 from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.store import Store
+
+MAX_NAME_BYTES = 200  # file systems allow 255; room is left for " (2)"
 
 
 class DocumentInfo(BaseModel):
@@ -33,11 +36,17 @@ class UploadError(QaBotError):
 
 
 def safe_filename(name: str) -> str:
-    """The last part of a client-given file name, without path tricks or hidden-file dots."""
+    """The last part of a client-given file name, without path tricks or hidden-file dots,
+    at most ``MAX_NAME_BYTES`` long (the extension kept)."""
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise UploadError("The file name holds control characters: rename it and upload it again.")
     base = PurePath(name.replace("\\", "/")).name.strip().lstrip(".")
     if not base or base in {".", ".."}:
         raise UploadError("The file has no usable name: rename it and upload it again.")
-    return base[:200]
+    stem, suffix = PurePath(base).stem, PurePath(base).suffix
+    while len((stem + suffix).encode()) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    return stem + suffix
 
 
 class KnowledgeBase:
@@ -85,8 +94,9 @@ class KnowledgeBase:
             if document.startswith(f"{name}/"):
                 removed += self.store.delete_document(document)
         self.catalog.unregister(name)
-        if name == UPLOADS:
-            shutil.rmtree(source.path, ignore_errors=True)
+        managed = (self.store.settings.data_path / UPLOADS).resolve()
+        if source.path == managed:  # only ever the managed folder: an operator's stays
+            shutil.rmtree(managed, ignore_errors=True)
         return removed
 
     def documents(self) -> list[DocumentInfo]:
@@ -112,9 +122,15 @@ class KnowledgeBase:
         return infos
 
     def uploads_folder(self) -> Path:
-        """The managed folder uploads are kept in."""
+        """The managed folder uploads are kept in, registered as the source ``uploads``."""
         folder = self.store.settings.data_path / UPLOADS
         folder.mkdir(exist_ok=True)
+        source = self.catalog.register(folder, name=UPLOADS)
+        if source.name != UPLOADS:  # an index from before the name was kept for uploads
+            raise CorpusError(
+                f"The source name '{UPLOADS}' is taken by {self.catalog.source(UPLOADS)}: "
+                f"remove it (`qa-bot sources remove {UPLOADS}`) and ingest that folder again."
+            )
         return folder
 
     def check_upload(self, filename: str, size: int) -> str:

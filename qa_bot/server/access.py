@@ -33,13 +33,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa_bot.config import ServerSettings
 from qa_bot.server.local import TOKEN_HEADER
-from qa_bot.storage.keys import KeyStore, Role
+from qa_bot.storage.keys import KeyStore, Role, digest
 
 COOKIE = "qa_bot_session"
 OPEN_PATHS = {"/healthz", "/login", "/logout", "/widget.js", "/embed", "/favicon.ico"}
-ADMIN_PATHS = ("/api/documents", "/api/knowledge", "/gradio_api/upload")
-LIMITED_PATHS = ("/api/", "/v1/", "/login", "/gradio_api/call/", "/gradio_api/run/",
-                 "/gradio_api/queue/join", "/gradio_api/upload")  # fmt: skip
+ADMIN_PATHS = ("/api/knowledge", "/gradio_api/upload", "/gradio_api/process_recording")
+LIMITED_PATHS = ("/api/", "/v1/", "/login")  # and every POST to Gradio
 WIDGET_PATHS = ("/api/chat", "/api/ask", "/api/sources/", "/sources/", "/api/feedback")
 UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -76,6 +75,8 @@ def needed_role(method: str, path: str) -> Role | None:
         return None
     if path.startswith(ADMIN_PATHS) or (path == "/api/feedback" and method == "GET"):
         return "admin"
+    if path.startswith("/api/documents") and method not in SAFE_METHODS:
+        return "admin"  # readers may list what they search, not change it
     return "reader"
 
 
@@ -189,10 +190,13 @@ class AccessPolicy:
     def _sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
 
-    def session_cookie(self, principal: Principal) -> str:
-        """A signed login for ``principal`` that expires after ``session_hours``."""
+    def session_cookie(self, key: str) -> str | None:
+        """A signed login for the holder of ``key`` that expires after ``session_hours`` and
+        ends as soon as the key is revoked; None when the key is not valid."""
+        if self.check_key(key) is None:
+            return None
         expires = int(time.time() + self.settings.session_hours * 3600)
-        body = json.dumps({"n": principal.name, "r": principal.role, "e": expires}).encode()
+        body = json.dumps({"k": digest(key), "e": expires}).encode()
         payload = base64.urlsafe_b64encode(body)
         return f"{payload.decode()}.{self._sign(payload)}"
 
@@ -204,9 +208,18 @@ class AccessPolicy:
             data = json.loads(base64.urlsafe_b64decode(payload))
         except ValueError:
             return None
-        if data.get("e", 0) < time.time():
+        if not isinstance(data, dict) or data.get("e", 0) < time.time():
             return None
-        return Principal(str(data["n"]), "admin" if data["r"] == "admin" else "reader", "session")
+        found = self._by_digest(str(data.get("k", "")))
+        return Principal(found.name, found.role, "session") if found else None
+
+    def _by_digest(self, wanted: str) -> Principal | None:
+        """The key holder whose key hashes to ``wanted`` now (a revoked key matches nothing)."""
+        admin_key = self.settings.api_key
+        if admin_key and hmac.compare_digest(digest(admin_key.get_secret_value()), wanted):
+            return Principal("api-key", "admin", "key")
+        stored = next((k for k in self.keys.all() if hmac.compare_digest(k.sha256, wanted)), None)
+        return Principal(stored.name, stored.role, "key") if stored else None
 
 
 def _own(conn: HTTPConnection) -> str:
@@ -265,6 +278,15 @@ class AccessMiddleware:
         self, conn: HTTPConnection, method: str, principal: Principal | None
     ) -> Response | None:
         path = conn.url.path
+        limited = path.startswith(LIMITED_PATHS) or (
+            method == "POST" and path.startswith(GRADIO_CALLS)
+        )
+        local = principal is not None and principal.via == "local"
+        if limited and not local and not self.limiter.allow(self.policy.client_id(conn)):
+            per_minute = self.limiter.per_minute  # counted before the key is checked: guesses too
+            return _detail(
+                429, f"Too many requests: at most {per_minute} a minute; wait and try again."
+            )
         needed = needed_role(method, path)
         if needed is not None and principal is None:
             if method == "GET" and "text/html" in conn.headers.get("accept", ""):
@@ -276,16 +298,12 @@ class AccessMiddleware:
             )
         if needed is not None and principal is not None and not principal.allows(needed):
             return _detail(403, "Only an admin may do this: ask an admin of this qa-bot.")
-        if principal is not None and principal.via == "session" and method not in SAFE_METHODS:
+        cookie_login = principal is not None and principal.via == "session"
+        if (cookie_login or path == "/login") and method not in SAFE_METHODS:
             origin = conn.headers.get("origin")
-            if origin != _own(conn) and origin not in self.policy.settings.allowed_origins:
+            foreign = origin != _own(conn) and origin not in self.policy.settings.allowed_origins
+            if foreign and (origin is not None or cookie_login):
                 return _detail(403, "Cross-site request refused: use qa-bot from its own page.")
-        client = self.policy.client_id(conn)
-        if path.startswith(LIMITED_PATHS) and not self.limiter.allow(client):
-            per_minute = self.limiter.per_minute
-            return _detail(
-                429, f"Too many requests: at most {per_minute} a minute; wait and try again."
-            )
         return None
 
 

@@ -27,14 +27,14 @@ async def login(request: Request) -> Response:
     """Check the key; on success set the session cookie and go back where the user was."""
     form = await request.form()
     target = safe_next(form.get("next"))
-    principal = _policy(request).check_key(str(form.get("key") or ""))
-    if principal is None:
+    cookie = _policy(request).session_cookie(str(form.get("key") or ""))
+    if cookie is None:
         page = login_page(target, "That key is not valid: check it, or ask an admin for one.")
         return HTMLResponse(page, status_code=401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
-        _policy(request).session_cookie(principal),
+        cookie,
         max_age=int(_policy(request).settings.session_hours * 3600),
         httponly=True,
         samesite="strict",

@@ -5,6 +5,7 @@ and a Documents tab listing what is indexed, where admins add and delete documen
 from __future__ import annotations
 
 import html
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -145,9 +146,13 @@ def _documents_tab(chain: QaChain) -> None:
                 return "Choose files first."
             staged = _uploaded(payload)
             progress(0, desc="Ingesting")
-            stored, report = KnowledgeBase(chain.store).add_uploads(
-                staged, lambda done, total, name: progress((done, total), desc=name)
-            )
+            try:
+                stored, report = KnowledgeBase(chain.store).add_uploads(
+                    staged, lambda done, total, name: progress((done, total), desc=name)
+                )
+            finally:  # Gradio's copies are not kept once stored (or refused)
+                for path, _ in staged:
+                    path.unlink(missing_ok=True)
         except QaBotError as error:
             return f"⚠️ {_escape(str(error))}"
         failed = dict(report.failed)
@@ -185,6 +190,9 @@ def _documents_tab(chain: QaChain) -> None:
 def build_ui(chain: QaChain) -> gr.Blocks:
     """The chat app on top of ``chain``: a Chat tab (API endpoint ``/chat``) and a Documents
     tab."""
+    uploads = chain.settings.data_path / "gradio-uploads"  # not a /tmp folder others share
+    uploads.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads))
     feedback = FeedbackStore.beside(chain.settings)
     answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # shown text -> (question, …)
     default_generator = chain.settings.answer.generator

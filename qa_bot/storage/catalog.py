@@ -52,14 +52,15 @@ class Catalog:
         return next((s for s in self.sources() if s.name == name), None)
 
     def register(self, folder: Path, name: str | None = None) -> Source:
-        """The source for ``folder`` (absolute), registered under a new unique name if needed."""
+        """The source for ``folder`` (absolute), registered under a new unique name if needed.
+        The name ``uploads`` is kept for the managed uploads folder (asked for by name)."""
         folder = folder.resolve()
         known = self.sources()
         for source in known:
             if source.path == folder:
                 return source
         base = name or _slug(folder.name)
-        taken = {s.name for s in known}
+        taken = {s.name for s in known} | ({UPLOADS} if name != UPLOADS else set())
         unique = base
         n = 2
         while unique in taken:

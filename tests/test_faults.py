@@ -1,0 +1,176 @@
+"""Faults and concurrency with real processes: a killed ingestion, a server answering while the
+CLI ingests and rebuilds through it, a restart."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from qa_bot.config import Settings
+from qa_bot.ingest.knowledge import KnowledgeBase
+from qa_bot.server.app import create_app
+from qa_bot.storage.embeddings import SentenceEmbeddings
+from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.store import Store
+from tests.conftest import ARTICLE, REPO, free_port, run_cli, serve_app
+
+QUESTION = "What did TSMC decide?"
+SENTENCES = [
+    "The {n} depot stores {k} pallets of spare parts for the northern line.",
+    "Inspections at the {n} depot happen every {k} days, according to the manual.",
+    "The {n} depot was renovated after {k} years of service.",
+]
+
+
+def write_many(folder: Path, files: int) -> None:
+    """``files`` small documents, enough for an ingestion that lasts a few seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(files):
+        lines = [s.format(n=f"number {n}", k=n + i) for i, s in enumerate(SENTENCES)]
+        (folder / f"depot-{n:03}.txt").write_text(" ".join(lines * 6))
+
+
+def test_kill_9_halfway_then_rerun_equals_a_clean_ingest(tmp_path: Path) -> None:
+    folder = tmp_path / "depots"
+    write_many(folder, 60)
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    env = {**os.environ, "QA_BOT_STORE__DATA_DIR": str(killed), "HF_HUB_OFFLINE": "1"}
+    ingesting = subprocess.Popen(
+        [sys.executable, "-m", "qa_bot.cli", "ingest", str(folder)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    records = killed / "records.sqlite"
+    deadline = time.monotonic() + 120
+    while not (records.exists() and _recorded(records) >= 20):  # a third of the way in
+        assert ingesting.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    ingesting.send_signal(signal.SIGKILL)
+    ingesting.wait()
+    assert run_cli("ingest", str(folder), data_dir=killed).returncode == 0
+    assert run_cli("ingest", str(folder), data_dir=clean).returncode == 0
+    after_kill = Store.open(Settings().updated(store={"data_dir": killed}))
+    reference = Store.open(Settings().updated(store={"data_dir": clean}))
+    assert after_kill.chunk_ids() == reference.chunk_ids()
+    assert after_kill.count() == reference.count() == len(reference.chunk_ids())
+    assert after_kill.keyword_ids() == after_kill.chunk_ids()
+
+
+def _recorded(records: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(records, timeout=1) as db:
+            return int(db.execute("SELECT count(*) FROM upsertion_record").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.fixture
+def running_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real `qa-bot serve` over the default corpus (embedded Chroma) in its own process."""
+    data = tmp_path / "data"
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO / "corpus", corpus)
+    assert run_cli("ingest", str(corpus), data_dir=data).returncode == 0
+    port = free_port()
+    env = {
+        **os.environ,
+        "QA_BOT_STORE__DATA_DIR": str(data),
+        "QA_BOT_SERVER__RATE_LIMIT": "100000",
+        "HF_HUB_OFFLINE": "1",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa_bot.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.3)
+    yield url, data
+    server.terminate()
+    server.wait(30)
+    assert not (data / "server.json").exists()  # withdrawn on a clean stop
+
+
+def test_server_answers_while_the_cli_ingests_and_rebuilds(
+    running_server: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, data = running_server
+    folder = tmp_path / "depots"
+    write_many(folder, 40)
+    codes: list[int] = []
+    quotes: list[str] = []
+    done = threading.Event()
+
+    def keep_asking() -> None:
+        while not done.is_set():
+            reply = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=120)
+            codes.append(reply.status_code)
+            if reply.status_code == 200:
+                quotes.append(reply.json()["citations"][0]["quote"])
+
+    asker = threading.Thread(target=keep_asking)
+    asker.start()
+    try:
+        added = run_cli("ingest", str(folder), data_dir=data)
+        rebuilt = run_cli("ingest", "--rebuild", data_dir=data)
+    finally:
+        done.set()
+        asker.join()
+    assert added.returncode == 0 and "ingesting through it" in " ".join(added.stderr.split())
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert len(codes) >= 3 and set(codes) == {200}  # never an error, before, during, after
+    assert all("TSMC" in quote for quote in quotes)  # always the same consistent answer
+    depot = httpx.post(
+        f"{url}/api/ask", json={"question": "How often are inspections at the number 7 depot?"}
+    ).json()
+    assert depot["citations"][0]["source"].startswith("depots/")  # new documents, no restart
+    health = httpx.get(f"{url}/healthz").json()
+    assert health["ingesting"] is False and health["documents"] == 41
+    assert health["collection"] == (data / "active-collection").read_text()
+    cli = run_cli("ask", "--json", QUESTION, data_dir=data)  # through the server
+    assert cli.returncode == 0 and ARTICLE in cli.stdout
+
+
+def test_restart_keeps_index_feedback_uploads_and_settings(
+    tmp_path: Path, embeddings: SentenceEmbeddings
+) -> None:
+    settings = Settings().updated(store={"data_dir": tmp_path / "data"}, retrieval={"top_k": 3})
+    store = Store.open(settings, embeddings)
+    knowledge = KnowledgeBase(store)
+    upload = tmp_path / "menu.txt"
+    upload.write_text("The canteen serves lentil soup every Thursday.")
+    stored, _ = knowledge.add_uploads([(upload, "menu.txt")])
+    FeedbackStore.beside(settings).add(Feedback(rating="down", question="q", answer="a"))
+    from qa_bot.chain import QaChain
+
+    _, server = serve_app(create_app(QaChain(store)))
+    server.should_exit = True
+    time.sleep(0.5)
+    again = Store.open(settings, embeddings)  # a new process would do the same
+    assert again.documents() == {"uploads/menu.txt"} and stored == ["uploads/menu.txt"]
+    assert (settings.data_path / "uploads" / "menu.txt").read_text().startswith("The canteen")
+    assert [f.rating for f in FeedbackStore.beside(settings).all()] == ["down"]
+    chain = QaChain(again)
+    assert chain.settings.retrieval.top_k == 3
+    assert "lentil soup" in chain.ask("What does the canteen serve?").answer

@@ -350,3 +350,24 @@ def test_long_upload_names_keep_their_extension(secured: dict[str, Any]) -> None
     [stored] = response.json()["stored"]
     assert stored.endswith(".txt") and len(stored.split("/", 1)[1].encode()) <= 200
     assert httpx.delete(f"{url}/api/documents/{stored}", headers=headers).status_code == 200
+
+
+def test_widget_readers_may_be_anonymous_when_allowed(secured: dict[str, Any]) -> None:
+    chain: QaChain = secured["chain"]
+    wiki = "https://wiki.example.com"
+    settings = chain.settings.updated(
+        server={"anonymous_widget": True, "allowed_origins": [wiki], "rate_limit": 1000}
+    )
+    url, server = serve_app(create_app(QaChain(chain.store, settings)))
+    body = {"question": QUESTION}
+    try:
+        from_wiki = httpx.post(f"{url}/api/chat", json=body, headers={"origin": wiki})
+        assert from_wiki.status_code == 200 and "event: answer" in from_wiki.text
+        elsewhere = httpx.post(f"{url}/api/chat", json=body, headers={"origin": "https://x.io"})
+        assert elsewhere.status_code == 401
+        beyond = httpx.post(f"{url}/v1/chat/completions", headers={"origin": wiki}, json={})
+        assert beyond.status_code == 401  # only the widget's routes
+        upload = httpx.post(f"{url}/api/documents", headers={"origin": wiki}, files={"f": b""})
+        assert upload.status_code in (401, 403)
+    finally:
+        server.should_exit = True

@@ -97,3 +97,16 @@ def test_other_embedding_model_needs_a_rebuild(make_store: Callable[..., Store],
     make_store()
     with pytest.raises(IndexNotReadyError, match="ingest --rebuild"):
         make_store(store={"embedding_model": str(tmp_path)})
+
+
+def test_variant_honours_every_setting_and_shares_the_reranker(chain: QaChain) -> None:
+    keyword = chain.variant(retrieval={"mode": "bm25", "top_k": 2, "mmr_lambda": 0.5})
+    assert (keyword.retriever.mode, keyword.retriever.k) == ("bm25", 2)
+    assert keyword.retriever.mmr_lambda == 0.5
+    assert keyword.retriever.reranker is chain.retriever.reranker  # built once, shared
+    assert keyword.store is chain.store
+    assert len(keyword.retrieve("Where would the Trump industrial parks be built?")) == 2
+    plain = chain.variant(retrieval={"reranker": "none"})
+    assert plain.retriever.reranker is None
+    assert chain.variant(retrieval={"mode": "bm25", "top_k": 2, "mmr_lambda": 0.5}) is keyword
+    assert chain.variant() is chain

@@ -26,9 +26,10 @@ def test_history_is_bounded() -> None:
 
 
 def test_follow_up_retrieves_the_funding_passage(chain: QaChain) -> None:
-    alone = chain.retrieve("Who would fund it?")
+    query = chain.standalone("Who would fund it?", CRYSTAL)
+    assert query == "Who would fund it? (Project Crystal Land)"
     followed = chain.retrieve("Who would fund it?", history=CRYSTAL)
+    assert [d.id for d in followed] == [d.id for d in chain.retrieve(query)]
     assert "funded by Japanese investment" in followed[0].page_content
     answer = chain.ask("Who would fund it?", history=CRYSTAL)
     assert not answer.refused and "Japanese" in answer.answer
-    assert [d.id for d in alone] != [d.id for d in followed]

@@ -23,15 +23,15 @@ def client(chain: QaChain) -> Iterator[Client]:
 
 
 def test_chat_answers_with_sources(client: Client) -> None:
-    reply = client.predict({"text": "What did TSMC decide?", "files": []}, api_name="/chat")
-    assert "opted out" in reply and "**Sources**" in reply
-    assert ARTICLE.replace("-", "-") in reply and "TSMC" in reply.split("**Sources**")[1]
+    reply = client.predict("What did TSMC decide?", api_name="/chat")
+    answer, sources = reply.split("**Sources**")
+    assert "opted out" in answer and "\\[1\\]" in sources
+    assert f"`{ARTICLE}`" in sources and "✓ verified" in sources
+    assert "> Additionally, some companies, including Taiwan’s TSMC" in sources
 
 
 def test_chat_shows_errors_as_a_message(client: Client) -> None:
-    assert client.predict({"text": "   ", "files": []}, api_name="/chat").startswith(
-        "⚠️ The question is empty"
-    )
+    assert client.predict("   ", api_name="/chat").startswith("⚠️ The question is empty")
 
 
 def test_document_html_is_shown_as_text() -> None:

@@ -27,8 +27,9 @@ from qa_bot.errors import (
     StoreUnavailableError,
 )
 from qa_bot.server import ask, documents, feedback, login, openai_compat, pages, viewer
-from qa_bot.server.access import AccessMiddleware, AccessPolicy, Principal, RateLimiter
+from qa_bot.server.access import AccessPolicy, Principal
 from qa_bot.server.deps import ApiError
+from qa_bot.server.middleware import AccessMiddleware, RateLimiter
 from qa_bot.storage.feedback import FeedbackStore
 from qa_bot.storage.keys import KeyStore
 

@@ -3,10 +3,13 @@ SameSite=Strict; Secure over HTTPS), and logout."""
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qa_bot.server.access import COOKIE, AccessPolicy, login_page, safe_next
+from qa_bot.server.access import COOKIE, AccessPolicy
 
 router = APIRouter()
 
@@ -49,3 +52,22 @@ def logout() -> RedirectResponse:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
+
+
+def login_page(next_path: str, message: str = "") -> str:
+    """The chat's login form (the key is posted to /login and traded for a cookie)."""
+    note = f'<p role="alert">{html.escape(message)}</p>' if message else ""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>qa-bot · sign in</title><meta name="viewport" content="width=device-width">
+<style>body{{font:16px system-ui;max-width:26rem;margin:4rem auto;padding:0 1rem}}
+input,button{{font:inherit;padding:.4rem;width:100%;margin:.3rem 0}}</style></head>
+<body><h1>qa-bot</h1>{note}<form method="post" action="/login">
+<label>Access key <input name="key" type="password" autocomplete="current-password" required
+autofocus></label><input type="hidden" name="next" value="{html.escape(safe_next(next_path))}">
+<button type="submit">Sign in</button></form></body></html>"""
+
+
+def safe_next(value: Any) -> str:
+    """A same-site path to go to after logging in ("/" when the value is anything else)."""
+    text = str(value or "/")
+    return text if text.startswith("/") and not text.startswith("//") else "/"

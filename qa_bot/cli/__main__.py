@@ -1,0 +1,5 @@
+"""``python -m qa_bot.cli``."""
+
+from qa_bot.cli import app
+
+app()

@@ -1,0 +1,107 @@
+"""`qa-bot serve` and `qa-bot eval`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from qa_bot.cli.common import (
+    app,
+    err,
+    ingest_here,
+    load_settings,
+    open_store,
+    out,
+    progress_bar,
+    user_errors,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the chat UI, the HTTP API and the wiki widget (default http://127.0.0.1:7860)."""
+    import uvicorn
+
+    from qa_bot.chain import QaChain
+    from qa_bot.server.app import access_policy, create_app
+    from qa_bot.server.local import announce, withdraw
+    from qa_bot.server.ui import build_ui
+
+    loaded = load_settings()
+    host, port = host or loaded.server.host, port or loaded.server.port
+    settings = loaded.updated(server={"host": host, "port": port})
+    with user_errors():
+        chain = QaChain(open_store(settings))
+    if not access_policy(settings).auth_configured and not settings.server.loopback:
+        err.print(
+            f"[bold yellow]Warning:[/] listening on {escape(host)} with no keys or proxy "
+            "configured: everyone may read, nobody may change documents (docs/security.md).",
+            highlight=False,
+        )
+    err.print(f"Chat on http://{host}:{port} · API docs on http://{host}:{port}/docs")
+    local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    record = announce(settings, f"http://{local_host}:{port}")  # the CLI works through us
+    app_ = create_app(chain, build_ui(chain), local_token=record.token)
+    # uvicorn re-raises SIGTERM once it has shut down: end through `finally` below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        # X-Forwarded-For is read by qa-bot itself, and only from server.trusted_proxies
+        uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+    finally:
+        withdraw(settings, record)
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[
+        Path, typer.Option(help="Cases: qa-bot JSONL, or a SQuAD 2.0 .json file.")
+    ] = Path("evals/datasets/default.jsonl"),
+    corpus: Annotated[
+        Path | None,
+        typer.Option(help="Documents the cases are about (default: QA_BOT_INGEST__CORPUS_DIR)."),
+    ] = None,
+    generator: Annotated[
+        str | None,
+        typer.Option(help="A registered answerer (default: QA_BOT_ANSWER__GENERATOR)."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for report.json and report.html.")
+    ] = Path("evals/report"),
+    baseline: Annotated[
+        Path | None, typer.Option(help="An earlier report.json to compare against.")
+    ] = None,
+    thresholds: Annotated[
+        Path, typer.Option(help="Minimums/maximums that gate the exit code.")
+    ] = Path("evals/thresholds.toml"),
+    gate: Annotated[
+        bool, typer.Option(help="Exit 1 when an aggregate misses its threshold.")
+    ] = True,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
+) -> None:
+    """Measure answer quality on a dataset; exit 1 when an aggregate misses its threshold."""
+    from qa_bot.evaluation.run import EvalRun
+
+    with user_errors():
+        run = EvalRun.prepare(load_settings(), dataset, corpus, generator, out_dir, limit)
+        store = open_store(run.settings)
+        ingest_here(store, [run.corpus], summary_to=err)
+        with progress_bar("Evaluating") as bar:
+            task = bar.add_task("", total=len(run.cases))
+            run.execute(store, lambda done, _: bar.update(task, completed=done))
+        failures = run.finish(baseline, thresholds if gate else None)
+    out.print(run.table())
+    for note in run.notes:
+        err.print(f"[dim]{escape(note)}[/]", highlight=False)
+    err.print(f"Reports: {out_dir / 'report.html'} and {out_dir / 'report.json'}")
+    for failure in failures:
+        err.print(f"[bold red]Below threshold:[/] {escape(failure)}", highlight=False)
+    if failures:
+        raise typer.Exit(1)

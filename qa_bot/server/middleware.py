@@ -1,0 +1,185 @@
+"""The access policy at the door of every request (``AccessMiddleware``): who is asking and
+whether they may, the rate limit, CSRF for cookie logins, the body size, and file paths in
+Gradio calls."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from gradio.utils import get_upload_folder
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qa_bot.server.access import (
+    SAFE_METHODS,
+    AccessPolicy,
+    Principal,
+    needed_role,
+    own_origin,
+)
+
+LIMITED_PATHS = ("/api/", "/v1/", "/login")  # and every POST to Gradio
+UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
+GRADIO_CALLS = "/gradio_api/"
+
+
+class RateLimiter:
+    """At most ``per_minute`` requests per client in any 60-second window (in this process)."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        recent = self.hits[client]
+        while recent and now - recent[0] > 60:
+            recent.popleft()
+        if len(recent) >= self.per_minute:
+            return False
+        recent.append(now)
+        return True
+
+
+def _detail(status: int, detail: str) -> Response:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+class AccessMiddleware:
+    """Applies the policy to every request before any route or the Gradio app sees it: who is
+    asking, whether they may, the rate limit, CSRF for cookie logins, and the body size."""
+
+    def __init__(
+        self, app: ASGIApp, policy: AccessPolicy, limiter: RateLimiter, max_upload: int
+    ) -> None:
+        self.app = app
+        self.policy = policy
+        self.limiter = limiter
+        self.max_body = policy.settings.max_body_kb * 1024
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        principal = self.policy.identify(conn)
+        scope.setdefault("state", {})["principal"] = principal
+        refusal = self._refusal(conn, scope.get("method", "GET"), principal)
+        if refusal is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await refusal(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            limit = self.max_upload if conn.url.path.startswith(UPLOAD_PATHS) else self.max_body
+            body = await _read_body(receive, limit)
+            if body is None:
+                await _detail(
+                    413, f"The request is too large (at most {limit // 1024} KB): send less."
+                )(scope, receive, send)
+                return
+            if conn.url.path.startswith(GRADIO_CALLS) and names_foreign_file(body):
+                await _detail(
+                    400, "Refused: a file in this request was not uploaded through qa-bot."
+                )(scope, receive, send)
+                return
+            receive = _replay(body, receive)
+        await self.app(scope, receive, send)
+
+    def _refusal(
+        self, conn: HTTPConnection, method: str, principal: Principal | None
+    ) -> Response | None:
+        path = conn.url.path
+        limited = path.startswith(LIMITED_PATHS) or (
+            method == "POST" and path.startswith(GRADIO_CALLS)
+        )
+        local = principal is not None and principal.via == "local"
+        if limited and not local and not self.limiter.allow(self.policy.client_id(conn)):
+            per_minute = self.limiter.per_minute  # counted before the key is checked: guesses too
+            return _detail(
+                429, f"Too many requests: at most {per_minute} a minute; wait and try again."
+            )
+        needed = needed_role(method, path)
+        if needed is not None and principal is None:
+            if method == "GET" and "text/html" in conn.headers.get("accept", ""):
+                return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+            return _detail(
+                401,
+                "Sign in first: send 'Authorization: Bearer <key>' (keys come from "
+                "`qa-bot keys add`) or log in at /login.",
+            )
+        if needed is not None and principal is not None and not principal.allows(needed):
+            return _detail(403, "Only an admin may do this: ask an admin of this qa-bot.")
+        cookie_login = principal is not None and principal.via == "session"
+        if (cookie_login or path == "/login") and method not in SAFE_METHODS:
+            origin = conn.headers.get("origin")
+            foreign = (
+                origin != own_origin(conn) and origin not in self.policy.settings.allowed_origins
+            )
+            if foreign and (origin is not None or cookie_login):
+                return _detail(403, "Cross-site request refused: use qa-bot from its own page.")
+        return None
+
+
+def names_foreign_file(body: bytes) -> bool:
+    """True when a Gradio request names a file outside Gradio's upload folder (or a remote
+    URL): mounted apps skip Gradio's own check and would copy any server path it names."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False  # not JSON: Gradio rejects it itself
+    folder = Path(get_upload_folder()).resolve()
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            is_file = "path" in item or (item.get("meta") or {}).get("_type") == "gradio.FileData"
+            if is_file:
+                path = Path(str(item.get("path") or "/"))
+                if path.is_symlink() or not path.resolve().is_relative_to(folder):
+                    return True
+            stack.extend(item.values())
+    return False
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the already-read body, then passes on what the client
+    does next (a disconnect, which streaming responses listen for)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

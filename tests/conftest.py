@@ -50,6 +50,14 @@ def run_cli(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProce
     )
 
 
+def write_folder(folder: Path, files: dict[str, str]) -> Path:
+    """``folder`` holding ``files`` (name -> text), created as needed."""
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Real headless Chromium driven by Playwright. A missing browser fails, it is not skipped.

@@ -214,6 +214,8 @@ def test_trusted_proxy_users_get_their_role(behind_proxy: Callable[..., httpx.Re
     ceo = {"x-forwarded-user": "ceo", "x-forwarded-email": "ceo@example.com"}
     assert behind_proxy("GET", "/api/knowledge", headers=reader).status_code == 403
     assert behind_proxy("GET", "/api/knowledge", headers=ceo).status_code == 200
+    forged = {"x-forwarded-user": "ann", "x-forwarded-email": "ceo@example.com"}
+    assert behind_proxy("GET", "/api/knowledge", headers=forged).status_code == 403
     assert behind_proxy("GET", "/api/knowledge").status_code == 401  # the proxy named nobody
 
 
@@ -321,6 +323,7 @@ def test_key_guesses_and_gradio_calls_count_against_the_limit(
     [
         ("nul\x00.txt", "The file name holds control characters"),
         ("new\nline.txt", "The file name holds control characters"),
+        ("a." + "x" * 150, "The file name is too long"),
     ],
 )
 def test_upload_names_with_control_characters_are_refused(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ARTICLE, run_cli
+from tests.conftest import ARTICLE, run_cli, write_folder
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +50,8 @@ def test_empty_question_is_one_plain_line(data_dir: Path) -> None:
 
 
 def test_data_dirs_answer_from_their_own_corpus(tmp_path: Path) -> None:
-    other = tmp_path / "handbook"
-    other.mkdir()
-    (other / "leave.md").write_text(
-        "# Leave policy\n\nEmployees receive twenty-eight days of paid annual leave.\n"
-    )
+    leave_policy = "# Leave policy\n\nEmployees receive twenty-eight days of paid annual leave.\n"
+    other = write_folder(tmp_path / "handbook", {"leave.md": leave_policy})
     data = tmp_path / "x"
     assert run_cli("ingest", str(other), data_dir=data).returncode == 0
     leave = "How many days of annual leave?"

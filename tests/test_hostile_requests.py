@@ -13,7 +13,7 @@ import pytest
 
 from qa_bot.chain import QaChain
 from qa_bot.server.app import create_app
-from tests.conftest import ARTICLE, serve_app
+from tests.conftest import ARTICLE, run_cli, serve_app, write_folder
 
 QUESTION = "What did TSMC decide?"
 
@@ -237,16 +237,25 @@ def test_index_is_intact_after_all_that(chain: QaChain) -> None:
 
 
 def test_rich_markup_in_titles_and_folders_prints_as_text(tmp_path: Path) -> None:
-    from tests.conftest import run_cli
-
-    folder = tmp_path / "x[bold red]["
-    folder.mkdir()
-    (folder / "notes.md").write_text(
-        "# [bold red]Trap[/] [/]\n\nThe harbour crane lifts forty tonnes at most.\n"
-    )
+    trap = "# [bold red]Trap[/] [/]\n\nThe harbour crane lifts forty tonnes at most.\n"
+    folder = write_folder(tmp_path / "x[bold red][", {"notes.md": trap})
     data = tmp_path / "data"
     done = run_cli("ingest", str(folder), data_dir=data)
     assert done.returncode == 0 and "Traceback" not in done.stderr
     done = run_cli("ask", "How much can the harbour crane lift?", data_dir=data)
     assert done.returncode == 0 and "Traceback" not in done.stderr
     assert "[bold red]Trap[/] [/]" in done.stdout
+
+
+def test_another_sites_page_cannot_post_to_a_local_qa_bot(url: str) -> None:
+    """With no keys on 127.0.0.1 the local user is an admin: a page on another site must not
+    act as them (a browser always sends its Origin on such a POST)."""
+    for path, kwargs in (
+        ("/api/ask", {"json": {"question": QUESTION}}),
+        ("/api/documents", {"files": {"files": ("x.txt", b"Planted text.")}}),
+    ):
+        response = httpx.post(
+            f"{url}{path}", headers={"origin": "http://evil.example"}, timeout=60, **kwargs
+        )
+        assert response.status_code == 403
+        assert response.json()["detail"].startswith("Cross-site request refused")

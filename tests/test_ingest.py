@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.errors import CorpusError
+from qa_bot.errors import CorpusError, IndexNotReadyError
 from qa_bot.ingest import ingest
 from qa_bot.ingest.knowledge import KnowledgeBase
+from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, ARTICLE_FILE
 
@@ -132,3 +133,19 @@ def test_rebuild_fills_a_new_collection_then_switches(
     assert old not in knowledge.store.collection_names()  # dropped once replaced
     reopened = Store.open(store.settings, store.embeddings)  # every later process uses it
     assert reopened.collection_name == knowledge.store.collection_name
+
+
+def test_a_new_embedding_model_is_taken_by_a_rebuild(
+    tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    other_model = tmp_path / "my-model"  # the same weights under another name
+    other_model.symlink_to(resolve_model_path("all-MiniLM-L6-v2"), target_is_directory=True)
+    settings = store.settings.updated(store={"embedding_model": str(other_model)})
+    with pytest.raises(IndexNotReadyError, match="run `qa-bot ingest --rebuild`"):
+        Store.open(settings, store.embeddings)
+    knowledge = KnowledgeBase(Store.open(settings, store.embeddings, any_model=True))
+    knowledge.rebuild()
+    reopened = Store.open(settings, store.embeddings)  # no complaint any more
+    assert reopened.documents() == {ARTICLE}

@@ -16,6 +16,7 @@ from qa_bot.retrieval.rerank import CrossEncoderReranker, SentenceReranker, make
 from qa_bot.storage.bm25 import LexicalIndex
 from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
+from tests.conftest import write_folder
 
 PARTS = {
     "valves.txt": "Order code KX-9034 covers the pressure valves from our supplier in Ohio, "
@@ -34,10 +35,7 @@ RARE = "Which supplier makes KX-9043?"  # dense search confuses the near-identic
 @pytest.fixture
 def parts(tmp_path: Path, make_store: Callable[..., Store]) -> tuple[Store, Path]:
     """A small parts catalogue, ingested."""
-    folder = tmp_path / "parts"
-    for name, text in PARTS.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_text(text)
+    folder = write_folder(tmp_path / "parts", PARTS)
     store = make_store()
     ingest(store, folder)
     return store, folder

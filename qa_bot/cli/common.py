@@ -80,12 +80,12 @@ def progress_bar(label: str) -> bars.Progress:
     return bars.Progress(*columns, console=err)
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, any_model: bool = False) -> Store:
     """Load the model and open the index, with a spinner (it takes a few seconds)."""
     from qa_bot.storage.store import Store
 
     with err.status("Loading the embedding model and the index…"):
-        return Store.open(settings)
+        return Store.open(settings, any_model=any_model)
 
 
 def print_report(report: IngestReport, summary_to: Console = out) -> None:

@@ -53,7 +53,7 @@ def ingest(
         if server := find(settings):
             through_server(server, wanted, rebuild)
             return
-        store = open_store(settings)
+        store = open_store(settings, any_model=rebuild)  # a rebuild may change the model
         if rebuild:
             knowledge = KnowledgeBase(store)
             with_progress(knowledge.rebuild)

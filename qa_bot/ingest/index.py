@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,17 +81,29 @@ def _discover(folder: Path) -> _Discovery:
     return found
 
 
+_held = threading.local()  # data dirs whose lock this thread holds (the lock is re-entrant)
+
+
 @contextmanager
-def _exclusive(store: Store) -> Iterator[None]:
+def exclusive(store: Store) -> Iterator[None]:
     """Hold the data dir's ingest lock, or fail at once if another ingestion holds it."""
-    with open(store.settings.data_path / "ingest.lock", "w") as lock:
+    path = store.settings.data_path / "ingest.lock"
+    held: set[Path] = _held.__dict__.setdefault("paths", set())
+    if path in held:
+        yield
+        return
+    with open(path, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as err:
             raise CorpusError(
                 "Another ingestion is running on this index: wait for it to finish."
             ) from err
-        yield
+        held.add(path)
+        try:
+            yield
+        finally:
+            held.discard(path)
 
 
 def is_ingesting(store: Store) -> bool:
@@ -158,7 +171,7 @@ def sync_source(
         failed=[(prefix + rel, why) for rel, why in found.failed],
         ignored=found.ignored,
     )
-    with _exclusive(store):
+    with exclusive(store):
         store.sync_lexical()  # the document list below comes from it
         for done, (path, rel) in enumerate(found.files, 1):
             _ingest_file(store, catalog, path, prefix + rel, report)

@@ -5,14 +5,23 @@ all go through ``KnowledgeBase``."""
 from __future__ import annotations
 
 import shutil
+import threading
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path, PurePath
 
 from pydantic import BaseModel
 
 from qa_bot.errors import CorpusError, QaBotError
-from qa_bot.ingest.index import IngestReport, Progress, ingest, open_catalog, sync_source
+from qa_bot.ingest.index import (
+    IngestReport,
+    Progress,
+    exclusive,
+    ingest,
+    open_catalog,
+    sync_source,
+)
 from qa_bot.ingest.loaders import is_supported, supported_formats
 from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.store import Store
@@ -44,8 +53,10 @@ def safe_filename(name: str) -> str:
     if not base or base in {".", ".."}:
         raise UploadError("The file has no usable name: rename it and upload it again.")
     stem, suffix = PurePath(base).stem, PurePath(base).suffix
-    while len((stem + suffix).encode()) > MAX_NAME_BYTES:
+    while stem and len((stem + suffix).encode()) > MAX_NAME_BYTES:
         stem = stem[:-1]
+    if not stem or len(suffix.encode()) > MAX_NAME_BYTES // 2:
+        raise UploadError("The file name is too long: rename it and upload it again.")
     return stem + suffix
 
 
@@ -71,18 +82,35 @@ class KnowledgeBase:
         chosen = [self._source(name)] if name else self.sources()
         return [sync_source(self.store, self.catalog, s, progress) for s in chosen]
 
-    def rebuild(self, progress: Progress | None = None) -> list[IngestReport]:
+    def rebuild(
+        self,
+        progress: Progress | None = None,
+        on_switch: Callable[[Store], None] | None = None,
+        drop_after: float = 0.0,
+    ) -> list[IngestReport]:
         """Embed every source again into a new collection while the current one keeps
-        answering, then switch to it (``self.store`` is the new store) and drop the old one."""
-        new = self.store.fresh()
-        try:
-            reports = [sync_source(new, self.catalog, s, progress) for s in self.sources()]
-        except BaseException:
-            new.drop()
-            raise
-        new.activate()
-        old, self.store = self.store, new
-        old.drop()
+        answering; then switch to it (``self.store`` becomes the new store, ``on_switch`` is
+        told) and drop the old one, ``drop_after`` seconds later (questions under way finish
+        on it). Other ingestions wait until it is done."""
+        if self.store.settings.store.collection:
+            raise CorpusError(
+                "A rebuild needs collections of its own: unset QA_BOT_STORE__COLLECTION."
+            )
+        with exclusive(self.store):
+            new = self.store.fresh()
+            try:
+                reports = [sync_source(new, self.catalog, s, progress) for s in self.sources()]
+            except BaseException:
+                new.drop()
+                raise
+            new.activate()
+            old, self.store = self.store, new
+            if on_switch:
+                on_switch(new)
+        if drop_after:
+            threading.Timer(drop_after, old.drop).start()
+        else:
+            old.drop()
         return reports
 
     def remove(self, name: str) -> int:

@@ -131,17 +131,21 @@ class AccessPolicy:
             return proxied
         if self.settings.anonymous_widget and conn.url.path.startswith(WIDGET_PATHS):
             origin = conn.headers.get("origin")
-            if (
-                origin is None
-                or origin in self.settings.allowed_origins
-                or origin == own_origin(conn)
-            ):
+            if origin is None or self.trusted_origin(conn, origin):
                 return Principal("anonymous", "reader", "widget")
         return None
 
+    def own_origin(self, conn: HTTPConnection) -> str:
+        """This server's origin as the browser sees it (behind a trusted proxy, with the
+        scheme the proxy was reached by)."""
+        scheme = conn.url.scheme
+        if self.from_trusted_proxy(conn):
+            scheme = conn.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+        return f"{scheme}://{conn.headers.get('host', '')}"
+
     def trusted_origin(self, conn: HTTPConnection, origin: str | None) -> bool:
         """True for this server's own origin and the allowed ones."""
-        return origin == own_origin(conn) or origin in self.settings.allowed_origins
+        return origin == self.own_origin(conn) or origin in self.settings.allowed_origins
 
     def from_trusted_proxy(self, conn: HTTPConnection) -> bool:
         """True when the connection comes from a configured reverse proxy."""
@@ -162,10 +166,10 @@ class AccessPolicy:
             return None  # a forged header from anyone else is ignored
         user = conn.headers.get(self.settings.proxy_user_header, "").strip()
         email = conn.headers.get(self.settings.proxy_email_header, "").strip()
-        if not (user or email):
+        name = user or email  # the user header wins: a passed-through email is never trusted
+        if not name:
             return None
-        admin = bool({user, email} & set(self.settings.admins) - {""})
-        return Principal(user or email, "admin" if admin else "reader", "proxy")
+        return Principal(name, "admin" if name in self.settings.admins else "reader", "proxy")
 
     def _sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
@@ -200,8 +204,3 @@ class AccessPolicy:
             return Principal("api-key", "admin", "key")
         stored = next((k for k in self.keys.all() if hmac.compare_digest(k.sha256, wanted)), None)
         return Principal(stored.name, stored.role, "key") if stored else None
-
-
-def own_origin(conn: HTTPConnection) -> str:
-    """This server's origin as the browser sees it."""
-    return f"{conn.url.scheme}://{conn.headers.get('host', '')}"

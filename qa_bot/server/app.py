@@ -44,8 +44,9 @@ STATUS = {
 
 
 def _add_policies(app: FastAPI, settings: Settings, policy: AccessPolicy) -> None:
-    """Outermost first: the Host check (DNS rebinding), CORS for the allowed origins, the
-    access policy (who, which role, rate limit, body size), who may frame the pages."""
+    """Around every request, outermost first: who may frame the pages, the Host check (DNS
+    rebinding), CORS for the allowed origins, the access policy (who, which role, rate limit,
+    body size)."""
     server = settings.server
     max_upload = int(settings.ingest.max_file_mb * 1024 * 1024) + 64 * 1024  # + multipart
     limiter = RateLimiter(server.rate_limit)
@@ -56,7 +57,9 @@ def _add_policies(app: FastAPI, settings: Settings, policy: AccessPolicy) -> Non
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["authorization", "content-type"],
     )
-    hosts = [*server.allowed_hosts, f"[{server.host}]" if ":" in server.host else server.host]
+    loopback = ["127.0.0.1", "localhost", "::1", "[::1]"]  # never a rebinding target
+    own = f"[{server.host}]" if ":" in server.host else server.host
+    hosts = [*server.allowed_hosts, *loopback, own]
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     ancestors = " ".join(["'self'", *server.allowed_origins])
 

@@ -140,8 +140,7 @@ def ingest_folders(
         knowledge = KnowledgeBase(chain.store)
         reports = []
         if body.rebuild:
-            reports += knowledge.rebuild(progress)
-            chain.swap(knowledge.store)
+            reports += knowledge.rebuild(progress, on_switch=chain.swap, drop_after=60)
         return reports + [knowledge.ingest(Path(f), progress) for f in body.folders]
 
     return StreamingResponse(_streamed(work), media_type="application/x-ndjson")

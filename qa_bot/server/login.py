@@ -41,7 +41,7 @@ async def login(request: Request) -> Response:
         max_age=int(_policy(request).settings.session_hours * 3600),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_policy(request).own_origin(request).startswith("https:"),
     )
     return response
 

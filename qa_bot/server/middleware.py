@@ -21,7 +21,6 @@ from qa_bot.server.access import (
     AccessPolicy,
     Principal,
     needed_role,
-    own_origin,
 )
 
 LIMITED_PATHS = ("/api/", "/v1/", "/login")  # and every POST to Gradio
@@ -110,7 +109,8 @@ class AccessMiddleware:
         needed = needed_role(method, path)
         if needed is not None and principal is None:
             if method == "GET" and "text/html" in conn.headers.get("accept", ""):
-                return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+                target = path + (f"?{conn.url.query}" if conn.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
             return _detail(
                 401,
                 "Sign in first: send 'Authorization: Bearer <key>' (keys come from "
@@ -118,15 +118,22 @@ class AccessMiddleware:
             )
         if needed is not None and principal is not None and not principal.allows(needed):
             return _detail(403, "Only an admin may do this: ask an admin of this qa-bot.")
-        cookie_login = principal is not None and principal.via == "session"
-        if (cookie_login or path == "/login") and method not in SAFE_METHODS:
-            origin = conn.headers.get("origin")
-            foreign = (
-                origin != own_origin(conn) and origin not in self.policy.settings.allowed_origins
-            )
-            if foreign and (origin is not None or cookie_login):
-                return _detail(403, "Cross-site request refused: use qa-bot from its own page.")
+        if method not in SAFE_METHODS and _cross_site(conn, principal, self.policy):
+            return _detail(403, "Cross-site request refused: use qa-bot from its own page.")
         return None
+
+
+def _cross_site(conn: HTTPConnection, principal: Principal | None, policy: AccessPolicy) -> bool:
+    """True for a request another site's page made with the browser's ambient credentials
+    (a login cookie, a proxy's SSO, or just being on this machine); bearer keys and the
+    local CLI are not ambient. A cookie login must show its origin; others may omit it."""
+    ambient = principal is None or principal.via in {"session", "proxy", "open", "widget"}
+    if not ambient:
+        return False
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return principal is not None and principal.via == "session"
+    return not policy.trusted_origin(conn, origin)
 
 
 def names_foreign_file(body: bytes) -> bool:

@@ -170,8 +170,15 @@ class Store:
         """Embeds chunk sentences, cached on disk: every sentence is embedded once, at ingest."""
 
     @classmethod
-    def open(cls, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> Store:
-        """Connect to (or create) the index described by ``settings``."""
+    def open(
+        cls,
+        settings: Settings,
+        embeddings: SentenceEmbeddings | None = None,
+        *,
+        any_model: bool = False,
+    ) -> Store:
+        """Connect to (or create) the index described by ``settings``; ``any_model`` opens an
+        index built with another embedding model (only to rebuild it)."""
         embeddings = embeddings or SentenceEmbeddings(
             resolve_model_path(settings.store.embedding_model), settings.store.embed_batch_size
         )
@@ -179,7 +186,7 @@ class Store:
         name = _active_collection(settings)
         store = cls(settings, embeddings, client, name)
         built_with = (client.get_collection(name).metadata or {}).get("embedding_model")
-        if built_with != settings.store.embedding_model:
+        if built_with != settings.store.embedding_model and not any_model:
             raise IndexNotReadyError(
                 f"The index in {settings.data_path} was built with the embedding model "
                 f"'{built_with}', not '{settings.store.embedding_model}': run "

@@ -8,10 +8,17 @@ FAST := not browser and not llm and not chroma_server
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
+# Install Debian packages the set-up needs when they are missing (sudo when not root).
+apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: install it, then run \
+	make again."; exit 1; }; echo "Installing $(1) (apt-get install $(1))"; $(SUDO) apt-get \
+	update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
+	--no-install-recommends $(1)
+
 .PHONY: run test test-fast ingest eval lint doctor bench-retrieval bench-generation \
 	calibrate-refusal clean
 
 $(BIN)/python:
+	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { $(call apt,python3-venv); }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0  # the CPU build; a bare dependency would pull CUDA
@@ -21,16 +28,13 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	@command -v c++ >/dev/null || { $(call apt,build-essential); }  # llama-cpp-python builds
 	$(BIN)/pip install -e '.[test]'
 	touch $@ $(VENV)/.installed
 
 # The browser tests drive Debian's Chromium; Playwright never downloads a browser.
 $(BROWSER):
-	@command -v apt-get >/dev/null || { echo "Chromium is missing at $(BROWSER) and apt-get \
-	is not available: install Chromium there, then run make test again."; exit 1; }
-	@echo "Installing Debian's chromium for the browser tests: $(SUDO) apt-get install chromium"
-	$(SUDO) apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
+	@$(call apt,chromium)
 
 run: $(VENV)/.installed
 	$(BIN)/qa-bot ingest

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -211,7 +212,8 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Precedence: explicit arguments, then env vars, then ``qa-bot.toml``."""
         check_env_names(os.environ)
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        legacy = LegacyApiKey(settings_cls)
+        return (init_settings, env_settings, legacy, TomlConfigSettingsSource(settings_cls))
 
     def updated(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some keys of some sections changed and validated:
@@ -237,6 +239,21 @@ class Settings(BaseSettings):
         return path
 
 
+LEGACY_API_KEY = "QA_BOT_API_KEY"
+"""The one admin key's variable from before settings had sections; still read."""
+
+
+class LegacyApiKey(PydanticBaseSettingsSource):
+    """``QA_BOT_API_KEY`` as ``server.api_key`` (``QA_BOT_SERVER__API_KEY`` wins)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        key = os.environ.get(LEGACY_API_KEY)
+        return {"server": {"api_key": key}} if key else {}
+
+
 def known_env_names() -> dict[str, tuple[str, str]]:
     """Every env var qa-bot reads, mapped to its (section, key)."""
     names = {}
@@ -250,7 +267,7 @@ def known_env_names() -> dict[str, tuple[str, str]]:
 
 def check_env_names(environ: os._Environ[str] | dict[str, str]) -> None:
     """Refuse a ``QA_BOT_*`` variable that names no setting (a typo would be silently ignored)."""
-    known = known_env_names()
+    known = {**known_env_names(), LEGACY_API_KEY: ("server", "api_key")}
     for name in environ:
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
             raise ValueError(

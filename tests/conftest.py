@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, sync_playwright
 
 from bench.llm_server import free_port, local_llm_server
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
+from qa_bot.server.app import uvicorn_config
 from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
 from qa_bot.storage.store import Store
 
@@ -27,7 +29,7 @@ ARTICLE_FILE = "softbank-trump-industrial-parks.txt"
 ARTICLE = f"corpus/{ARTICLE_FILE}"  # its document name: source "corpus", then the path
 ARTIFACTS = REPO / "test-artifacts"  # screenshots, kept by CI
 __all__ = ["free_port"]  # re-exported for the test modules
-CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (.ci/run installs it); never a downloaded one
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (`make test` installs it); never downloaded
 
 
 def run_cli(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -141,13 +143,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(marker)
 
 
-def serve_app(app: object) -> tuple[str, uvicorn.Server]:
+def serve_app(app: FastAPI) -> tuple[str, uvicorn.Server]:
     """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; return its URL."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))  # as `qa-bot serve` does
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

@@ -210,13 +210,39 @@ def behind_proxy(secured: dict[str, Any]) -> Iterator[Callable[..., httpx.Respon
 
 
 def test_trusted_proxy_users_get_their_role(behind_proxy: Callable[..., httpx.Response]) -> None:
+    """Each call from another client (X-Forwarded-For), so none is rate-limited."""
     reader = {"x-forwarded-user": "ann"}
-    ceo = {"x-forwarded-user": "ceo", "x-forwarded-email": "ceo@example.com"}
-    assert behind_proxy("GET", "/api/knowledge", headers=reader).status_code == 403
-    assert behind_proxy("GET", "/api/knowledge", headers=ceo).status_code == 200
+    ceo = {"x-forwarded-user": "ceo@example.com"}
+    assert (
+        behind_proxy(
+            "GET", "/api/knowledge", headers={**reader, "x-forwarded-for": "10.1.0.1"}
+        ).status_code
+        == 403
+    )
+    assert (
+        behind_proxy(
+            "GET", "/api/knowledge", headers={**ceo, "x-forwarded-for": "10.1.0.2"}
+        ).status_code
+        == 200
+    )
     forged = {"x-forwarded-user": "ann", "x-forwarded-email": "ceo@example.com"}
-    assert behind_proxy("GET", "/api/knowledge", headers=forged).status_code == 403
-    assert behind_proxy("GET", "/api/knowledge").status_code == 401  # the proxy named nobody
+    assert (
+        behind_proxy(
+            "GET", "/api/knowledge", headers={**forged, "x-forwarded-for": "10.1.0.4"}
+        ).status_code
+        == 403
+    )
+    by_email = {"x-forwarded-email": "ceo@example.com"}  # a proxy that only sends the email
+    assert (
+        behind_proxy(
+            "GET", "/api/knowledge", headers={**by_email, "x-forwarded-for": "10.1.0.5"}
+        ).status_code
+        == 200
+    )
+    assert (
+        behind_proxy("GET", "/api/knowledge", headers={"x-forwarded-for": "10.1.0.3"}).status_code
+        == 401
+    )  # the proxy named nobody
 
 
 def test_rate_limit_counts_the_forwarded_client_only_behind_the_proxy(
@@ -371,6 +397,39 @@ def test_widget_readers_may_be_anonymous_when_allowed(secured: dict[str, Any]) -
         beyond = httpx.post(f"{url}/v1/chat/completions", headers={"origin": wiki}, json={})
         assert beyond.status_code == 401  # only the widget's routes
         upload = httpx.post(f"{url}/api/documents", headers={"origin": wiki}, files={"f": b""})
-        assert upload.status_code in (401, 403)
+        assert upload.status_code == 401  # anonymous only on the widget's routes
     finally:
         server.should_exit = True
+
+
+def test_unreadable_or_oversize_uploads_leave_nothing(secured: dict[str, Any]) -> None:
+    chain: QaChain = secured["chain"]
+    uploads = secured["root"] / "data" / "uploads"
+    headers = bearer(secured["admin"])
+    binary = httpx.post(
+        f"{secured['url']}/api/documents",
+        files={"files": ("blob.txt", bytes(range(256)) * 64)},
+        headers=headers,
+        timeout=60,
+    ).json()
+    assert (
+        binary["stored"] == []
+        and "looks like a binary file" in binary["failed"]["uploads/blob.txt"]
+    )
+    assert not (uploads / "blob.txt").exists()
+    settings = chain.settings.updated(ingest={"max_file_mb": 1}, server={"rate_limit": 1000})
+    url, server = serve_app(create_app(QaChain(chain.store, settings)))
+    try:
+        big = httpx.post(
+            f"{url}/api/documents",
+            files={"files": ("big.txt", b"word " * 400_000)},
+            headers=headers,
+            timeout=60,
+        )
+        assert big.status_code == 413 and big.json()["detail"].startswith(
+            "The request is too large"
+        )
+    finally:
+        server.should_exit = True
+    assert not (uploads / "big.txt").exists()
+    assert not any(d.startswith("uploads/") for d in chain.store.documents())

@@ -107,13 +107,16 @@ def test_chroma_down_mid_session_is_a_503_sentence_then_recovers(
     url, server = serve_app(create_app(QaChain(store)))
     ask = {"question": "What did TSMC decide?"}
     try:
-        assert httpx.post(f"{url}/api/ask", json=ask, timeout=60).status_code == 200
+        first = httpx.post(f"{url}/api/ask", json=ask, timeout=60).json()
+        chunk_id = first["citations"][0]["chunk_id"]
         chroma.terminate()
         chroma.wait(10)
         for response in (
             httpx.post(f"{url}/api/ask", json=ask, timeout=60),
             httpx.get(f"{url}/healthz", timeout=60),
             httpx.post(f"{url}/v1/chat/completions", json=openai_body(), timeout=60),
+            httpx.get(f"{url}/api/sources/{chunk_id}", timeout=60),
+            httpx.get(f"{url}/sources/{chunk_id}", timeout=60),
         ):
             assert response.status_code == 503
             assert response.json()["detail"].startswith(

@@ -104,19 +104,19 @@ def test_other_languages_answer_or_refuse_without_error(url: str, question: str)
 
 
 @pytest.mark.parametrize(
-    ("content", "kind", "detail"),
+    ("content", "kind", "status", "detail"),
     [
-        (b'{"question": ', "application/json", "Invalid request: body: JSON decode error"),
-        (b"question=hello", "application/x-www-form-urlencoded", "Invalid request: body"),
-        (b"hello", "text/plain", "Invalid request: body"),
-        (b"\xff\xfe\x00binary", "application/json", "There was an error parsing the body"),
+        (b'{"question": ', "application/json", 422, "Invalid request: body: JSON decode error"),
+        (b"question=hello", "application/x-www-form-urlencoded", 422, "Invalid request: body"),
+        (b"hello", "text/plain", 422, "Invalid request: body"),
+        (b"\xff\xfe\x00binary", "application/json", 400, "There was an error parsing the body"),
     ],
 )
-def test_malformed_bodies(url: str, content: bytes, kind: str, detail: str) -> None:
+def test_malformed_bodies(url: str, content: bytes, kind: str, status: int, detail: str) -> None:
     response = httpx.post(
         f"{url}/api/ask", content=content, headers={"content-type": kind}, timeout=60
     )
-    assert response.status_code in (400, 422) and detail in response.json()["detail"]
+    assert response.status_code == status and detail in response.json()["detail"]
     assert len(response.content) < 2000  # the input is never echoed back
 
 
@@ -259,3 +259,17 @@ def test_another_sites_page_cannot_post_to_a_local_qa_bot(url: str) -> None:
         )
         assert response.status_code == 403
         assert response.json()["detail"].startswith("Cross-site request refused")
+
+
+def test_listening_beyond_loopback_without_keys_only_reads(chain: QaChain) -> None:
+    settings = chain.settings.updated(server={"host": "0.0.0.0", "rate_limit": 1000})
+    address, server = serve_app(create_app(QaChain(chain.store, settings)))  # on 127.0.0.1
+    try:
+        assert ask(address, {"question": QUESTION}).status_code == 200
+        upload = httpx.post(
+            f"{address}/api/documents", files={"files": ("x.txt", b"Planted.")}, timeout=60
+        )
+        assert upload.status_code == 403
+        assert upload.json()["detail"] == "Only an admin may do this: ask an admin of this qa-bot."
+    finally:
+        server.should_exit = True

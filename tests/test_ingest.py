@@ -149,3 +149,23 @@ def test_a_new_embedding_model_is_taken_by_a_rebuild(
     knowledge.rebuild()
     reopened = Store.open(settings, store.embeddings)  # no complaint any more
     assert reopened.documents() == {ARTICLE}
+
+
+def test_links_that_loop_dangle_or_leave_the_folder_are_skipped(
+    tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("The safe combination is 12-34-56.")
+    (corpus / "loop-a.txt").symlink_to(corpus / "loop-b.txt")
+    (corpus / "loop-b.txt").symlink_to(corpus / "loop-a.txt")
+    (corpus / "dead.txt").symlink_to(corpus / "gone.txt")
+    (corpus / "leak.txt").symlink_to(outside)
+    (corpus / "inside.txt").symlink_to(corpus / ARTICLE_FILE)
+    report = ingest(make_store(), corpus)
+    assert dict(report.failed) == {
+        "corpus/dead.txt": "it is a link to a file that does not exist",
+        "corpus/leak.txt": "it is a link to a file outside the folder",
+        "corpus/loop-a.txt": "it is a link that loops back on itself",
+        "corpus/loop-b.txt": "it is a link that loops back on itself",
+    }
+    assert sorted(report.added) == sorted([ARTICLE, "corpus/inside.txt"])

@@ -128,8 +128,9 @@ def test_mmr_spreads_near_duplicates(tmp_path: Path, make_store: Callable[..., S
 def test_cross_encoder_setting_loads_a_local_model(
     parts: tuple[Store, Path], tmp_path: Path
 ) -> None:
-    """The plumbing of QA_BOT_RERANKER=<folder>: a real sentence-transformers cross-encoder
-    (the bundled MiniLM with an untrained scoring head; no trained one ships on PyPI)."""
+    """The plumbing of QA_BOT_RETRIEVAL__RERANKER=<folder>: a real sentence-transformers
+    cross-encoder (the bundled MiniLM with an untrained scoring head; none trained ships on
+    PyPI)."""
     from sentence_transformers import CrossEncoder
 
     store, _ = parts

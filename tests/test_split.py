@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from langchain_core.documents import Document
 
 from qa_bot.ingest.split import split_documents
@@ -102,3 +103,24 @@ def test_chunks_of_a_long_single_line_text_are_exact_slices() -> None:
         offset = chunk.metadata["offset"]
         assert text[offset : offset + len(chunk.page_content)] == chunk.page_content
         assert len(chunk.page_content) <= 400
+
+
+def test_sentence_splitting_reads_the_text_in_bounded_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Linear time on any text: pysbd (superlinear on long inputs) only ever sees blocks of a
+    few thousand characters, and each character at most about twice."""
+    import pysbd
+
+    seen: list[int] = []
+    segment = pysbd.Segmenter.segment
+
+    def counted(self: pysbd.Segmenter, text: str) -> list[str]:
+        seen.append(len(text))
+        return segment(self, text)
+
+    monkeypatch.setattr(pysbd.Segmenter, "segment", counted)
+    text = ("The depot stores pallets. Inspections happen weekly. " * 4000) + "\n\n" + "x " * 9000
+    spans = sentence_spans(text)
+    assert spans[0].text == "The depot stores pallets." and spans[-1].end <= len(text)
+    assert max(seen) <= 4000 and sum(seen) <= 2.2 * len(text)

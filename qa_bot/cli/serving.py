@@ -31,7 +31,7 @@ def serve(
     import uvicorn
 
     from qa_bot.chain import QaChain
-    from qa_bot.server.app import access_policy, create_app
+    from qa_bot.server.app import access_policy, create_app, uvicorn_config
     from qa_bot.server.local import announce, withdraw
     from qa_bot.server.ui import build_ui
 
@@ -53,8 +53,7 @@ def serve(
     # uvicorn re-raises SIGTERM once it has shut down: end through `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        # X-Forwarded-For is read by qa-bot itself, and only from server.trusted_proxies
-        uvicorn.run(app_, host=host, port=port, log_level="warning", proxy_headers=False)
+        uvicorn.Server(uvicorn_config(app_, host, port)).run()
     finally:
         withdraw(settings, record)
 

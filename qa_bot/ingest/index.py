@@ -74,14 +74,28 @@ def _discover(folder: Path) -> _Discovery:
                 continue
             if not is_supported(path):
                 found.ignored += 1
-            elif path.is_symlink() and not path.resolve().is_relative_to(root_path):
-                found.failed.append((rel, "it is a link to a file outside the folder"))
+            elif problem := _link_problem(path, root_path):
+                found.failed.append((rel, problem))
             else:
                 found.files.append((path, rel))
     return found
 
 
 _held = threading.local()  # data dirs whose lock this thread holds (the lock is re-entrant)
+
+
+def _link_problem(path: Path, root: Path) -> str | None:
+    """Why a linked file is not read (a loop, a dead link, or one leading outside the folder);
+    None for a plain file or a link within the folder."""
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve(strict=True)
+    except RuntimeError:
+        return "it is a link that loops back on itself"
+    except OSError:
+        return "it is a link to a file that does not exist"
+    return None if target.is_relative_to(root) else "it is a link to a file outside the folder"
 
 
 @contextmanager
@@ -149,6 +163,12 @@ def ingest(store: Store, folder: Path, progress: Progress | None = None) -> Inge
     if not folder.is_dir():
         raise CorpusError(f"The folder {folder} does not exist: give the path of your documents.")
     catalog = open_catalog(store)
+    known = any(s.path == folder.resolve() for s in catalog.sources())
+    if not known and not _discover(folder).files:  # never register a folder with nothing in it
+        raise CorpusError(
+            f"No supported documents in {folder} ({supported_formats()}): "
+            "add some or point to another folder."
+        )
     return sync_source(store, catalog, catalog.register(folder), progress)
 
 

@@ -78,9 +78,17 @@ class KnowledgeBase:
     def resync(
         self, name: str | None = None, progress: Progress | None = None
     ) -> list[IngestReport]:
-        """Re-sync one source, or all of them."""
-        chosen = [self._source(name)] if name else self.sources()
-        return [sync_source(self.store, self.catalog, s, progress) for s in chosen]
+        """Re-sync one source, or all of them: a source whose folder is gone or empty is
+        reported as failed (its documents stay) and the others go on."""
+        if name:
+            return [sync_source(self.store, self.catalog, self._source(name), progress)]
+        return [self._sync_or_report(source, progress) for source in self.sources()]
+
+    def _sync_or_report(self, source: Source, progress: Progress | None) -> IngestReport:
+        try:
+            return sync_source(self.store, self.catalog, source, progress)
+        except CorpusError as error:
+            return IngestReport(source=source.name, failed=[(f"{source.name}/", str(error))])
 
     def rebuild(
         self,
@@ -99,7 +107,7 @@ class KnowledgeBase:
         with exclusive(self.store):
             new = self.store.fresh()
             try:
-                reports = [sync_source(new, self.catalog, s, progress) for s in self.sources()]
+                reports = [KnowledgeBase(new)._sync_or_report(s, progress) for s in self.sources()]
             except BaseException:
                 new.drop()
                 raise
@@ -196,7 +204,10 @@ class KnowledgeBase:
             for name in stored:  # another ingestion holds the lock: leave nothing behind
                 (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
             raise
-        return stored, report
+        failed = {name for name, _ in report.failed}
+        for name in set(stored) & failed:  # unreadable (corrupt, binary, a zip bomb): not kept
+            (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
+        return [name for name in stored if name not in failed], report
 
     def delete_document(self, name: str) -> int:
         """Delete an uploaded document (its file and its chunks); return chunks removed.

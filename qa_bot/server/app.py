@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import gradio as gr
+import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -110,6 +111,12 @@ def access_policy(settings: Settings, local_token: str | None = None) -> AccessP
     data = settings.data_path
     keys = KeyStore(data / "keys.json")
     return AccessPolicy(settings.server, keys, data / "session-secret", local_token)
+
+
+def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
+    """How qa-bot is served: uvicorn's own X-Forwarded-For handling off (qa-bot reads it, and
+    only from ``server.trusted_proxies``)."""
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
 
 
 def _gradio_user(request: Request) -> str | None:

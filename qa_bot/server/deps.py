@@ -7,7 +7,6 @@ from importlib.resources import files
 from fastapi import Request
 
 from qa_bot.chain import QaChain
-from qa_bot.config import Settings
 from qa_bot.server.access import Principal
 from qa_bot.storage.feedback import FeedbackStore
 
@@ -29,11 +28,6 @@ def get_chain(request: Request) -> QaChain:
     """The app's one chain."""
     chain: QaChain = request.app.state.chain
     return chain
-
-
-def get_settings(request: Request) -> Settings:
-    """The settings the app was built with."""
-    return get_chain(request).settings
 
 
 def get_feedback(request: Request) -> FeedbackStore:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import re
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -126,6 +129,26 @@ def _chroma_client(settings: Settings) -> ClientAPI:
     return client
 
 
+class AtomicFileStore(LocalFileStore):
+    """LangChain's file store, writing each value to a temporary file renamed into place, so a
+    question answered during an ingestion never reads a half-written vector."""
+
+    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
+        for key, value in key_value_pairs:
+            path = self._get_full_path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
+            tmp.write_bytes(value)
+            tmp.replace(path)
+
+
+def _cache_namespace(model: str) -> str:
+    """The sentence-vector cache's folder for a model: its name, or a hash of a folder path."""
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", model):
+        return model
+    return "model-" + hashlib.sha256(model.encode()).hexdigest()[:16]
+
+
 class Store:
     """Chunks with their vectors (Chroma), keywords (BM25) and sentence vectors (cached)."""
 
@@ -163,8 +186,8 @@ class Store:
         self._lexical = LexicalIndex(lexical_dir / f"{key}.sqlite")
         self.sentence_embeddings: Embeddings = CacheBackedEmbeddings.from_bytes_store(
             embeddings,
-            LocalFileStore(settings.data_path / "sentence-vectors"),
-            namespace=settings.store.embedding_model,
+            AtomicFileStore(settings.data_path / "sentence-vectors"),
+            namespace=_cache_namespace(settings.store.embedding_model),
             key_encoder="sha256",
         )
         """Embeds chunk sentences, cached on disk: every sentence is embedded once, at ingest."""

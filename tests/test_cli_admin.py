@@ -1,0 +1,91 @@
+"""The CLI's knowledge-base, key and set-up commands, in real processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qa_bot.storage.keys import KeyStore
+from tests.conftest import REPO, run_cli, write_folder
+
+MENU = {"menu.txt": "The staff canteen serves lentil soup every Thursday.\n"}
+
+
+def test_sources_list_resync_and_remove(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    canteen = write_folder(tmp_path / "canteen", MENU)
+    assert run_cli("ingest", str(REPO / "corpus"), str(canteen), data_dir=data).returncode == 0
+    listed = run_cli("sources", "list", data_dir=data).stdout
+    assert "corpus" in listed and "canteen" in listed
+    documents = run_cli("sources", "documents", data_dir=data).stdout
+    assert "canteen/menu.txt" in documents and "corpus/softbank" in documents
+    (canteen / "menu.txt").write_text("The staff canteen serves bean stew every Friday.\n")
+    resynced = run_cli("sources", "resync", "canteen", data_dir=data)
+    assert resynced.returncode == 0 and "Ingested canteen" in resynced.stdout
+    answer = json.loads(
+        run_cli("ask", "--json", "What does the canteen serve?", data_dir=data).stdout
+    )
+    assert "bean stew" in answer["answer"]
+    removed = run_cli("sources", "remove", "canteen", data_dir=data)
+    assert removed.returncode == 0 and "Removed canteen (1 chunks)." in removed.stdout
+    assert canteen.exists()  # the folder itself is left alone
+    missing = run_cli("sources", "remove", "canteen", data_dir=data)
+    assert missing.returncode == 1
+    assert "Error: No source called 'canteen' (sources: corpus)." in missing.stderr
+
+
+def test_a_vanished_folder_does_not_block_the_others(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    canteen = write_folder(tmp_path / "canteen", MENU)
+    assert run_cli("ingest", str(REPO / "corpus"), str(canteen), data_dir=data).returncode == 0
+    (canteen / "menu.txt").unlink()
+    canteen.rmdir()
+    done = run_cli("sources", "resync", data_dir=data)
+    assert done.returncode == 0
+    assert "does not exist" in " ".join(done.stderr.split())
+    assert "Ingested corpus" in done.stdout
+
+
+def test_an_empty_folder_is_refused_and_not_registered(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    (tmp_path / "empty").mkdir()
+    done = run_cli("ingest", str(tmp_path / "empty"), data_dir=data)
+    assert done.returncode == 1 and "No supported documents" in done.stderr
+    assert "empty" not in run_cli("sources", "list", data_dir=data).stdout
+
+
+def test_keys_add_list_remove(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    made = run_cli("keys", "add", "wiki-bot", "--role", "reader", data_dir=data)
+    key = made.stdout.strip()
+    assert made.returncode == 0 and key.startswith("qab_")
+    listed = run_cli("keys", "list", data_dir=data).stdout
+    assert "wiki-bot" in listed and "reader" in listed and key not in listed
+    assert KeyStore(data / "keys.json").find(key) is not None
+    wrong = run_cli("keys", "add", "x", "--role", "root", data_dir=data)
+    assert wrong.returncode == 1 and "Unknown role 'root': use reader or admin." in wrong.stderr
+    assert run_cli("keys", "remove", "wiki-bot", data_dir=data).returncode == 0
+    assert KeyStore(data / "keys.json").find(key) is None
+
+
+def test_config_names_each_setting_and_refuses_typos(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shown = run_cli("config", data_dir=data, QA_BOT_RETRIEVAL__TOP_K="8", QA_BOT_API_KEY="s3")
+    assert shown.returncode == 0
+    rows = {line.split("│")[1].strip(): line for line in shown.stdout.splitlines() if "│" in line}
+    assert "8" in rows["retrieval.top_k"] and "env" in rows["retrieval.top_k"]
+    assert "s3" not in shown.stdout and "**" in rows["server.api_key"]  # masked
+    typo = run_cli("config", data_dir=data, QA_BOT_RETRIEVAL__TOPK="8")
+    assert typo.returncode == 1
+    assert "Error: Unknown setting QA_BOT_RETRIEVAL__TOPK" in typo.stderr
+    bad = run_cli("ask", "x", data_dir=data, QA_BOT_ANSWER__GENERATOR="magic")
+    assert bad.returncode == 1 and "Bad setting answer.generator" in " ".join(bad.stderr.split())
+
+
+def test_doctor_reports_each_part_with_a_fix(tmp_path: Path) -> None:
+    done = run_cli("doctor", data_dir=tmp_path / "data")
+    text = " ".join(done.stdout.split())
+    for check in ("Python", "Browser (tests)", "Embedding model", "Index", "LLM server"):
+        assert check in text
+    assert "is empty: run `qa-bot ingest`" in text  # a fresh data dir, with the fix
+    assert done.returncode == 0  # an empty index is a warning, not a failure

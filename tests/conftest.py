@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -151,3 +152,22 @@ def serve_app(app: FastAPI) -> tuple[str, uvicorn.Server]:
     while not server.started:
         time.sleep(0.05)
     return f"http://127.0.0.1:{port}", server
+
+
+def start_chroma(port: int, path: Path) -> subprocess.Popen[bytes]:
+    """`chroma run` on 127.0.0.1:``port`` over ``path``, once it answers its heartbeat."""
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
+    server = subprocess.Popen(
+        [chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).raise_for_status()
+            return server
+        except httpx.HTTPError:
+            assert server.poll() is None, "chroma run exited"
+            assert time.monotonic() < deadline, "chroma run did not start in 60 s"
+            time.sleep(0.3)

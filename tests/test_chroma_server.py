@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,26 +13,7 @@ from qa_bot.errors import StoreUnavailableError
 from qa_bot.ingest import ingest
 from qa_bot.server.app import create_app
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, free_port, serve_app
-
-
-def start_chroma(port: int, path: Path) -> subprocess.Popen[bytes]:
-    """`chroma run` on 127.0.0.1:``port`` over ``path``, once it answers its heartbeat."""
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"
-    server = subprocess.Popen(
-        [chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).raise_for_status()
-            return server
-        except httpx.HTTPError:
-            assert server.poll() is None, "chroma run exited"
-            assert time.monotonic() < deadline, "chroma run did not start in 60 s"
-            time.sleep(0.3)
+from tests.conftest import ARTICLE, free_port, serve_app, start_chroma
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from qa_bot.server.app import create_app
 from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, REPO, free_port, run_cli, serve_app
+from tests.conftest import ARTICLE, REPO, free_port, run_cli, serve_app, start_chroma
 
 QUESTION = "What did TSMC decide?"
 SENTENCES = [
@@ -77,16 +77,29 @@ def _recorded(records: Path) -> int:
         return 0
 
 
-@pytest.fixture
-def running_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A real `qa-bot serve` over the default corpus (embedded Chroma) in its own process."""
+@pytest.fixture(params=["embedded", pytest.param("chroma-server", marks=pytest.mark.chroma_server)])
+def running_server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, Path, dict[str, str]]]:
+    """A real `qa-bot serve` over the default corpus in its own process, on embedded Chroma or
+    a `chroma run` server; yields its URL, data dir and the settings the CLI needs too."""
     data = tmp_path / "data"
     corpus = tmp_path / "corpus"
     shutil.copytree(REPO / "corpus", corpus)
-    assert run_cli("ingest", str(corpus), data_dir=data).returncode == 0
+    settings: dict[str, str] = {}
+    chroma = None
+    if request.param == "chroma-server":
+        chroma_port = free_port()
+        chroma = start_chroma(chroma_port, tmp_path / "chroma")
+        settings = {
+            "QA_BOT_STORE__CHROMA_HOST": "127.0.0.1",
+            "QA_BOT_STORE__CHROMA_PORT": str(chroma_port),
+        }
+    assert run_cli("ingest", str(corpus), data_dir=data, **settings).returncode == 0
     port = free_port()
     env = {
         **os.environ,
+        **settings,
         "QA_BOT_STORE__DATA_DIR": str(data),
         "QA_BOT_SERVER__RATE_LIMIT": "100000",
         "HF_HUB_OFFLINE": "1",
@@ -107,16 +120,19 @@ def running_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except httpx.HTTPError:
             assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
             time.sleep(0.3)
-    yield url, data
+    yield url, data, settings
     server.terminate()
     server.wait(30)
+    if chroma is not None:
+        chroma.terminate()
+        chroma.wait(10)
     assert not (data / "server.json").exists()  # withdrawn on a clean stop
 
 
 def test_server_answers_while_the_cli_ingests_and_rebuilds(
-    running_server: tuple[str, Path], tmp_path: Path
+    running_server: tuple[str, Path, dict[str, str]], tmp_path: Path
 ) -> None:
-    url, data = running_server
+    url, data, settings = running_server
     folder = tmp_path / "depots"
     write_many(folder, 40)
     codes: list[int] = []
@@ -133,8 +149,8 @@ def test_server_answers_while_the_cli_ingests_and_rebuilds(
     asker = threading.Thread(target=keep_asking)
     asker.start()
     try:
-        added = run_cli("ingest", str(folder), data_dir=data)
-        rebuilt = run_cli("ingest", "--rebuild", data_dir=data)
+        added = run_cli("ingest", str(folder), data_dir=data, **settings)
+        rebuilt = run_cli("ingest", "--rebuild", data_dir=data, **settings)
     finally:
         done.set()
         asker.join()
@@ -150,7 +166,7 @@ def test_server_answers_while_the_cli_ingests_and_rebuilds(
     health = httpx.get(f"{url}/healthz").json()
     assert health["ingesting"] is False and health["documents"] == 41
     assert health["collection"] == (data / "active-collection").read_text()
-    cli = run_cli("ask", "--json", QUESTION, data_dir=data)  # through the server
+    cli = run_cli("ask", "--json", QUESTION, data_dir=data, **settings)  # through the server
     assert cli.returncode == 0 and ARTICLE in cli.stdout
 
 

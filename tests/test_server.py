@@ -267,6 +267,13 @@ def test_script_in_a_document_is_shown_as_text(page: Page, url: str) -> None:
     expect(bot).to_contain_text("<script>")  # visible as text …
     assert page.evaluate("window.pwned") is None and page.dialogs == []  # … and never run
     assert bot.locator('a[href^="javascript:"]').count() == 0  # links in documents are text
+    with page.expect_popup() as popup:  # the same in the source viewer
+        bot.get_by_role("link", name="open source").first.click()
+    viewer = popup.value
+    expect(viewer.locator("mark#quote")).to_contain_text("seven every morning")
+    expect(viewer.locator("body")).to_contain_text('<script>window.pwned = 1; alert("pwned")')
+    assert viewer.evaluate("window.pwned") is None and page.dialogs == []
+    assert viewer.locator('a[href^="javascript:"]').count() == 0
 
 
 def _widget_snippet(server_url: str) -> str:
@@ -313,6 +320,12 @@ def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], st
     expect(answer).to_contain_text("opted out", timeout=30_000)
     expect(answer.get_by_role("link")).to_have_count(1)
     page.screenshot(path=ARTIFACTS / "widget.png")
+    _ask_widget(page, "When does the Zanzibar ferry leave the harbour?")  # a hostile document
+    ferry = page.locator(".msg.bot").last
+    expect(ferry).to_contain_text("seven every morning", timeout=30_000)
+    expect(ferry).to_contain_text("<script>")
+    assert page.evaluate("window.pwned") is None and page.dialogs == []
+    assert page.locator('a[href^="javascript:"]').count() == 0
 
 
 def test_widget_is_refused_on_another_origin(page: Page, wiki: Callable[[bool], str]) -> None:

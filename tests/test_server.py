@@ -320,7 +320,8 @@ def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], st
     expect(answer).to_contain_text("opted out", timeout=30_000)
     expect(answer.get_by_role("link")).to_have_count(1)
     page.screenshot(path=ARTIFACTS / "widget.png")
-    _ask_widget(page, "When does the Zanzibar ferry leave the harbour?")  # a hostile document
+    page.get_by_label("Question").fill("When does the Zanzibar ferry leave the harbour?")
+    page.get_by_label("Question").press("Enter")  # the panel is open: a hostile document now
     ferry = page.locator(".msg.bot").last
     expect(ferry).to_contain_text("seven every morning", timeout=30_000)
     expect(ferry).to_contain_text("<script>")

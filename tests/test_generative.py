@@ -6,17 +6,21 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from gradio_client import Client
 
+from bench.llm_server import local_llm_server
 from qa_bot.answer.generative import answer_messages
 from qa_bot.answer.support import SupportCheck
 from qa_bot.chain import QaChain
 from qa_bot.errors import GeneratorError
 from qa_bot.records import Answer, cited_numbers
+from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
-from tests.conftest import free_port, run_cli
+from tests.conftest import free_port, run_cli, serve_app
 
 QUESTION = "What did TSMC decide?"
 
@@ -164,3 +168,26 @@ def test_chat_ui_streams_and_marks_citations(llm_chain: QaChain) -> None:
     marks = final.count("✓ verified") + final.count("⚠️ does not support the sentence")
     assert marks == sources  # every source carries its verdict
     assert "⚠️" in final  # the base model's unsupported text is never shown as supported
+
+
+@pytest.mark.llm
+def test_llm_server_stopped_then_back_without_a_restart(chain: QaChain, tmp_path: Path) -> None:
+    """The LLM server goes away while qa-bot serves: a 502 with one sentence naming it, then
+    answers again once it is back (same address), with no qa-bot restart."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    llm = chain.variant(
+        answer={"generator": "openai"}, openai={"base_url": base_url, "max_tokens": 20}
+    )
+    url, server = serve_app(create_app(llm))
+    ask = {"question": QUESTION}
+    try:
+        with local_llm_server(tmp_path / "first", port=port):
+            assert httpx.post(f"{url}/api/ask", json=ask, timeout=120).status_code == 200
+        down = httpx.post(f"{url}/api/ask", json=ask, timeout=120)
+        assert down.status_code == 502
+        assert down.json()["detail"].startswith(f"The LLM server at {base_url} cannot be reached")
+        with local_llm_server(tmp_path / "second", port=port):
+            assert httpx.post(f"{url}/api/ask", json=ask, timeout=120).status_code == 200
+    finally:
+        server.should_exit = True

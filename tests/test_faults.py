@@ -3,6 +3,7 @@ CLI ingests and rebuilds through it, a restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.server.app import create_app
 from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, REPO, free_port, run_cli, serve_app, start_chroma
 
@@ -170,25 +172,29 @@ def test_server_answers_while_the_cli_ingests_and_rebuilds(
     assert cli.returncode == 0 and ARTICLE in cli.stdout
 
 
-def test_restart_keeps_index_feedback_uploads_and_settings(
+def test_restart_keeps_index_feedback_uploads_keys_and_settings(
     tmp_path: Path, embeddings: SentenceEmbeddings
 ) -> None:
-    settings = Settings().updated(store={"data_dir": tmp_path / "data"}, retrieval={"top_k": 3})
-    store = Store.open(settings, embeddings)
-    knowledge = KnowledgeBase(store)
-    upload = tmp_path / "menu.txt"
-    upload.write_text("The canteen serves lentil soup every Thursday.")
-    stored, _ = knowledge.add_uploads([(upload, "menu.txt")])
-    FeedbackStore.beside(settings).add(Feedback(rating="down", question="q", answer="a"))
+    """What one server process stored is there for the next process on the same data dir."""
     from qa_bot.chain import QaChain
 
+    data = tmp_path / "data"
+    settings = Settings().updated(store={"data_dir": data})
+    store = Store.open(settings, embeddings)
+    upload = tmp_path / "menu.txt"
+    upload.write_text("The canteen serves lentil soup every Thursday.")
+    stored, _ = KnowledgeBase(store).add_uploads([(upload, "menu.txt")])
+    FeedbackStore.beside(settings).add(Feedback(rating="down", question="q", answer="a"))
+    key = KeyStore(settings.data_path / "keys.json").add("wiki", "reader")
     _, server = serve_app(create_app(QaChain(store)))
     server.should_exit = True
-    time.sleep(0.5)
-    again = Store.open(settings, embeddings)  # a new process would do the same
-    assert again.documents() == {"uploads/menu.txt"} and stored == ["uploads/menu.txt"]
-    assert (settings.data_path / "uploads" / "menu.txt").read_text().startswith("The canteen")
+    listed = run_cli("sources", "documents", data_dir=data)  # a new process
+    assert stored == ["uploads/menu.txt"] and "uploads/menu.txt" in listed.stdout
+    asked = run_cli("ask", "--json", "What does the canteen serve?", data_dir=data,
+                    QA_BOT_RETRIEVAL__TOP_K="1")  # fmt: skip
+    assert "lentil soup" in json.loads(asked.stdout)["answer"]
+    shown = run_cli("config", data_dir=data, QA_BOT_RETRIEVAL__TOP_K="1").stdout
+    assert any("retrieval.top_k" in line and "1" in line for line in shown.splitlines())
+    assert "wiki" in run_cli("keys", "list", data_dir=data).stdout
+    assert KeyStore(settings.data_path / "keys.json").find(key) is not None
     assert [f.rating for f in FeedbackStore.beside(settings).all()] == ["down"]
-    chain = QaChain(again)
-    assert chain.settings.retrieval.top_k == 3
-    assert "lentil soup" in chain.ask("What does the canteen serve?").answer

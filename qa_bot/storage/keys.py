@@ -37,12 +37,20 @@ class KeyStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._cache: tuple[tuple[int, int, int], list[StoredKey]] | None = None
 
     def all(self) -> list[StoredKey]:
-        """Every key, oldest first."""
-        if not self.path.exists():
+        """Every key, oldest first (read again only when the file changed: every request
+        asks)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return []
-        return [StoredKey(**item) for item in json.loads(self.path.read_text())]
+        version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # replaced on every save
+        if self._cache is None or self._cache[0] != version:
+            keys = [StoredKey(**item) for item in json.loads(self.path.read_text())]
+            self._cache = (version, keys)
+        return list(self._cache[1])
 
     def _save(self, keys: list[StoredKey]) -> None:
         tmp = self.path.with_suffix(".tmp")

@@ -132,6 +132,10 @@ def test_gradio_api_follows_the_same_policy(secured: dict[str, Any], tmp_path: P
     assert done == "Added uploads/vault.txt (1 new chunks): ask away."
     removed = admin.predict("uploads/vault.txt", True, api_name="/delete_document")
     assert removed == "Deleted uploads/vault.txt (1 chunks)."
+    blob = tmp_path / "blob.txt"
+    blob.write_bytes(bytes(range(256)) * 16)
+    refused = admin.predict([handle_file(str(blob))], api_name="/add_documents")
+    assert refused == ("⚠️ Could not read uploads/blob.txt: it looks like a binary file, not text.")
 
 
 def test_admin_uploads_are_named_safely_and_never_overwrite(secured: dict[str, Any]) -> None:

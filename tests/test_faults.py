@@ -183,7 +183,7 @@ def test_restart_keeps_index_feedback_uploads_keys_and_settings(
     store = Store.open(settings, embeddings)
     upload = tmp_path / "menu.txt"
     upload.write_text("The canteen serves lentil soup every Thursday.")
-    stored, _ = KnowledgeBase(store).add_uploads([(upload, "menu.txt")])
+    stored = KnowledgeBase(store).add_uploads([(upload, "menu.txt")]).stored
     FeedbackStore.beside(settings).add(Feedback(rating="down", question="q", answer="a"))
     key = KeyStore(settings.data_path / "keys.json").add("wiki", "reader")
     _, server = serve_app(create_app(QaChain(store)))

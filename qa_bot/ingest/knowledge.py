@@ -40,6 +40,14 @@ class DocumentInfo(BaseModel):
     ingested_at: str | None
 
 
+class UploadResult(BaseModel):
+    """What became of uploaded files: stored under these names, or refused with a reason."""
+
+    stored: list[str]
+    failed: dict[str, str]
+    chunks_added: int
+
+
 class UploadError(QaBotError):
     """An upload that is refused (type, size or name); nothing was written."""
 
@@ -187,7 +195,7 @@ class KnowledgeBase:
 
     def add_uploads(
         self, files: list[tuple[Path, str]], progress: Progress | None = None
-    ) -> tuple[list[str], IngestReport]:
+    ) -> UploadResult:
         """Store uploaded files (temporary path, client file name) in the uploads folder, each
         beside any file of the same name ("report (2).pdf"), then ingest them. Every file is
         checked before any is written."""
@@ -204,10 +212,11 @@ class KnowledgeBase:
             for name in stored:  # another ingestion holds the lock: leave nothing behind
                 (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
             raise
-        failed = {name for name, _ in report.failed}
-        for name in set(stored) & failed:  # unreadable (corrupt, binary, a zip bomb): not kept
+        failed = {name: why for name, why in report.failed if name in stored}
+        for name in failed:  # unreadable (corrupt, binary, a zip bomb): not kept
             (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
-        return [name for name in stored if name not in failed], report
+        kept = [name for name in stored if name not in failed]
+        return UploadResult(stored=kept, failed=failed, chunks_added=report.chunks_added)
 
     def delete_document(self, name: str) -> int:
         """Delete an uploaded document (its file and its chunks); return chunks removed.

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.ingest.index import IngestReport, Progress
-from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError
+from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError, UploadResult
 from qa_bot.server.access import Principal
 from qa_bot.server.deps import ApiError, get_chain, get_feedback, get_principal
 from qa_bot.storage.catalog import Source
@@ -44,8 +44,8 @@ def list_documents(knowledge: Knowledge) -> list[DocumentInfo]:
     return knowledge.documents()
 
 
-@router.post("/api/documents")
-def upload_documents(files: list[UploadFile], knowledge: Knowledge) -> dict[str, Any]:
+@router.post("/api/documents", response_model=UploadResult)
+def upload_documents(files: list[UploadFile], knowledge: Knowledge) -> UploadResult:
     """Add files to the uploads source (stored beside any of the same name) and ingest them."""
     if len(files) > MAX_FILES:
         raise UploadError(f"At most {MAX_FILES} files at a time: upload the rest afterwards.")
@@ -57,8 +57,7 @@ def upload_documents(files: list[UploadFile], knowledge: Knowledge) -> dict[str,
             path = Path(tmp) / str(n)
             path.write_bytes(upload.file.read())
             staged.append((path, upload.filename or ""))
-        stored, report = knowledge.add_uploads(staged)
-    return {"stored": stored, "failed": dict(report.failed), "chunks_added": report.chunks_added}
+        return knowledge.add_uploads(staged)
 
 
 @router.delete("/api/documents/{name:path}")

@@ -147,7 +147,7 @@ def _documents_tab(chain: QaChain) -> None:
             staged = _uploaded(payload)
             progress(0, desc="Ingesting")
             try:
-                stored, report = KnowledgeBase(chain.store).add_uploads(
+                result = KnowledgeBase(chain.store).add_uploads(
                     staged, lambda done, total, name: progress((done, total), desc=name)
                 )
             finally:  # Gradio's copies are not kept once stored (or refused)
@@ -155,14 +155,12 @@ def _documents_tab(chain: QaChain) -> None:
                     path.unlink(missing_ok=True)
         except QaBotError as error:
             return f"⚠️ {_escape(str(error))}"
-        failed = dict(report.failed)
         lines = [
-            f"Could not read {_escape(n)}: {_escape(failed[n])}." for n in stored if n in failed
+            f"⚠️ Could not read {_escape(n)}: {_escape(why)}." for n, why in result.failed.items()
         ]
-        added = [n for n in stored if n not in failed]
-        if added:
-            names = ", ".join(_escape(n) for n in added)
-            lines.append(f"Added {names} ({report.chunks_added} new chunks): ask away.")
+        if result.stored:
+            names = ", ".join(_escape(n) for n in result.stored)
+            lines.append(f"Added {names} ({result.chunks_added} new chunks): ask away.")
         return " ".join(lines)
 
     def on_delete(name: str | None, confirmed: bool, request: gr.Request) -> str:

@@ -170,6 +170,8 @@ def test_server_answers_while_the_cli_ingests_and_rebuilds(
     assert health["collection"] == (data / "active-collection").read_text()
     cli = run_cli("ask", "--json", QUESTION, data_dir=data, **settings)  # through the server
     assert cli.returncode == 0 and ARTICLE in cli.stdout
+    listed = run_cli("sources", "list", data_dir=data, **settings)  # through the server too
+    assert listed.returncode == 0 and "depots" in listed.stdout and "40" in listed.stdout
 
 
 def test_restart_keeps_index_feedback_uploads_keys_and_settings(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from qa_bot.ingest.knowledge import DocumentInfo
+    from qa_bot.storage.catalog import Source
 
 from qa_bot.cli.common import (
     app,
@@ -65,29 +69,40 @@ sources_app = typer.Typer(help="The folders in the knowledge base, and their doc
 app.add_typer(sources_app, name="sources")
 
 
+def _listing() -> tuple[list[Source], list[DocumentInfo]]:
+    """The sources and the indexed documents, from the running server when there is one."""
+    from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase
+    from qa_bot.server.local import find
+    from qa_bot.storage.catalog import Source
+
+    settings = load_settings()
+    if server := find(settings):
+        sources = [Source(**s) for s in server_call(server, "GET", "/api/knowledge")]
+        documents = server_call(server, "GET", "/api/documents")
+        return sources, [DocumentInfo(**d) for d in documents]
+    knowledge = KnowledgeBase(open_store(settings))
+    return knowledge.sources(), knowledge.documents()
+
+
 @sources_app.command("list")
 def sources_list() -> None:
     """Every source: its name, folder and number of documents."""
-    from qa_bot.ingest.knowledge import KnowledgeBase
-
     with user_errors():
-        knowledge = KnowledgeBase(open_store(load_settings()))
-        counts = Counter(d.source for d in knowledge.documents())
-        table = Table(title="Sources", title_justify="left")
-        for column in ("name", "folder", "documents"):
-            table.add_column(column)
-        for source in knowledge.sources():
-            table.add_row(escape(source.name), escape(str(source.path)), str(counts[source.name]))
+        sources, documents = _listing()
+    counts = Counter(d.source for d in documents)
+    table = Table(title="Sources", title_justify="left")
+    for column in ("name", "folder", "documents"):
+        table.add_column(column)
+    for source in sources:
+        table.add_row(escape(source.name), escape(str(source.path)), str(counts[source.name]))
     out.print(table)
 
 
 @sources_app.command("documents")
 def sources_documents() -> None:
     """Every indexed document: title, pages, chunks, when it was ingested."""
-    from qa_bot.ingest.knowledge import KnowledgeBase
-
     with user_errors():
-        documents = KnowledgeBase(open_store(load_settings())).documents()
+        _, documents = _listing()
     table = Table(title="Documents", title_justify="left")
     for column in ("document", "title", "pages", "chunks", "ingested at"):
         table.add_column(column)

@@ -10,8 +10,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
+from langchain_core.documents import Document
+
+from qa_bot.config import IngestSettings
 from qa_bot.errors import CorpusError
 from qa_bot.ingest.loaders import LoadError, is_supported, load_file, supported_formats
 from qa_bot.ingest.split import split_documents
@@ -20,6 +24,12 @@ from qa_bot.storage.store import Store
 
 Progress = Callable[[int, int, str], None]
 """Called after each file with (files done, files in all, source just processed)."""
+
+GROUP_CHUNKS = 256
+"""Chunks indexed (and embedded) together: enough for length-sorted batches across files,
+few enough for the progress bar to move every few seconds."""
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -131,25 +141,99 @@ def is_ingesting(store: Store) -> bool:
         return False
 
 
-def _ingest_file(
-    store: Store, catalog: Catalog, path: Path, name: str, report: IngestReport
-) -> None:
-    """Load, split and index one file as document ``name``, recording what changed."""
+@dataclass
+class _Prepared:
+    """One file read and split (or the reason it could not be read)."""
+
+    name: str
+    chunks: list[Document]
+    problem: str | None = None
+
+
+def _prepare(
+    files: list[tuple[Path, str]], prefix: str, settings: IngestSettings
+) -> Iterator[_Prepared]:
+    """Load and split each file, in order."""
+    for path, rel in files:
+        name = prefix + rel
+        try:
+            docs = load_file(path, name, settings)
+        except LoadError as err:
+            yield _Prepared(name, [], str(err))
+            continue
+        yield _Prepared(name, split_documents(docs, settings.chunk_size, settings.chunk_overlap))
+
+
+def _ahead(items: Iterator[T], depth: int = 16) -> Iterator[T]:
+    """``items``, produced by a background thread up to ``depth`` ahead of the reader, so
+    reading and splitting files overlaps embedding (the model leaves CPU time unused). The
+    thread stops when the reader does, even part-way."""
+    queue: Queue[tuple[T | None, BaseException | None, bool]] = Queue(depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[T | None, BaseException | None, bool]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.2)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None, False)):
+                    return
+        except BaseException as err:  # handed to the reader, raised there
+            put((None, err, True))
+        else:
+            put((None, None, True))
+
+    threading.Thread(target=produce, daemon=True, name="ingest-reader").start()
     try:
-        docs = load_file(path, name, store.settings.ingest)
-    except LoadError as err:
-        report.failed.append((name, str(err)))
-        return
-    settings = store.settings.ingest
-    chunks = split_documents(docs, settings.chunk_size, settings.chunk_overlap)
-    change = store.index_document(name, chunks)
-    report.chunks_added += change.added
-    report.chunks_deleted += change.deleted
-    if change.was_indexed and not change.changed:
-        report.unchanged.append(name)
-        return
-    (report.updated if change.was_indexed else report.added).append(name)
-    catalog.touch(name)
+        while True:
+            item, error, done = queue.get()
+            if error:
+                raise error
+            if done:
+                return
+            yield item  # type: ignore[misc]  # not None before done
+    finally:
+        stop.set()
+
+
+def _groups(prepared: Iterator[_Prepared], size: int) -> Iterator[list[_Prepared]]:
+    """Consecutive files holding about ``size`` chunks in all (a large file goes alone)."""
+    group: list[_Prepared] = []
+    for item in prepared:
+        group.append(item)
+        if sum(len(g.chunks) for g in group) >= size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _index_group(
+    store: Store, catalog: Catalog, group: list[_Prepared], report: IngestReport
+) -> None:
+    """Index a group of files in one pass and record what changed for each; a file that
+    failed to load keeps its previous chunks."""
+    readable = {item.name: item.chunks for item in group if item.problem is None}
+    changes = store.index_documents(readable)
+    for item in group:
+        if item.problem is not None:
+            report.failed.append((item.name, item.problem))
+            continue
+        change = changes[item.name]
+        report.chunks_added += change.added
+        report.chunks_deleted += change.deleted
+        if change.was_indexed and not change.changed:
+            report.unchanged.append(item.name)
+            continue
+        (report.updated if change.was_indexed else report.added).append(item.name)
+        catalog.touch(item.name)
 
 
 def open_catalog(store: Store) -> Catalog:
@@ -193,10 +277,14 @@ def sync_source(
     )
     with exclusive(store):
         store.sync_lexical()  # the document list below comes from it
-        for done, (path, rel) in enumerate(found.files, 1):
-            _ingest_file(store, catalog, path, prefix + rel, report)
-            if progress:
-                progress(done, len(found.files), prefix + rel)
+        done = 0
+        files = _ahead(_prepare(found.files, prefix, store.settings.ingest))
+        for group in _groups(files, GROUP_CHUNKS):
+            _index_group(store, catalog, group, report)
+            for item in group:
+                done += 1
+                if progress:
+                    progress(done, len(found.files), item.name)
         kept = {prefix + rel for _, rel in found.files}
         unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
         names = {s.name for s in catalog.sources()}

@@ -32,7 +32,6 @@ from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.storage.bm25 import LexicalIndex
 from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
-from qa_bot.text import chunk_sentences
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -190,7 +189,8 @@ class Store:
             namespace=_cache_namespace(settings.store.embedding_model),
             key_encoder="sha256",
         )
-        """Embeds chunk sentences, cached on disk: every sentence is embedded once, at ingest."""
+        """Embeds chunk sentences, cached on disk: each sentence is embedded the first time a
+        question reads its chunk, then read back."""
 
     @classmethod
     def open(
@@ -252,9 +252,11 @@ class Store:
     @_reaching_chroma
     def chunks(self, document: str | None = None) -> list[Document]:
         """Every chunk in the index, or those of one document, with ids and metadata."""
-        found = self._vectorstore.get(
-            where={"source": document} if document else None, include=["documents", "metadatas"]
-        )
+        return self._get(where={"source": document} if document else None)
+
+    def _get(self, where: dict[str, Any] | None) -> list[Document]:
+        """The chunks matching a Chroma ``where`` filter (all when None)."""
+        found = self._vectorstore.get(where=where, include=["documents", "metadatas"])
         return [
             Document(id=i, page_content=text, metadata=meta)
             for i, text, meta in zip(
@@ -297,32 +299,43 @@ class Store:
     # writing
 
     @_reaching_chroma
-    def is_indexed(self, document: str) -> bool:
-        """True when the index holds chunks of ``document``."""
-        return bool(self._records.list_keys(group_ids=[document], limit=1))
-
-    @_reaching_chroma
-    def index_document(self, document: str, chunks: list[Document]) -> IndexChange:
-        """Make ``chunks`` the chunks of ``document``: new ones are embedded, unchanged ones
-        kept, stale ones removed; the BM25 index and the sentence vectors follow."""
-        was_indexed = self.is_indexed(document)
-        result = index(
+    def index_documents(self, documents: dict[str, list[Document]]) -> dict[str, IndexChange]:
+        """Make each document's chunks those given, in one pass (so the model embeds across
+        files in length-sorted batches): new chunks are embedded, unchanged ones kept, stale
+        ones removed, and the BM25 index follows. Sentence vectors are not computed here: the
+        reranker and the answerer embed a chunk's sentences the first time they read it."""
+        before = {name: self._keys(name) for name in documents}
+        chunks = [chunk for group in documents.values() for chunk in group]
+        index(
             chunks,
             self._records,
             self._vectorstore,
             cleanup="scoped_full",
             source_id_key="source",
             key_encoder="sha256",
-            batch_size=256,
+            batch_size=max(1, len(chunks)),
         )
-        change = IndexChange(result["num_added"], result["num_deleted"], was_indexed)
-        if change.changed or not was_indexed:
-            stored = self.chunks(document)
-            self._lexical.replace(document, stored)
-            self.sentence_embeddings.embed_documents(
-                [s.text for chunk in stored for s in chunk_sentences(chunk)]
-            )
-        return change
+        changes = {}
+        for name, old in before.items():
+            new = self._keys(name)
+            changes[name] = IndexChange(len(new - old), len(old - new), bool(old))
+        touched = [name for name, change in changes.items() if change.changed]
+        stored = self._chunks_of(touched)
+        for name in touched:
+            self._lexical.replace(name, stored[name])
+        return changes
+
+    def _keys(self, document: str) -> set[str]:
+        """Ids of the chunks the record manager holds for ``document``."""
+        return set(self._records.list_keys(group_ids=[document]))
+
+    def _chunks_of(self, documents: list[str]) -> dict[str, list[Document]]:
+        """The stored chunks of several documents, by document, in one read."""
+        grouped: dict[str, list[Document]] = {name: [] for name in documents}
+        if documents:
+            for chunk in self._get(where={"source": {"$in": documents}}):
+                grouped[chunk.metadata["source"]].append(chunk)
+        return grouped
 
     @_reaching_chroma
     def delete_document(self, document: str) -> int:

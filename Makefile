@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BROWSER := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-FAST := not browser and not llm and not chroma_server
+FAST := not browser and not llm and not chroma_server and not postgres
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
@@ -14,7 +14,7 @@ apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: inst
 	update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 	--no-install-recommends $(1)
 
-.PHONY: run test test-fast ingest eval lint doctor bench-retrieval bench-generation \
+.PHONY: run test test-fast ingest eval lint doctor bench bench-retrieval bench-generation \
 	calibrate-refusal clean
 
 $(BIN)/python:
@@ -43,7 +43,12 @@ run: $(VENV)/.installed
 ingest: $(VENV)/.installed
 	$(BIN)/qa-bot ingest
 
-test: $(VENV)/.installed-test $(BROWSER)
+# PostgreSQL's server programs, for the replica tests (Debian keeps them off PATH).
+POSTGRES := /usr/lib/postgresql
+$(POSTGRES):
+	@$(call apt,postgresql)
+
+test: $(VENV)/.installed-test $(BROWSER) $(POSTGRES)
 	$(BIN)/pytest
 
 test-fast: $(VENV)/.installed-test  # the edit loop: real model and embedded Chroma only
@@ -51,6 +56,18 @@ test-fast: $(VENV)/.installed-test  # the edit loop: real model and embedded Chr
 
 doctor: $(VENV)/.installed
 	$(BIN)/qa-bot doctor
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[bench]'
+	touch $@ $(VENV)/.installed
+
+# The scale benchmark's corpus: the Python documentation sources, from Debian.
+PYDOCS := /usr/share/doc/python3.11/html/_sources
+$(PYDOCS):
+	@$(call apt,python3.11-doc)
+
+bench: $(VENV)/.installed-bench $(PYDOCS)  # writes docs/benchmarks.md (about 45 min)
+	$(BIN)/python -m bench.scale
 
 bench-retrieval: $(VENV)/.installed
 	$(BIN)/python bench/retrieval.py

@@ -44,6 +44,16 @@ class StoreSettings(Section):
         description="A bundled model name or a local sentence-transformers folder.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
+    database_url: SecretStr | None = Field(
+        None,
+        description="SQLAlchemy URL for ingestion records and feedback, shared by replicas "
+        "(postgresql+psycopg://user:password@host/db); unset = SQLite files in the data dir.",
+    )
+    follow_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How often a process checks Chroma for documents another process changed.",
+    )
 
 
 class IngestSettings(Section):

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -127,17 +128,71 @@ def llm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base_url
 
 
+@pytest.fixture(scope="module")
+def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real Chroma server, started for the module and stopped after it."""
+    port = free_port()
+    server = start_chroma(port, tmp_path_factory.mktemp("chroma-server"))
+    yield port
+    server.terminate()
+    server.wait(10)
+
+
+def _postgres_bin() -> Path:
+    """The folder of PostgreSQL's server programs (Debian's postgresql; `make test` installs
+    it)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    initdb = found[-1] if found else Path(shutil.which("initdb") or "initdb")
+    assert initdb.exists(), "PostgreSQL is not installed: apt-get install postgresql"
+    return initdb.parent
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL server on 127.0.0.1 for the session; yields its SQLAlchemy URL.
+    PostgreSQL refuses to run as root, so as root it runs as the postgres user."""
+    folder = Path(tempfile.mkdtemp(prefix="qa-bot-postgres-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    bin_dir, data, port = _postgres_bin(), folder / "data", free_port()
+
+    def pg(*command: str) -> None:
+        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
+
+    pg(str(bin_dir / "initdb"), "-D", str(data), "-U", "qa", "--auth=trust", "-E", "UTF8")
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    pg(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(folder / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql+psycopg://qa@127.0.0.1:{port}/postgres"
+    finally:
+        pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 MARKERS = {
     "browser": "browser",
     "llm_server": "llm",
     "llm_chain": "llm",
     "chroma_port": "chroma_server",
+    "postgres_url": "postgres",
 }
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by the real servers it needs (from its fixtures), so `make test-fast`
-    can leave out the browser, the LLM server and the Chroma server."""
+    can leave out the browser, the LLM server, the Chroma server and PostgreSQL."""
     for item in items:
         for fixture, marker in MARKERS.items():
             if fixture in getattr(item, "fixturenames", ()):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,17 +13,7 @@ from qa_bot.errors import StoreUnavailableError
 from qa_bot.ingest import ingest
 from qa_bot.server.app import create_app
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, free_port, serve_app, start_chroma
-
-
-@pytest.fixture(scope="module")
-def chroma_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A real Chroma server, started for this module and stopped after it."""
-    port = free_port()
-    server = start_chroma(port, tmp_path_factory.mktemp("chroma-server"))
-    yield port
-    server.terminate()
-    server.wait(10)
+from tests.conftest import ARTICLE, free_port, serve_app, start_chroma, write_folder
 
 
 def test_ingest_and_ask_through_the_server(
@@ -53,6 +43,28 @@ def test_bm25_is_rebuilt_from_a_server_another_machine_filled(
     chain = QaChain(reader)
     assert reader.keyword_ids() == writer.chunk_ids() != set()
     assert "TSMC" in chain.ask("What did TSMC decide?").citations[0].quote
+
+
+def test_a_replica_follows_what_another_ingests_and_deletes(
+    chroma_port: int, tmp_path: Path, make_store: Callable[..., Store]
+) -> None:
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_port, "follow_seconds": 0}
+    writer = make_store(store=server)
+    reader = Store.open(  # a second process's view: its own data dir, the same collection
+        writer.settings.updated(
+            store={"data_dir": tmp_path / "reader", "collection": writer.collection_name}
+        ),
+        writer.embeddings,
+    )
+    assert reader.keyword_search("Quillmarsh", 3) == []
+    folder = write_folder(tmp_path / "wiki", {"orchids.txt": "Zephyr orchids grow in Quillmarsh."})
+    ingest(writer, folder)
+    [hit] = reader.keyword_search("Quillmarsh", 3)  # no restart: BM25 followed Chroma
+    assert hit.metadata["source"] == "wiki/orchids.txt"
+    assert reader.documents() == {"wiki/orchids.txt"}
+    writer.delete_document("wiki/orchids.txt")
+    assert reader.keyword_search("Quillmarsh", 3) == []
+    assert reader.documents() == set()
 
 
 def test_two_data_dirs_get_separate_collections(

@@ -69,11 +69,11 @@ class LexicalIndex:
             db.execute("DELETE FROM chunks WHERE source = ?", (source,))
             _insert(db, chunks)
 
-    def rebuild(self, chunks: list[Document]) -> None:
-        """Replace the whole index with ``chunks``."""
+    def update(self, added: list[Document], removed: set[str]) -> None:
+        """Add chunks and remove others by id, in one transaction."""
         with connect(self.path) as db:
-            db.execute("DELETE FROM chunks")
-            _insert(db, chunks)
+            db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(i,) for i in removed])
+            _insert(db, added)
 
     def search(self, question: str, k: int, only: list[str] | None = None) -> list[Document]:
         """The ``k`` best chunks by BM25 (of the documents ``only`` names, when given), each

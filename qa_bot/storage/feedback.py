@@ -1,18 +1,21 @@
-"""Thumbs up / down on answers, kept in SQLite beside the index with the question, the answer and
-its citations, so a team can review what users disliked."""
+"""Thumbs up / down on answers, kept in the database with the question, the answer and its
+citations, so a team can review what users disliked."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
+from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
 from qa_bot.records import Citation
-from qa_bot.storage.sqlite import connect
+from qa_bot.storage.database import database_url, engine, unreachable
 
 Rating = Literal["up", "down"]
 
@@ -27,41 +30,69 @@ class Feedback(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
+_metadata = MetaData()
+_feedback = Table(
+    "feedback",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created", Text),
+    Column("rating", Text),
+    Column("question", Text),
+    Column("answer", Text),
+    Column("citations", Text),
+    Column("comment", Text),
+)
+
+
 class FeedbackStore:
-    """An append-only SQLite table of ``Feedback`` rows."""
+    """An append-only table of ``Feedback`` rows in the database (``feedback.sqlite`` in the
+    data dir unless ``store.database_url`` names a shared one)."""
 
     @classmethod
     def beside(cls, settings: Settings) -> FeedbackStore:
-        """The store in the data dir: ``feedback.sqlite``."""
-        return cls(settings.data_path / "feedback.sqlite")
+        """The store the settings name."""
+        return cls(database_url(settings, "feedback.sqlite"))
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        with connect(self.path) as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY, created TEXT, "
-                "rating TEXT, question TEXT, answer TEXT, citations TEXT, comment TEXT)"
-            )
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine(url)
+        with self._reaching():
+            _metadata.create_all(self.engine)
+
+    @contextmanager
+    def _reaching(self) -> Iterator[None]:
+        """A database that is down becomes one plain sentence."""
+        try:
+            yield
+        except OperationalError as err:
+            raise unreachable(self.url) from err
 
     def add(self, item: Feedback) -> int:
         """Store one verdict; return its id."""
-        citations = json.dumps([c.model_dump() for c in item.citations])
-        row = (datetime.now(UTC).isoformat(), item.rating, item.question, item.answer)
-        with connect(self.path) as db:
-            cursor = db.execute(
-                "INSERT INTO feedback (created, rating, question, answer, citations, comment) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (*row, citations, item.comment),
-            )
-            return int(cursor.lastrowid or 0)
+        row = {
+            "created": datetime.now(UTC).isoformat(),
+            "rating": item.rating,
+            "question": item.question,
+            "answer": item.answer,
+            "citations": json.dumps([c.model_dump() for c in item.citations]),
+            "comment": item.comment,
+        }
+        with self._reaching(), self.engine.begin() as db:
+            key = db.execute(insert(_feedback).values(row)).inserted_primary_key
+        return int(key[0]) if key else 0
 
     def all(self) -> list[Feedback]:
         """Every verdict, oldest first."""
-        with connect(self.path) as db:
-            rows = db.execute(
-                "SELECT rating, question, answer, citations, comment FROM feedback ORDER BY id"
-            ).fetchall()
+        query = select(_feedback).order_by(_feedback.c.id)
+        with self._reaching(), self.engine.connect() as db:
+            rows = db.execute(query).mappings().all()
         return [
-            Feedback(rating=r, question=q, answer=a, citations=json.loads(c), comment=m)
-            for r, q, a, c, m in rows
+            Feedback(
+                rating=row["rating"],
+                question=row["question"],
+                answer=row["answer"],
+                citations=json.loads(row["citations"]),
+                comment=row["comment"],
+            )
+            for row in rows
         ]

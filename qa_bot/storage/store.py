@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,10 +29,12 @@ from langchain_classic.storage import LocalFileStore
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index
+from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.storage.bm25 import LexicalIndex
+from qa_bot.storage.database import database_url, engine, unreachable
 from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
 
 P = ParamSpec("P")
@@ -69,7 +73,8 @@ def _unreachable(settings: Settings) -> StoreUnavailableError:
 
 def _reaching_chroma(method: Callable[P, T]) -> Callable[P, T]:
     """In server mode, a Chroma server that is down or failing becomes one plain sentence
-    (StoreUnavailableError) instead of a connection error from deep inside chromadb."""
+    (StoreUnavailableError) instead of a connection error from deep inside chromadb; so does a
+    database that cannot be reached."""
 
     @functools.wraps(method)
     def call(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -79,6 +84,8 @@ def _reaching_chroma(method: Callable[P, T]) -> Callable[P, T]:
             return method(*args, **kwargs)
         except QaBotError:
             raise
+        except OperationalError as err:
+            raise unreachable(store._database) from err
         except Exception as err:
             if store.settings.server_mode and _is_connection_error(err):
                 raise _unreachable(store.settings) from err
@@ -96,6 +103,9 @@ def _is_connection_error(err: BaseException) -> bool:
         seen = seen.__cause__ or seen.__context__
     return "connect" in str(err).lower()
 
+
+_UNSYNCED = "unsynced"
+"""No generation yet: the first ``follow`` syncs whatever the collection's stamp."""
 
 ACTIVE = "active-collection"
 """The file in the data dir naming the collection queries use (it changes on a rebuild)."""
@@ -175,14 +185,19 @@ class Store:
             else "local"
         )
         namespace = f"{where}/{collection_name}"
-        self._records = SQLRecordManager(
-            namespace, db_url=f"sqlite:///{settings.data_path / 'records.sqlite'}"
-        )
-        self._records.create_schema()
+        self._database = database_url(settings, "records.sqlite")
+        self._records = SQLRecordManager(namespace, engine=engine(self._database))
+        try:
+            self._records.create_schema()
+        except OperationalError as err:
+            raise unreachable(self._database) from err
         lexical_dir = settings.data_path / "lexical"
         lexical_dir.mkdir(exist_ok=True)
         key = hashlib.sha256(namespace.encode()).hexdigest()[:16]
         self._lexical = LexicalIndex(lexical_dir / f"{key}.sqlite")
+        self._generation: str | None = _UNSYNCED  # the Chroma generation BM25 last followed
+        self._checked = -math.inf  # when that was last asked
+        self._following = threading.Lock()
         self.sentence_embeddings: Embeddings = CacheBackedEmbeddings.from_bytes_store(
             embeddings,
             AtomicFileStore(settings.data_path / "sentence-vectors"),
@@ -254,9 +269,11 @@ class Store:
         """Every chunk in the index, or those of one document, with ids and metadata."""
         return self._get(where={"source": document} if document else None)
 
-    def _get(self, where: dict[str, Any] | None) -> list[Document]:
-        """The chunks matching a Chroma ``where`` filter (all when None)."""
-        found = self._vectorstore.get(where=where, include=["documents", "metadatas"])
+    def _get(
+        self, where: dict[str, Any] | None = None, ids: list[str] | None = None
+    ) -> list[Document]:
+        """The chunks matching a Chroma ``where`` filter or ``ids`` (all when neither)."""
+        found = self._vectorstore.get(ids=ids, where=where, include=["documents", "metadatas"])
         return [
             Document(id=i, page_content=text, metadata=meta)
             for i, text, meta in zip(
@@ -266,6 +283,7 @@ class Store:
 
     def documents(self) -> set[str]:
         """Names (paths relative to their folder) of every indexed document."""
+        self.follow()
         return self._lexical.documents()
 
     @_reaching_chroma
@@ -290,10 +308,12 @@ class Store:
 
     def keyword_search(self, query: str, k: int, only: list[str] | None = None) -> list[Document]:
         """The ``k`` best chunks by BM25, ``bm25`` in their metadata."""
+        self.follow()
         return self._lexical.search(query, k, only)
 
     def keyword_scores(self, query: str, ids: list[str]) -> dict[str, float]:
         """BM25 scores of the given chunks (absent: no word in common with the query)."""
+        self.follow()
         return self._lexical.scores(query, ids)
 
     # writing
@@ -323,6 +343,8 @@ class Store:
         stored = self._chunks_of(touched)
         for name in touched:
             self._lexical.replace(name, stored[name])
+        if touched:
+            self._stamp()
         return changes
 
     def _keys(self, document: str) -> set[str]:
@@ -344,15 +366,50 @@ class Store:
         if keys:
             self._vectorstore.delete(ids=keys)
             self._records.delete_keys(keys)
+            self._stamp()
         self._lexical.replace(document, [])
         return len(keys)
 
     @_reaching_chroma
     def sync_lexical(self) -> None:
-        """Rebuild the BM25 index from Chroma when they disagree (e.g. a server another machine
-        ingested into, or an index from before BM25 existed)."""
-        if self.keyword_ids() != self.chunk_ids():
-            self._lexical.rebuild(self.chunks())
+        """Bring the BM25 index in line with Chroma: chunks another process added (a replica,
+        or a server another machine filled) are read, those it removed are dropped."""
+        in_chroma, in_bm25 = self.chunk_ids(), self._lexical.ids()
+        if in_chroma != in_bm25:
+            added = list(in_chroma - in_bm25)
+            self._lexical.update(self._get(ids=added) if added else [], in_bm25 - in_chroma)
+
+    def follow(self) -> None:
+        """Sync the BM25 index when Chroma's collection changed since it was last synced
+        (another process stamps it on every write); asked at most every
+        ``store.follow_seconds``, by one thread at a time."""
+        now = time.monotonic()
+        if now - self._checked < self.settings.store.follow_seconds:
+            return
+        if not self._following.acquire(blocking=False):
+            return
+        try:
+            self._checked = now
+            generation = self._stamped()
+            if generation != self._generation:
+                self.sync_lexical()
+                self._generation = generation
+        finally:
+            self._following.release()
+
+    @_reaching_chroma
+    def _stamped(self) -> str | None:
+        """The collection's generation stamp (None before its first write)."""
+        metadata = self._client.get_collection(self._collection_name).metadata or {}
+        stamp = metadata.get("generation")
+        return str(stamp) if stamp else None
+
+    def _stamp(self) -> None:
+        """Give the collection a new generation, so other processes' BM25 indexes follow;
+        this one is in line already."""
+        collection = self._client.get_collection(self._collection_name)
+        self._generation = uuid.uuid4().hex
+        collection.modify(metadata={**(collection.metadata or {}), "generation": self._generation})
 
     def fresh(self) -> Store:
         """An empty store on a new collection, for a rebuild: this one keeps serving queries

@@ -1,0 +1,521 @@
+"""Scale benchmark: ingest against the raw encode limit and a naive peer, query latency at 1k,
+10k and 100k chunks (embedded and Chroma server), a load test with locust, and cold start.
+
+    make bench                      # or: python -m bench.scale [--quick]
+
+Corpus: the Python 3.11 documentation sources (Debian's python3.11-doc, reStructuredText as
+.txt: hundreds of small pages and a few large ones). Each measured step runs in its own process
+(so one step's memory and caches do not help another); every step is timed after the model is
+loaded. Writes docs/benchmarks.md, docs/benchmarks-*.png and bench/results/scale.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.progress import Progress, track
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parent.parent
+PYDOCS = Path("/usr/share/doc/python3.11/html/_sources")
+RESULTS = REPO / "bench" / "results" / "scale.json"
+console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How big each part of the run is (``--quick`` shrinks everything to check the script)."""
+
+    corpus_chars: int
+    sizes: tuple[int, ...]
+    queries: int
+    load_seconds: int
+    stream_seconds: int
+
+
+FULL = Plan(7_200_000, (1_000, 10_000, 100_000), 100, 60, 30)
+QUICK = Plan(250_000, (100, 300, 1_000), 20, 8, 5)
+
+
+# corpus
+
+
+def pick_corpus(folder: Path, chars: int) -> int:
+    """Copy documentation pages, in a fixed pseudo-random order, until ``chars`` characters."""
+    if not PYDOCS.is_dir():
+        sys.exit("The Python docs are missing: apt-get install python3.11-doc (make bench does).")
+    pages = sorted(PYDOCS.rglob("*.txt"), key=lambda p: hashlib.sha256(p.name.encode()).digest())
+    total = 0
+    for page in pages:
+        if total >= chars:
+            break
+        target = folder / page.relative_to(PYDOCS).with_suffix("")
+        target = target.with_name(target.name.replace(".rst", "") + ".txt")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(page, target)
+        total += page.stat().st_size
+    return total
+
+
+def our_chunks(folder: Path) -> list[str]:
+    """The chunks qa-bot makes of the folder (its loader and splitter, default settings)."""
+    from qa_bot.config import Settings
+    from qa_bot.ingest.loaders import load_file
+    from qa_bot.ingest.split import split_documents
+
+    ingest = Settings().ingest
+    texts = []
+    for path in sorted(folder.rglob("*.txt")):
+        docs = load_file(path, path.name, ingest)
+        texts += [
+            c.page_content for c in split_documents(docs, ingest.chunk_size, ingest.chunk_overlap)
+        ]
+    return texts
+
+
+# steps, each run in a fresh process by ``step``
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib(pid: int | str = "self") -> float:
+    """Current resident memory of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def model() -> Any:
+    from qa_bot.config import Settings
+    from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+
+    store = Settings().store
+    embeddings = SentenceEmbeddings(
+        resolve_model_path(store.embedding_model), store.embed_batch_size
+    )
+    embeddings.embed_documents(["warm up"] * 64)
+    return embeddings
+
+
+def step_raw(folder: str) -> dict[str, Any]:
+    """The limit: the model's ``encode`` of qa-bot's own chunks, same model and batch size."""
+    texts = our_chunks(Path(folder))
+    embeddings = model()
+    started = time.perf_counter()
+    embeddings.model.encode(texts, batch_size=embeddings.batch_size, normalize_embeddings=True)
+    seconds = time.perf_counter() - started
+    return {"chunks": len(texts), "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def step_peer(folder: str, out: str) -> dict[str, Any]:
+    """The pipeline a user would write by hand: read, RecursiveCharacterTextSplitter,
+    Chroma.from_documents, with the same model (and nothing else indexed)."""
+    from langchain_chroma import Chroma
+    from langchain_core.documents import Document
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    embeddings = model()
+    started = time.perf_counter()
+    docs = [
+        Document(page_content=path.read_text(), metadata={"source": str(path)})
+        for path in sorted(Path(folder).rglob("*.txt"))
+    ]
+    chunks = RecursiveCharacterTextSplitter(chunk_size=800, chunk_overlap=200).split_documents(docs)
+    Chroma.from_documents(chunks, embeddings, persist_directory=out)
+    seconds = time.perf_counter() - started
+    return {"chunks": len(chunks), "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def step_qabot(folder: str, data: str) -> dict[str, Any]:
+    """``qa-bot ingest``'s own code path: chunks, vectors, BM25, records, catalog."""
+    from qa_bot.config import Settings
+    from qa_bot.ingest.index import ingest
+    from qa_bot.storage.store import Store
+
+    store = Store.open(Settings().updated(store={"data_dir": data}), model())
+    started = time.perf_counter()
+    with Progress(console=console) as bar:
+        task = bar.add_task("qa-bot ingest", total=None)
+        report = ingest(
+            store, Path(folder), lambda done, n, _: bar.update(task, completed=done, total=n)
+        )
+    seconds = time.perf_counter() - started
+    assert not report.failed, report.failed
+    return {"chunks": report.chunks_added, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def scaled_index(source: str, size: int, settings: Any, embeddings: Any) -> Any:
+    """A store of ``size`` chunks built from the real index in ``source``: its first chunks,
+    or copies of all of them whose vectors get a small random perturbation (then normalised),
+    so a 100k index costs no 100k embeddings. Copies keep their text under a new document
+    name, so BM25 sees every copy as well."""
+    from langchain_core.documents import Document
+
+    from qa_bot.config import Settings
+    from qa_bot.storage.store import Store
+
+    real = Store.open(Settings().updated(store={"data_dir": source}), embeddings)
+    chunks = sorted(real.chunks(), key=lambda c: (c.metadata["source"], c.metadata["position"]))
+    vectors = real.vectors([c.id or "" for c in chunks])
+    store = Store.open(settings, embeddings)
+    rng = np.random.default_rng(0)
+    built: list[Document] = []
+    batch: tuple[list[str], list[Any], list[str], list[dict[str, Any]]] = ([], [], [], [])
+    copies = math.ceil(size / len(chunks))
+    with Progress(console=console) as bar:
+        task = bar.add_task(f"build {size} chunks", total=size)
+        for copy in range(copies):
+            for chunk in chunks[: size - copy * len(chunks)]:
+                vector = vectors[chunk.id or ""]
+                if copy:
+                    vector = vector + rng.normal(0, 0.01, vector.shape)
+                    vector = vector / np.linalg.norm(vector)
+                meta = {**chunk.metadata, "source": f"copy{copy}/{chunk.metadata['source']}"}
+                doc = Document(
+                    id=f"{chunk.id}-{copy}", page_content=chunk.page_content, metadata=meta
+                )
+                built.append(doc)
+                for part, value in zip(
+                    batch, (doc.id, vector.tolist(), doc.page_content, meta), strict=True
+                ):
+                    part.append(value)
+                if len(batch[0]) == 2000:
+                    add_batch(store, batch)
+                    bar.advance(task, 2000)
+        add_batch(store, batch)
+        bar.update(task, completed=size)
+    # The bench fills the index directly (no record manager: nothing is re-ingested here).
+    store._lexical.update(built, set())
+    return store
+
+
+def add_batch(store: Any, batch: tuple[list, list, list, list]) -> None:
+    if batch[0]:
+        store._vectorstore._collection.add(
+            ids=batch[0], embeddings=batch[1], documents=batch[2], metadatas=batch[3]
+        )
+        for part in batch:
+            part.clear()
+
+
+def queries(store: Any, n: int) -> list[str]:
+    """``n`` known-item questions: the first 12 words of random sentences of the corpus."""
+    from qa_bot.text import chunk_sentences
+
+    rng = random.Random(0)
+    chunks = sorted(store.chunks(), key=lambda c: c.id or "")
+    found: list[str] = []
+    while len(found) < n:
+        sentences = [s.text.split() for s in chunk_sentences(rng.choice(chunks))]
+        prose = [w for w in sentences if 8 <= len(w) <= 40 and all(x.isascii() for x in w)]
+        if prose:
+            found.append(" ".join(rng.choice(prose)[:12]))
+    return found
+
+
+def percentiles(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p95_ms": ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] * 1000,
+    }
+
+
+def timed(call: Any, questions: list[str], label: str) -> dict[str, float]:
+    times = []
+    for question in track(questions, description=label, console=console):
+        started = time.perf_counter()
+        call(question)
+        times.append(time.perf_counter() - started)
+    return percentiles(times)
+
+
+def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str, Any]:
+    """Latency at one index size: retrieve (dense + BM25 fused), retrieve+rerank with the
+    sentence vectors not yet derived (cold) and derived (warm), and the whole extractive
+    answer."""
+    from qa_bot.chain import QaChain
+    from qa_bot.config import Settings
+
+    embeddings = model()
+    server = {"chroma_host": "127.0.0.1", "chroma_port": port} if port else {}
+    settings = Settings().updated(store={"data_dir": data, **server})
+    store = scaled_index(source, size, settings, embeddings)
+    questions = queries(store, n)
+    chain = QaChain(store, settings)
+    plain = chain.variant(retrieval={"reranker": "none"})
+    tag = f"{size} {'server' if port else 'embedded'}"
+    return {
+        "chunks": store.count(),
+        "retrieve": timed(plain.retrieve, questions, f"retrieve {tag}"),
+        "rerank_cold": timed(chain.retrieve, questions, f"retrieve+rerank (cold) {tag}"),
+        "rerank_warm": timed(chain.retrieve, questions, f"retrieve+rerank {tag}"),
+        "answer": timed(chain.ask, questions, f"answer {tag}"),
+        "rss_mib": rss_mib(),
+    }
+
+
+def step_questions(data: str, n: int) -> list[str]:
+    """The questions the query step asks of the index in ``data``."""
+    from qa_bot.config import Settings
+    from qa_bot.storage.store import Store
+
+    return queries(Store.open(Settings().updated(store={"data_dir": data})), n)
+
+
+STEPS = {
+    "questions": step_questions,
+    "raw": step_raw,
+    "peer": step_peer,
+    "qabot": step_qabot,
+    "query": step_query,
+}
+
+
+# the driver
+
+
+def step(name: str, *args: Any) -> Any:
+    """Run one step in a fresh Python process; its result is the last line it prints."""
+    command = [sys.executable, "-m", "bench.scale", "--step", name, *map(str, args)]
+    done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> float:
+    """Seconds until ``url`` answers 200 (the process must stay up)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code == 200:
+                return time.perf_counter() - started
+        time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+@contextlib.contextmanager
+def running(
+    command: list[str], env: dict[str, str], url: str
+) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """A server process, up (``url`` answers) for the block; yields it and its start time."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield process, wait_for(url, process)
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def qa_bot_env(data: Path, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "QA_BOT_STORE__DATA_DIR": str(data),
+        "QA_BOT_SERVER__PORT": str(port),
+        "QA_BOT_SERVER__RATE_LIMIT": "1000000",  # the load test is one client address
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def locust(
+    user: str, url: str, users: int, seconds: int, out: Path, questions: Path
+) -> dict[str, Any]:
+    """Run the locust file headless with ``users`` concurrent clients; parse its CSV."""
+    prefix = out / user
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "locust"),
+            "-f",
+            str(REPO / "bench" / "locustfile.py"),
+            user,
+            "--headless",
+            "-u",
+            str(users),
+            "-r",
+            str(users),
+            "-t",
+            f"{seconds}s",
+            "--host",
+            url,
+            "--csv",
+            str(prefix),
+            "--only-summary",
+            "--loglevel",
+            "WARNING",
+        ],
+        env={**os.environ, "BENCH_QUESTIONS": str(questions)},
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    import csv
+
+    rows = list(csv.DictReader((prefix.with_name(prefix.name + "_stats.csv")).open()))
+    failures = list(csv.DictReader((prefix.with_name(prefix.name + "_failures.csv")).open()))
+    result = {"seconds": seconds, "users": users, "requests": {}, "errors": {}}
+    for row in rows:
+        if row["Name"] == "Aggregated":
+            continue
+        result["requests"][row["Name"]] = {
+            "count": int(row["Request Count"]),
+            "failures": int(row["Failure Count"]),
+            "p50_ms": float(row["50%"]),
+            "p95_ms": float(row["95%"]),
+            "per_s": float(row["Requests/s"]),
+        }
+    for row in failures:
+        result["errors"][row["Error"]] = result["errors"].get(row["Error"], 0) + int(
+            row["Occurrences"]
+        )
+    return result
+
+
+def load_and_start(data: Path, work: Path, plan: Plan, questions: list[str]) -> dict[str, Any]:
+    """Cold start of ``qa-bot serve`` and the CLI, then the load test against that server."""
+    port = free_port()
+    env = qa_bot_env(data, port)
+    url = f"http://127.0.0.1:{port}"
+    qa_bot = str(Path(sys.executable).parent / "qa-bot")
+    question_file = work / "questions.json"
+    question_file.write_text(json.dumps(questions))
+    result: dict[str, Any] = {}
+    with running([qa_bot, "serve"], env, f"{url}/healthz") as (server, started):
+        result["serve_start_s"] = started
+        result["cli_ask_s"] = wall([qa_bot, "ask", questions[0]], env)
+        result["rss_before_mib"] = rss_mib(server.pid)
+        result["ask"] = locust("AskUser", url, 32, plan.load_seconds, work, question_file)
+        result["chat"] = locust("ChatUser", url, 8, plan.stream_seconds, work, question_file)
+        result["rss_after_mib"] = rss_mib(server.pid)
+    result["cli_ask_local_s"] = wall([qa_bot, "ask", "--local", questions[0]], env)
+    return result
+
+
+def wall(command: list[str], env: dict[str, str]) -> float:
+    """Wall time of a command from a cold shell (it must succeed)."""
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small run to check the script")
+    parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step:
+        name, *rest = args.step
+        values = [int(v) if v.isdigit() else v for v in rest]
+        print(json.dumps(STEPS[name](*values)))
+        return
+    plan = QUICK if args.quick else FULL
+    work = Path(tempfile.mkdtemp(prefix="qa-bot-bench-"))
+    try:
+        results = run(plan, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["quick"] = args.quick
+    if not args.quick:
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    from bench.scale_report import write_report
+
+    write_report(results, REPO / "docs", quick=args.quick)
+
+
+def run(plan: Plan, work: Path) -> dict[str, Any]:
+    from bench.retrieval import machine
+
+    corpus, index = work / "corpus", work / "index"
+    chars = pick_corpus(corpus, plan.corpus_chars)
+    files = sum(1 for _ in corpus.rglob("*.txt"))
+    console.print(f"[bold]corpus[/]: {files} pages, {chars / 1e6:.1f} MB")
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "corpus": {"files": files, "mb": chars / 1e6},
+        "ingest": {
+            "raw": step("raw", corpus),
+            "peer": step("peer", corpus, work / "peer"),
+            "qabot": step("qabot", corpus, index),
+        },
+        "query": {},
+    }
+    chroma = str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    command = [
+        chroma,
+        "run",
+        "--path",
+        str(work / "chroma-server"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with running(command, dict(os.environ), f"http://127.0.0.1:{port}/api/v2/heartbeat") as (
+        server,
+        _,
+    ):
+        for size in plan.sizes:
+            for mode, chroma_port in (("embedded", 0), ("server", port)):
+                data = work / f"q{size}-{mode}"
+                results["query"][f"{size} {mode}"] = {
+                    "size": size,
+                    "mode": mode,
+                    **step("query", index, size, data, chroma_port, plan.queries),
+                }
+        results["chroma_server_rss_mib"] = rss_mib(server.pid)
+    biggest = work / f"q{plan.sizes[-1]}-embedded"
+    results["serve"] = load_and_start(biggest, work, plan, step("questions", biggest, plan.queries))
+    show(results)
+    return results
+
+
+def show(results: dict[str, Any]) -> None:
+    table = Table(title="ingest")
+    for column in ("pipeline", "chunks", "seconds", "chunks/s"):
+        table.add_column(column)
+    for name, row in results["ingest"].items():
+        table.add_row(
+            name,
+            str(row["chunks"]),
+            f"{row['seconds']:.1f}",
+            f"{row['chunks'] / row['seconds']:.1f}",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""docs/benchmarks.md and its charts, from the results of ``bench/scale.py``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FLOOR_MS = 150
+METRICS = [
+    ("retrieve", "retrieve"),
+    ("rerank_cold", "retrieve+rerank, sentence vectors derived now"),
+    ("rerank_warm", "retrieve+rerank"),
+    ("answer", "full extractive answer"),
+]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def rate(row: dict[str, Any]) -> float:
+    return float(row["chunks"] / row["seconds"])
+
+
+def ingest_chart(ingest: dict[str, Any], out: Path) -> None:
+    plt = _plt()
+    labels = {"raw": "raw encode (limit)", "peer": "naive peer", "qabot": "qa-bot ingest"}
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    names = list(labels)
+    values = [rate(ingest[n]) for n in names]
+    bars = ax.barh([labels[n] for n in names], values, color=["tab:gray", "tab:orange", "tab:blue"])
+    ax.bar_label(bars, fmt="%.1f", padding=3)
+    ax.axvline(0.9 * values[0], color="black", linestyle=":", label="90% of raw")
+    ax.set_xlabel("chunks per second (higher is better)")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def query_chart(query: dict[str, Any], out: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for mode, style in (("embedded", "-"), ("server", "--")):
+        rows = sorted((r for r in query.values() if r["mode"] == mode), key=lambda r: r["size"])
+        for (key, label), color in zip(
+            METRICS, ["tab:green", "tab:red", "tab:blue", "tab:purple"], strict=True
+        ):
+            ax.plot(
+                [r["size"] for r in rows],
+                [r[key]["p95_ms"] for r in rows],
+                style,
+                marker="o",
+                color=color,
+                label=f"{label} ({mode})",
+            )
+    ax.axhline(
+        FLOOR_MS, color="black", linestyle=":", label=f"{FLOOR_MS} ms floor (retrieve+rerank)"
+    )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks in the index")
+    ax.set_ylabel("p95 latency, ms (lower is better)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def serve_chart(serve: dict[str, Any], out: Path) -> None:
+    plt = _plt()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    rows = {**serve["ask"]["requests"], **serve["chat"]["requests"]}
+    names = list(rows)
+    xs = range(len(names))
+    left.bar(xs, [rows[n]["p95_ms"] for n in names], color="tab:gray", label="p95")
+    left.bar(xs, [rows[n]["p50_ms"] for n in names], color="tab:blue", label="p50")
+    left.set_xticks(xs, [n.replace("/api/", "") for n in names], fontsize=8)
+    left.set_ylabel("ms")
+    left.set_title(f"Load: {serve['ask']['users']} clients on ask, {serve['chat']['users']} chats")
+    left.legend()
+    starts = {
+        "serve until /healthz": serve["serve_start_s"],
+        "qa-bot ask (server up)": serve["cli_ask_s"],
+        "qa-bot ask --local": serve["cli_ask_local_s"],
+    }
+    bars = right.barh(list(starts), list(starts.values()), color="tab:blue")
+    right.bar_label(bars, fmt="%.1f s", padding=3)
+    right.invert_yaxis()
+    right.set_xlabel("seconds from a cold shell")
+    right.set_title("Cold start")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def ingest_section(results: dict[str, Any]) -> list[str]:
+    ingest = results["ingest"]
+    raw = rate(ingest["raw"])
+    lines = [
+        "## Ingest",
+        "",
+        f"Corpus: {results['corpus']['files']} pages of the Python 3.11 documentation sources "
+        f"(Debian `python3.11-doc`, reStructuredText read as text), {results['corpus']['mb']:.1f} "
+        "MB. Each pipeline runs in its own process, timed after the model is loaded.",
+        "",
+        "| pipeline | chunks | seconds | chunks/s | of raw | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    labels = {
+        "raw": "raw `encode` of qa-bot's chunks, batch 32 (the limit)",
+        "peer": "naive peer: `RecursiveCharacterTextSplitter` + `Chroma.from_documents`",
+        "qabot": "qa-bot ingest: chunks, vectors, BM25, records, catalog",
+    }
+    for name, label in labels.items():
+        row = ingest[name]
+        lines.append(
+            f"| {label} | {row['chunks']:,} | {row['seconds']:.1f} | {rate(row):.1f} | "
+            f"{rate(row) / raw:.0%} | {row['peak_rss_mib']:.0f} |"
+        )
+    return [*lines, "", "![ingest](benchmarks-ingest.png)", ""]
+
+
+def query_section(results: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Query latency by index size",
+        "",
+        "The 10k index is the ingested corpus above; 1k is its first chunks; 100k is ten "
+        "copies of it whose vectors get a small random perturbation (σ = 0.01, renormalised), "
+        "under new document names, so BM25 and HNSW both search 100k entries. Questions: "
+        "the first 12 words of random sentences of the corpus (known-item queries). "
+        "*Cold* is the first pass, when the reranker embeds the sentences of chunks it has not "
+        "read before (qa-bot derives sentence vectors when a chunk is first read, not at "
+        "ingest); the other rows are a second pass.",
+        "",
+        "| chunks | store | "
+        + " | ".join(f"{label} p50 / p95 ms" for _, label in METRICS)
+        + " | RSS MiB |",
+        "|---|---|" + "---|" * len(METRICS) + "---|",
+    ]
+    for row in sorted(results["query"].values(), key=lambda r: (r["size"], r["mode"])):
+        cells = " | ".join(
+            f"{row[key]['p50_ms']:.0f} / {row[key]['p95_ms']:.0f}" for key, _ in METRICS
+        )
+        lines.append(f"| {row['chunks']:,} | {row['mode']} | {cells} | {row['rss_mib']:.0f} |")
+    lines += [
+        "",
+        f"Chroma server RSS after the server runs: {results['chroma_server_rss_mib']:.0f} MiB.",
+        "",
+        "![query latency](benchmarks-query.png)",
+        "",
+    ]
+    return lines
+
+
+def serve_section(results: dict[str, Any]) -> list[str]:
+    serve = results["serve"]
+    biggest = max(r["size"] for r in results["query"].values())
+    lines = [
+        "## Load and cold start",
+        "",
+        f"`qa-bot serve` on the {biggest:,}-chunk embedded index, rate limit raised for the run "
+        f"(every client is 127.0.0.1). locust, headless: {serve['ask']['users']} clients posting "
+        f"to /api/ask for {serve['ask']['seconds']} s with no think time, then "
+        f"{serve['chat']['users']} streaming chats (/api/chat, server-sent events) for "
+        f"{serve['chat']['seconds']} s.",
+        "",
+        "| request | count | failures | p50 ms | p95 ms | per s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for part in ("ask", "chat"):
+        for name, row in serve[part]["requests"].items():
+            lines.append(
+                f"| {name} | {row['count']} | {row['failures']} | {row['p50_ms']:.0f} | "
+                f"{row['p95_ms']:.0f} | {row['per_s']:.1f} |"
+            )
+    errors = {**serve["ask"]["errors"], **serve["chat"]["errors"]}
+    lines += [
+        "",
+        "Errors by kind: " + (", ".join(f"{k}: {v}" for k, v in errors.items()) or "none") + ".",
+        f"Server RSS: {serve['rss_before_mib']:.0f} MiB before the load, "
+        f"{serve['rss_after_mib']:.0f} MiB after.",
+        "",
+        "| cold start | seconds |",
+        "|---|---|",
+        f"| `qa-bot serve` until /healthz answers | {serve['serve_start_s']:.1f} |",
+        f"| `qa-bot ask` with the server up (asks it over HTTP) | {serve['cli_ask_s']:.2f} |",
+        f"| `qa-bot ask --local` (loads model and index) | {serve['cli_ask_local_s']:.1f} |",
+        "",
+        "![load and cold start](benchmarks-serve.png)",
+        "",
+    ]
+    return lines
+
+
+def write_report(results: dict[str, Any], docs: Path, quick: bool = False) -> Path:
+    """Write the markdown and charts (a quick run writes to a temporary folder)."""
+    out = Path(tempfile.mkdtemp(prefix="qa-bot-bench-quick-")) if quick else docs
+    ingest_chart(results["ingest"], out / "benchmarks-ingest.png")
+    query_chart(results["query"], out / "benchmarks-query.png")
+    serve_chart(results["serve"], out / "benchmarks-serve.png")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`python -m bench.scale`); do not edit by hand. Raw results: "
+        "bench/results/scale.json.",
+        "",
+        f"- Date: {results['date']}",
+        f"- Machine: {results['machine']}",
+        "",
+        *ingest_section(results),
+        *query_section(results),
+        *serve_section(results),
+    ]
+    path = out / "benchmarks.md"
+    path.write_text("\n".join(lines))
+    print(f"Report: {path}")
+    return path

@@ -1,0 +1,35 @@
+"""The database for what qa-bot keeps beside the index (ingestion records, feedback): SQLite
+files in the data dir by default, or the one SQLAlchemy URL every replica shares
+(``store.database_url``, e.g. PostgreSQL)."""
+
+from __future__ import annotations
+
+import functools
+
+from sqlalchemy import Engine, create_engine, make_url
+
+from qa_bot.config import Settings
+from qa_bot.errors import StoreUnavailableError
+
+
+def database_url(settings: Settings, file: str) -> str:
+    """The configured URL, else the SQLite file ``file`` in the data dir."""
+    if settings.store.database_url is not None:
+        return settings.store.database_url.get_secret_value()
+    return f"sqlite:///{settings.data_path / file}"
+
+
+@functools.cache
+def engine(url: str) -> Engine:
+    """One pooled engine per URL and process; connections are checked before use, so a
+    database that restarted is reconnected to."""
+    options = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 5}
+    return create_engine(url, pool_pre_ping=True, connect_args=options)
+
+
+def unreachable(url: str) -> StoreUnavailableError:
+    """The plain sentence for a database that cannot be reached (its password hidden)."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    return StoreUnavailableError(
+        f"Cannot reach the database at {shown}: start it, or fix QA_BOT_STORE__DATABASE_URL."
+    )

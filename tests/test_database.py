@@ -1,0 +1,55 @@
+"""The database beside the index: SQLite files by default, a real PostgreSQL when
+``store.database_url`` names one (ingestion records and feedback, shared by replicas)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from qa_bot.errors import StoreUnavailableError
+from qa_bot.ingest import ingest
+from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.store import Store
+from tests.conftest import ARTICLE, free_port
+
+
+def test_records_and_feedback_live_in_postgresql(
+    postgres_url: str, corpus: Path, tmp_path: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store(store={"database_url": postgres_url})
+    assert ingest(store, corpus).added == [ARTICLE]
+    assert ingest(store, corpus).unchanged == [ARTICLE]  # the records were read back
+    assert not (store.settings.data_path / "records.sqlite").exists()
+    with create_engine(postgres_url).connect() as db:
+        rows = db.execute(text("SELECT count(*) FROM upsertion_record")).scalar_one()
+    assert rows == store.count() > 0
+
+    FeedbackStore.beside(store.settings).add(Feedback(rating="down", question="q", answer="a"))
+    other = store.settings.updated(store={"data_dir": tmp_path / "replica"})
+    assert [f.question for f in FeedbackStore.beside(other).all()][-1] == "q"
+    assert not (store.settings.data_path / "feedback.sqlite").exists()
+
+
+def test_sqlite_files_in_the_data_dir_by_default(
+    corpus: Path, make_store: Callable[..., Store]
+) -> None:
+    store = make_store()
+    ingest(store, corpus)
+    FeedbackStore.beside(store.settings).add(Feedback(rating="up", question="q", answer="a"))
+    assert (store.settings.data_path / "records.sqlite").exists()
+    assert [f.rating for f in FeedbackStore.beside(store.settings).all()] == ["up"]
+
+
+def test_a_database_that_is_down_is_one_sentence_without_its_password(
+    make_store: Callable[..., Store],
+) -> None:
+    url = f"postgresql+psycopg://qa:s3cret@127.0.0.1:{free_port()}/postgres"
+    settings = make_store().settings.updated(store={"database_url": url})
+    with pytest.raises(StoreUnavailableError, match="Cannot reach the database") as raised:
+        FeedbackStore.beside(settings)
+    assert "s3cret" not in str(raised.value) and "***" in str(raised.value)
+    with pytest.raises(StoreUnavailableError, match="QA_BOT_STORE__DATABASE_URL"):
+        Store.open(settings)

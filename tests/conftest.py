@@ -209,6 +209,34 @@ def serve_app(app: FastAPI) -> tuple[str, uvicorn.Server]:
     return f"http://127.0.0.1:{port}", server
 
 
+def serve_process(data: Path, log: Path, **settings: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """A real `qa-bot serve` in its own process on ``data`` (``settings`` add QA_BOT_* env
+    vars; the rate limit is raised), once /healthz answers; returns its URL and process."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "QA_BOT_STORE__DATA_DIR": str(data),
+        "QA_BOT_SERVER__RATE_LIMIT": "100000",
+        "HF_HUB_OFFLINE": "1",
+        **settings,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "qa_bot.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
+            return url, server
+        except httpx.HTTPError:
+            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.3)
+
+
 def start_chroma(port: int, path: Path) -> subprocess.Popen[bytes]:
     """`chroma run` on 127.0.0.1:``port`` over ``path``, once it answers its heartbeat."""
     chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or "chroma"

@@ -24,7 +24,15 @@ from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, REPO, free_port, run_cli, serve_app, start_chroma
+from tests.conftest import (
+    ARTICLE,
+    REPO,
+    free_port,
+    run_cli,
+    serve_app,
+    serve_process,
+    start_chroma,
+)
 
 QUESTION = "What did TSMC decide?"
 SENTENCES = [
@@ -98,30 +106,7 @@ def running_server(
             "QA_BOT_STORE__CHROMA_PORT": str(chroma_port),
         }
     assert run_cli("ingest", str(corpus), data_dir=data, **settings).returncode == 0
-    port = free_port()
-    env = {
-        **os.environ,
-        **settings,
-        "QA_BOT_STORE__DATA_DIR": str(data),
-        "QA_BOT_SERVER__RATE_LIMIT": "100000",
-        "HF_HUB_OFFLINE": "1",
-    }
-    log = tmp_path / "serve.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "qa_bot.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
-            time.sleep(0.3)
+    url, server = serve_process(data, tmp_path / "serve.log", **settings)
     yield url, data, settings
     server.terminate()
     server.wait(30)

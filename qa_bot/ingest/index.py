@@ -236,6 +236,19 @@ def _index_group(
         catalog.touch(item.name)
 
 
+def _stale(
+    document: str, source: str, sources: set[str], unreadable: tuple[str, ...], shared: bool
+) -> bool:
+    """Whether an indexed document not found in ``source``'s folder is to be removed: one of
+    the source's files (unless it sat in an ``unreadable`` folder), or one of no registered
+    source (an index from before sources). In a collection ``shared`` with other replicas,
+    whose catalogs and uploads folders are their own, only this source's files, uploads
+    excepted (an upload is deleted by name)."""
+    if document.startswith(f"{source}/"):
+        return not document.startswith(unreadable) and not (shared and source == UPLOADS)
+    return not shared and document.split("/", 1)[0] not in sources
+
+
 def open_catalog(store: Store) -> Catalog:
     """The catalog of the store's data dir."""
     return Catalog(store.settings.data_path / "catalog.sqlite")
@@ -261,7 +274,8 @@ def sync_source(
 ) -> IngestReport:
     """Bring the index in line with one source folder: new and changed files are embedded,
     deleted ones removed, unchanged ones skipped; a file that fails to load keeps its previous
-    chunks. Documents of no registered source (an index from before sources) are removed."""
+    chunks. Documents of no registered source (an index from before sources) are removed,
+    unless the collection is shared with other replicas."""
     started = time.perf_counter()
     found = _discover(source.path)
     if not found.files and source.name != UPLOADS:
@@ -287,10 +301,10 @@ def sync_source(
                     progress(done, len(found.files), item.name)
         kept = {prefix + rel for _, rel in found.files}
         unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
-        names = {s.name for s in catalog.sources()}
+        sources = {s.name for s in catalog.sources()}
+        shared = store.settings.store.collection is not None
         for document in sorted(store.documents() - kept):
-            mine = document.startswith(prefix) and not document.startswith(unreadable)
-            if mine or document.split("/", 1)[0] not in names:
+            if _stale(document, source.name, sources, unreadable, shared):
                 report.chunks_deleted += store.delete_document(document)
                 catalog.forget(document)
                 report.deleted.append(document)

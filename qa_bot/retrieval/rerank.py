@@ -35,7 +35,8 @@ class Reranker(ABC):
 
 class SentenceReranker(Reranker):
     """Scores a chunk by the bundled embedding model's best match among its sentences (whose
-    vectors are cached at ingest), its whole-chunk similarity and its BM25 share.
+    vectors are cached once derived), its whole-chunk similarity and its BM25 share. A chunk
+    deleted since the BM25 index last followed Chroma (by another replica) is left out.
 
     A whole-chunk vector blurs a passage into one point; a question usually matches one of its
     sentences, so the best sentence carries most of the weight, and BM25 rewards exact names.
@@ -49,10 +50,11 @@ class SentenceReranker(Reranker):
         return cls(store)
 
     def rerank(self, query: str, vector: list[float], docs: list[Document]) -> list[Document]:
+        chunk_vectors = self.store.vectors([doc.id or "" for doc in docs])
+        docs = [doc for doc in docs if doc.id in chunk_vectors]  # not deleted meanwhile
         if not docs:
             return []
         ids = [doc.id or "" for doc in docs]
-        chunk_vectors = self.store.vectors(ids)
         query_vector = np.asarray(vector)
         keywords = self.store.keyword_scores(query, ids)
         top_keywords = max(keywords.values(), default=0.0) or 1.0

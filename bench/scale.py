@@ -20,7 +20,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress, track
 from rich.table import Table
+
+from bench.llm_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PYDOCS = Path("/usr/share/doc/python3.11/html/_sources")
@@ -56,7 +57,7 @@ class Plan:
 
 
 FULL = Plan(7_200_000, (1_000, 10_000, 100_000), 100, 60, 30)
-QUICK = Plan(250_000, (100, 300, 1_000), 20, 8, 5)
+QUICK = Plan(250_000, (100, 300, 1_000), 20, 20, 10)
 
 
 # corpus
@@ -157,8 +158,9 @@ def step_qabot(folder: str, data: str) -> dict[str, Any]:
     from qa_bot.ingest.index import ingest
     from qa_bot.storage.store import Store
 
-    store = Store.open(Settings().updated(store={"data_dir": data}), model())
+    embeddings = model()
     started = time.perf_counter()
+    store = Store.open(Settings().updated(store={"data_dir": data}), embeddings)
     with Progress(console=console) as bar:
         task = bar.add_task("qa-bot ingest", total=None)
         report = ingest(
@@ -169,7 +171,7 @@ def step_qabot(folder: str, data: str) -> dict[str, Any]:
     return {"chunks": report.chunks_added, "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
 
-def scaled_index(source: str, size: int, settings: Any, embeddings: Any) -> Any:
+def scaled_index(source: str, size: int, settings: Any, embeddings: Any) -> tuple[Any, list[Any]]:
     """A store of ``size`` chunks built from the real index in ``source``: its first chunks,
     or copies of all of them whose vectors get a small random perturbation (then normalised),
     so a 100k index costs no 100k embeddings. Copies keep their text under a new document
@@ -211,7 +213,7 @@ def scaled_index(source: str, size: int, settings: Any, embeddings: Any) -> Any:
         bar.update(task, completed=size)
     # The bench fills the index directly (no record manager: nothing is re-ingested here).
     store._lexical.update(built, set())
-    return store
+    return store, chunks
 
 
 def add_batch(store: Any, batch: tuple[list, list, list, list]) -> None:
@@ -223,15 +225,15 @@ def add_batch(store: Any, batch: tuple[list, list, list, list]) -> None:
             part.clear()
 
 
-def queries(store: Any, n: int) -> list[str]:
+def queries(chunks: list[Any], n: int, seed: int) -> list[str]:
     """``n`` known-item questions: the first 12 words of random sentences of the corpus."""
     from qa_bot.text import chunk_sentences
 
-    rng = random.Random(0)
-    chunks = sorted(store.chunks(), key=lambda c: c.id or "")
+    rng = random.Random(seed)
+    ordered = sorted(chunks, key=lambda c: c.id or "")
     found: list[str] = []
     while len(found) < n:
-        sentences = [s.text.split() for s in chunk_sentences(rng.choice(chunks))]
+        sentences = [s.text.split() for s in chunk_sentences(rng.choice(ordered))]
         prose = [w for w in sentences if 8 <= len(w) <= 40 and all(x.isascii() for x in w)]
         if prose:
             found.append(" ".join(rng.choice(prose)[:12]))
@@ -265,13 +267,15 @@ def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str
     embeddings = model()
     server = {"chroma_host": "127.0.0.1", "chroma_port": port} if port else {}
     settings = Settings().updated(store={"data_dir": data, **server})
-    store = scaled_index(source, size, settings, embeddings)
-    questions = queries(store, n)
+    store, real = scaled_index(source, size, settings, embeddings)
+    questions = queries(real, n, seed=0)
     chain = QaChain(store, settings)
     plain = chain.variant(retrieval={"reranker": "none"})
     tag = f"{size} {'server' if port else 'embedded'}"
     return {
         "chunks": store.count(),
+        "copies": math.ceil(size / len(real)),
+        "real_chunks": len(real),
         "retrieve": timed(plain.retrieve, questions, f"retrieve {tag}"),
         "rerank_cold": timed(chain.retrieve, questions, f"retrieve+rerank (cold) {tag}"),
         "rerank_warm": timed(chain.retrieve, questions, f"retrieve+rerank {tag}"),
@@ -281,11 +285,11 @@ def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str
 
 
 def step_questions(data: str, n: int) -> list[str]:
-    """The questions the query step asks of the index in ``data``."""
+    """Questions for the load test, other than those the query step asked."""
     from qa_bot.config import Settings
     from qa_bot.storage.store import Store
 
-    return queries(Store.open(Settings().updated(store={"data_dir": data})), n)
+    return queries(Store.open(Settings().updated(store={"data_dir": data})).chunks(), n, seed=1)
 
 
 STEPS = {
@@ -305,12 +309,6 @@ def step(name: str, *args: Any) -> Any:
     command = [sys.executable, "-m", "bench.scale", "--step", name, *map(str, args)]
     done = subprocess.run(command, cwd=REPO, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> float:
@@ -338,7 +336,11 @@ def running(
         yield process, wait_for(url, process)
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # requests still queued from the load test
+            process.kill()
+            process.wait(30)
 
 
 def qa_bot_env(data: Path, port: int) -> dict[str, str]:
@@ -404,7 +406,9 @@ def locust(
 
 
 def load_and_start(data: Path, work: Path, plan: Plan, questions: list[str]) -> dict[str, Any]:
-    """Cold start of ``qa-bot serve`` and the CLI, then the load test against that server."""
+    """Cold start of ``qa-bot serve`` and the CLI, then the load test against that server
+    (its sentence-vector cache emptied first, as after an ingest)."""
+    (data / "sentence-vectors.sqlite").unlink()
     port = free_port()
     env = qa_bot_env(data, port)
     url = f"http://127.0.0.1:{port}"
@@ -449,6 +453,7 @@ def main() -> None:
     results["quick"] = args.quick
     if not args.quick:
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        console.print(f"Results: {RESULTS}")
     from bench.scale_report import write_report
 
     write_report(results, REPO / "docs", quick=args.quick)
@@ -498,7 +503,7 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
                 }
         results["chroma_server_rss_mib"] = rss_mib(server.pid)
     biggest = work / f"q{plan.sizes[-1]}-embedded"
-    results["serve"] = load_and_start(biggest, work, plan, step("questions", biggest, plan.queries))
+    results["serve"] = load_and_start(biggest, work, plan, step("questions", index, plan.queries))
     show(results)
     return results
 

@@ -55,6 +55,27 @@ class StoreSettings(Section):
         description="How often a process checks Chroma for documents another process changed.",
     )
 
+    @field_validator("database_url")
+    @classmethod
+    def _usable_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A SQLAlchemy URL whose driver is installed."""
+        if value is not None:
+            from sqlalchemy import make_url
+
+            try:
+                make_url(value.get_secret_value()).get_dialect()
+            except Exception:
+                raise ValueError(
+                    "not a SQLAlchemy URL with an installed driver; for PostgreSQL write "
+                    "postgresql+psycopg://user:password@host/db"
+                ) from None
+        return value
+
+    @property
+    def shared(self) -> bool:
+        """True when the collection is named, so other replicas may write to it too."""
+        return self.collection is not None
+
 
 class IngestSettings(Section):
     """What is ingested and how documents are cut into chunks."""

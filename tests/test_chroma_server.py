@@ -67,6 +67,31 @@ def test_a_replica_follows_what_another_ingests_and_deletes(
     assert reader.documents() == set()
 
 
+def test_a_chunk_deleted_before_bm25_follows_is_never_cited(
+    chroma_port: int, tmp_path: Path, make_store: Callable[..., Store]
+) -> None:
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma_port}
+    writer = make_store(store=server)
+    texts = {"orchids.txt": "Zephyr orchids grow in Quillmarsh.", "ferns.txt": "Ferns like shade."}
+    ingest(writer, write_folder(tmp_path / "wiki", texts))
+    reader = Store.open(  # follows once, then not for an hour
+        writer.settings.updated(
+            store={
+                "data_dir": tmp_path / "reader",
+                "collection": writer.collection_name,
+                "follow_seconds": 3600,
+            }
+        ),
+        writer.embeddings,
+    )
+    chain = QaChain(reader)
+    assert chain.ask("Where do Zephyr orchids grow?").citations
+    writer.delete_document("wiki/orchids.txt")
+    assert reader.keyword_search("Quillmarsh", 3)  # still in the reader's BM25 index
+    answer = chain.ask("Where do Zephyr orchids grow?")
+    assert answer.refused and answer.citations == []
+
+
 def test_two_data_dirs_get_separate_collections(
     chroma_port: int, tmp_path: Path, corpus: Path, make_store: Callable[..., Store]
 ) -> None:

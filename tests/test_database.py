@@ -13,7 +13,7 @@ from qa_bot.errors import StoreUnavailableError
 from qa_bot.ingest import ingest
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, free_port
+from tests.conftest import ARTICLE, free_port, run_cli
 
 
 def test_records_and_feedback_live_in_postgresql(
@@ -23,8 +23,10 @@ def test_records_and_feedback_live_in_postgresql(
     assert ingest(store, corpus).added == [ARTICLE]
     assert ingest(store, corpus).unchanged == [ARTICLE]  # the records were read back
     assert not (store.settings.data_path / "records.sqlite").exists()
+    namespace = f"local/{store.collection_name}"
+    query = text("SELECT count(*) FROM upsertion_record WHERE namespace = :n")
     with create_engine(postgres_url).connect() as db:
-        rows = db.execute(text("SELECT count(*) FROM upsertion_record")).scalar_one()
+        rows = db.execute(query, {"n": namespace}).scalar_one()
     assert rows == store.count() > 0
 
     FeedbackStore.beside(store.settings).add(Feedback(rating="down", question="q", answer="a"))
@@ -53,3 +55,12 @@ def test_a_database_that_is_down_is_one_sentence_without_its_password(
     assert "s3cret" not in str(raised.value) and "***" in str(raised.value)
     with pytest.raises(StoreUnavailableError, match="QA_BOT_STORE__DATABASE_URL"):
         Store.open(settings)
+
+
+@pytest.mark.parametrize("url", ["postgres://qa:s3cret@db/qa", "mysql+nodriver://db/x", "::"])
+def test_a_database_url_that_cannot_work_is_refused_when_settings_load(
+    url: str, tmp_path: Path
+) -> None:
+    done = run_cli("config", data_dir=tmp_path, QA_BOT_STORE__DATABASE_URL=url)
+    assert done.returncode != 0 and "database_url" in done.stderr
+    assert "installed driver" in done.stderr and "s3cret" not in done.stderr

@@ -46,14 +46,16 @@ def replicas(
         "QA_BOT_STORE__DATABASE_URL": postgres_url,
     }
     started = []
-    for name in ("a", "b"):
-        folder = tmp_path_factory.mktemp(f"replica-{name}")
-        url, process = serve_process(folder / "data", folder / "serve.log", **shared)
-        started.append((Replica(url, folder / "data"), process))
-    yield started[0][0], started[1][0], shared
-    for _, process in started:
-        process.terminate()
-        process.wait(30)
+    try:
+        for name in ("a", "b"):
+            folder = tmp_path_factory.mktemp(f"replica-{name}")
+            url, process = serve_process(folder / "data", folder / "serve.log", **shared)
+            started.append((Replica(url, folder / "data"), process))
+        yield started[0][0], started[1][0], shared
+    finally:
+        for _, process in started:
+            process.terminate()
+            process.wait(30)
 
 
 def eventually(check: Callable[[], bool], seconds: float = 30) -> None:
@@ -102,6 +104,8 @@ def test_an_upload_and_a_delete_through_one_reach_the_other(
 
     eventually(a_answers)
     assert "uploads/tides.txt" in a.keyword_documents()
+    listed = {d["name"] for d in httpx.get(f"{b.url}/api/documents").json()}
+    assert "wiki/orchids.txt" in listed  # b's sync of its uploads left a's folder alone
 
     deleted = httpx.delete(f"{a.url}/api/documents/uploads/tides.txt")
     assert deleted.status_code == 200 and deleted.json()["chunks_removed"] >= 1
@@ -114,6 +118,13 @@ def test_an_upload_and_a_delete_through_one_reach_the_other(
         return "uploads/tides.txt" not in listed | cited | b.keyword_documents()
 
     eventually(b_forgot)
+    ferry = b"The ferry to Port Wendle leaves at noon."
+    more = httpx.post(f"{b.url}/api/documents", files={"files": ("ferry.txt", ferry)})
+    assert more.json()["stored"] == ["uploads/ferry.txt"]  # a new upload on b ...
+    listed = {d["name"] for d in httpx.get(f"{b.url}/api/documents").json()}
+    assert "uploads/tides.txt" not in listed  # ... does not bring the deleted one back
+    same_name = httpx.post(f"{a.url}/api/documents", files={"files": ("ferry.txt", ferry)})
+    assert same_name.json()["stored"] == ["uploads/ferry (2).txt"]  # a's upload keeps b's
 
 
 def test_feedback_given_on_one_is_listed_by_the_other(

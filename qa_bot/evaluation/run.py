@@ -52,7 +52,11 @@ class EvalRun:
             cases = load_jsonl(dataset)
         key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
         run_settings = settings.updated(
-            store={"data_dir": settings.data_path / "evals" / key},
+            store={
+                "data_dir": settings.data_path / "evals" / key,
+                "collection": None,
+                "database_url": None,
+            },
             answer={"generator": generator or settings.answer.generator},
         )
         return cls(run_settings, dataset, corpus, cases[:limit], out)

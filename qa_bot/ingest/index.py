@@ -6,8 +6,8 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
@@ -164,7 +164,7 @@ def _prepare(
         yield _Prepared(name, split_documents(docs, settings.chunk_size, settings.chunk_overlap))
 
 
-def _ahead(items: Iterator[T], depth: int = 16) -> Iterator[T]:
+def _ahead(items: Iterator[T], depth: int = 16) -> Generator[T, None, None]:
     """``items``, produced by a background thread up to ``depth`` ahead of the reader, so
     reading and splitting files overlaps embedding (the model leaves CPU time unused). The
     thread stops when the reader does, even part-way."""
@@ -249,6 +249,20 @@ def _stale(
     return not shared and document.split("/", 1)[0] not in sources
 
 
+def _forget_deleted_uploads(store: Store, catalog: Catalog, folder: Path) -> set[str]:
+    """Remove the files of uploads ingested here that another replica has since deleted from
+    the shared collection, so this sync does not bring them back; return their names."""
+    indexed, ingested = store.documents(), catalog.ingested_at()
+    gone = set()
+    for path in folder.iterdir():
+        name = f"{UPLOADS}/{path.name}"
+        if path.is_file() and name in ingested and name not in indexed:
+            path.unlink()
+            catalog.forget(name)
+            gone.add(path.name)
+    return gone
+
+
 def open_catalog(store: Store) -> Catalog:
     """The catalog of the store's data dir."""
     return Catalog(store.settings.data_path / "catalog.sqlite")
@@ -266,7 +280,12 @@ def ingest(store: Store, folder: Path, progress: Progress | None = None) -> Inge
             f"No supported documents in {folder} ({supported_formats()}): "
             "add some or point to another folder."
         )
-    return sync_source(store, catalog, catalog.register(folder), progress)
+    taken = (
+        {name.split("/", 1)[0] for name in store.documents()}
+        if store.settings.store.shared
+        else set()
+    )
+    return sync_source(store, catalog, catalog.register(folder, taken=taken), progress)
 
 
 def sync_source(
@@ -291,20 +310,22 @@ def sync_source(
     )
     with exclusive(store):
         store.sync_lexical()  # the document list below comes from it
+        if source.name == UPLOADS and store.settings.store.shared:
+            gone = _forget_deleted_uploads(store, catalog, source.path)
+            found.files = [(path, rel) for path, rel in found.files if rel not in gone]
         done = 0
-        files = _ahead(_prepare(found.files, prefix, store.settings.ingest))
-        for group in _groups(files, GROUP_CHUNKS):
-            _index_group(store, catalog, group, report)
-            for item in group:
-                done += 1
-                if progress:
-                    progress(done, len(found.files), item.name)
+        with closing(_ahead(_prepare(found.files, prefix, store.settings.ingest))) as files:
+            for group in _groups(files, GROUP_CHUNKS):
+                _index_group(store, catalog, group, report)
+                for item in group:
+                    done += 1
+                    if progress:
+                        progress(done, len(found.files), item.name)
         kept = {prefix + rel for _, rel in found.files}
         unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
         sources = {s.name for s in catalog.sources()}
-        shared = store.settings.store.collection is not None
         for document in sorted(store.documents() - kept):
-            if _stale(document, source.name, sources, unreadable, shared):
+            if _stale(document, source.name, sources, unreadable, store.settings.store.shared):
                 report.chunks_deleted += store.delete_document(document)
                 catalog.forget(document)
                 report.deleted.append(document)

@@ -201,9 +201,12 @@ class KnowledgeBase:
         checked before any is written."""
         checked = [(path, self.check_upload(name, path.stat().st_size)) for path, name in files]
         folder = self.uploads_folder()
+        indexed = {
+            n.split("/", 1)[1] for n in self.store.documents() if n.startswith(f"{UPLOADS}/")
+        }
         stored = []
         for path, name in checked:
-            target = _beside(folder / name)
+            target = _beside(folder / name, indexed)
             shutil.copyfile(path, target)
             stored.append(f"{UPLOADS}/{target.name}")
         try:
@@ -242,11 +245,12 @@ class KnowledgeBase:
         return source
 
 
-def _beside(path: Path) -> Path:
-    """``path``, or the first free "name (n).ext" next to it."""
+def _beside(path: Path, indexed: set[str]) -> Path:
+    """``path``, or the first free "name (n).ext" next to it; names ``indexed`` (uploads
+    another replica received, in a shared collection) are not free either."""
     n = 2
     candidate = path
-    while candidate.exists():
+    while candidate.exists() or candidate.name in indexed:
         candidate = path.with_name(f"{path.stem} ({n}){path.suffix}")
         n += 1
     return candidate

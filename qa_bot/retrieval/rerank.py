@@ -60,7 +60,8 @@ class SentenceReranker(Reranker):
         top_keywords = max(keywords.values(), default=0.0) or 1.0
         sentences = [[s.text for s in chunk_sentences(doc)] for doc in docs]
         flat = [text for texts in sentences for text in texts]
-        similarity = np.asarray(self.store.sentence_embeddings.embed_documents(flat)) @ query_vector
+        cached = self.store.sentence_embeddings
+        similarity = cached.vectors(flat) @ query_vector if flat else np.empty(0)
         scores, start = [], 0
         for chunk_id, texts in zip(ids, sentences, strict=True):
             whole = float(chunk_vectors[chunk_id] @ query_vector)

@@ -48,11 +48,6 @@ class LexicalIndex:
         with connect(self.path) as db:
             db.execute(_SCHEMA)
 
-    def count(self) -> int:
-        """Number of chunks in the index."""
-        with connect(self.path) as db:
-            return int(db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-
     def ids(self) -> set[str]:
         """Ids of every chunk in the index."""
         with connect(self.path) as db:
@@ -72,7 +67,10 @@ class LexicalIndex:
     def update(self, added: list[Document], removed: set[str]) -> None:
         """Add chunks and remove others by id, in one transaction."""
         with connect(self.path) as db:
-            db.executemany("DELETE FROM chunks WHERE chunk_id = ?", [(i,) for i in removed])
+            db.execute(  # one pass over the table, whatever the number of ids
+                "DELETE FROM chunks WHERE chunk_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(removed)),),
+            )
             _insert(db, added)
 
     def search(self, question: str, k: int, only: list[str] | None = None) -> list[Document]:

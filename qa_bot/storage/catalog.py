@@ -51,8 +51,11 @@ class Catalog:
         """The source called ``name``, or None."""
         return next((s for s in self.sources() if s.name == name), None)
 
-    def register(self, folder: Path, name: str | None = None) -> Source:
-        """The source for ``folder`` (absolute), registered under a new unique name if needed.
+    def register(
+        self, folder: Path, name: str | None = None, taken: set[str] | None = None
+    ) -> Source:
+        """The source for ``folder`` (absolute), registered under a new unique name if needed
+        (also unlike the names in ``taken``: other replicas' sources in a shared collection).
         The name ``uploads`` is kept for the managed uploads folder (asked for by name)."""
         folder = folder.resolve()
         known = self.sources()
@@ -60,7 +63,8 @@ class Catalog:
             if source.path == folder:
                 return source
         base = name or _slug(folder.name)
-        taken = {s.name for s in known} | ({UPLOADS} if name != UPLOADS else set())
+        taken = (taken or set()) | {s.name for s in known}
+        taken |= {UPLOADS} if name != UPLOADS else set()
         unique = base
         n = 2
         while unique in taken:

@@ -5,8 +5,11 @@ files in the data dir by default, or the one SQLAlchemy URL every replica shares
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
 from qa_bot.errors import StoreUnavailableError
@@ -33,3 +36,12 @@ def unreachable(url: str) -> StoreUnavailableError:
     return StoreUnavailableError(
         f"Cannot reach the database at {shown}: start it, or fix QA_BOT_STORE__DATABASE_URL."
     )
+
+
+@contextmanager
+def reaching(url: str) -> Iterator[None]:
+    """A database that cannot be reached, inside the block, becomes one plain sentence."""
+    try:
+        yield
+    except OperationalError as err:
+        raise unreachable(url) from err

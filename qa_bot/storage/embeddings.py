@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never contacted
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -46,12 +47,16 @@ class SentenceEmbeddings(Embeddings):
     def __init__(self, model_path: Path, batch_size: int = 32) -> None:
         self.model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
         self.batch_size = batch_size
+        self._turn = threading.Lock()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed many texts, ``batch_size`` at a time."""
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
+        """Embed many texts, ``batch_size`` at a time. One call runs at a time: the model uses
+        every core already, and concurrent calls (many questions at once) would only thrash
+        and hold more memory, and finish later."""
+        with self._turn:
+            vectors = self.model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+            )
         result: list[list[float]] = vectors.tolist()
         return result
 

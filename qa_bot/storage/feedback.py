@@ -4,18 +4,15 @@ citations, so a team can review what users disliked."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select
-from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
 from qa_bot.records import Citation
-from qa_bot.storage.database import database_url, engine, unreachable
+from qa_bot.storage.database import database_url, engine, reaching
 
 Rating = Literal["up", "down"]
 
@@ -56,16 +53,8 @@ class FeedbackStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = engine(url)
-        with self._reaching():
+        with reaching(url):
             _metadata.create_all(self.engine)
-
-    @contextmanager
-    def _reaching(self) -> Iterator[None]:
-        """A database that is down becomes one plain sentence."""
-        try:
-            yield
-        except OperationalError as err:
-            raise unreachable(self.url) from err
 
     def add(self, item: Feedback) -> int:
         """Store one verdict; return its id."""
@@ -77,14 +66,14 @@ class FeedbackStore:
             "citations": json.dumps([c.model_dump() for c in item.citations]),
             "comment": item.comment,
         }
-        with self._reaching(), self.engine.begin() as db:
+        with reaching(self.url), self.engine.begin() as db:
             key = db.execute(insert(_feedback).values(row)).inserted_primary_key
         return int(key[0]) if key else 0
 
     def all(self) -> list[Feedback]:
         """Every verdict, oldest first."""
         query = select(_feedback).order_by(_feedback.c.id)
-        with self._reaching(), self.engine.connect() as db:
+        with reaching(self.url), self.engine.connect() as db:
             rows = db.execute(query).mappings().all()
         return [
             Feedback(

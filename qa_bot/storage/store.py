@@ -7,12 +7,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import os
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -23,19 +21,17 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
-from langchain_classic.embeddings import CacheBackedEmbeddings
 from langchain_classic.indexes import SQLRecordManager
-from langchain_classic.storage import LocalFileStore
 from langchain_core.documents import Document
-from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index
 from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.storage.bm25 import LexicalIndex
-from qa_bot.storage.database import database_url, engine, unreachable
+from qa_bot.storage.database import database_url, engine, reaching, unreachable
 from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+from qa_bot.storage.sentences import SentenceVectors
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -85,7 +81,7 @@ def _reaching_chroma(method: Callable[P, T]) -> Callable[P, T]:
         except QaBotError:
             raise
         except OperationalError as err:
-            raise unreachable(store._database) from err
+            raise unreachable(store._database) from err  # as database.reaching
         except Exception as err:
             if store.settings.server_mode and _is_connection_error(err):
                 raise _unreachable(store.settings) from err
@@ -103,6 +99,12 @@ def _is_connection_error(err: BaseException) -> bool:
         seen = seen.__cause__ or seen.__context__
     return "connect" in str(err).lower()
 
+
+INDEX_BATCH = 1024
+"""Most chunks embedded and written per call (Chroma takes at most 5,461 at once)."""
+
+READ_BATCH = 5000
+"""Most chunks read per Chroma call (its SQLite refuses more than 32,766 variables)."""
 
 _UNSYNCED = "unsynced"
 """No generation yet: the first ``follow`` syncs whatever the collection's stamp."""
@@ -138,26 +140,6 @@ def _chroma_client(settings: Settings) -> ClientAPI:
     return client
 
 
-class AtomicFileStore(LocalFileStore):
-    """LangChain's file store, writing each value to a temporary file renamed into place, so a
-    question answered during an ingestion never reads a half-written vector."""
-
-    def mset(self, key_value_pairs: Sequence[tuple[str, bytes]]) -> None:
-        for key, value in key_value_pairs:
-            path = self._get_full_path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}")
-            tmp.write_bytes(value)
-            tmp.replace(path)
-
-
-def _cache_namespace(model: str) -> str:
-    """The sentence-vector cache's folder for a model: its name, or a hash of a folder path."""
-    if re.fullmatch(r"[A-Za-z0-9_.-]+", model):
-        return model
-    return "model-" + hashlib.sha256(model.encode()).hexdigest()[:16]
-
-
 class Store:
     """Chunks with their vectors (Chroma), keywords (BM25) and sentence vectors (cached)."""
 
@@ -187,10 +169,8 @@ class Store:
         namespace = f"{where}/{collection_name}"
         self._database = database_url(settings, "records.sqlite")
         self._records = SQLRecordManager(namespace, engine=engine(self._database))
-        try:
+        with reaching(self._database):
             self._records.create_schema()
-        except OperationalError as err:
-            raise unreachable(self._database) from err
         lexical_dir = settings.data_path / "lexical"
         lexical_dir.mkdir(exist_ok=True)
         key = hashlib.sha256(namespace.encode()).hexdigest()[:16]
@@ -198,14 +178,13 @@ class Store:
         self._generation: str | None = _UNSYNCED  # the Chroma generation BM25 last followed
         self._checked = -math.inf  # when that was last asked
         self._following = threading.Lock()
-        self.sentence_embeddings: Embeddings = CacheBackedEmbeddings.from_bytes_store(
+        self.sentence_embeddings = SentenceVectors(
             embeddings,
-            AtomicFileStore(settings.data_path / "sentence-vectors"),
-            namespace=_cache_namespace(settings.store.embedding_model),
-            key_encoder="sha256",
+            settings.data_path / "sentence-vectors.sqlite",
+            settings.store.embedding_model,
         )
-        """Embeds chunk sentences, cached on disk: each sentence is embedded the first time a
-        question reads its chunk, then read back."""
+        """Embeds chunk sentences, cached: each sentence is embedded the first time a question
+        reads its chunk, then read back."""
 
     @classmethod
     def open(
@@ -272,13 +251,27 @@ class Store:
     def _get(
         self, where: dict[str, Any] | None = None, ids: list[str] | None = None
     ) -> list[Document]:
-        """The chunks matching a Chroma ``where`` filter or ``ids`` (all when neither)."""
-        found = self._vectorstore.get(ids=ids, where=where, include=["documents", "metadatas"])
+        """The chunks matching a Chroma ``where`` filter or ``ids`` (all when neither), read
+        ``READ_BATCH`` at a time."""
+        pages: list[dict[str, Any]] = []
+        if ids is not None:
+            for start in range(0, len(ids), READ_BATCH):
+                batch = ids[start : start + READ_BATCH]
+                pages.append(self._vectorstore.get(ids=batch, include=["documents", "metadatas"]))
+        else:
+            while not pages or len(pages[-1]["ids"]) == READ_BATCH:
+                pages.append(
+                    self._vectorstore.get(
+                        where=where,
+                        limit=READ_BATCH,
+                        offset=READ_BATCH * len(pages),
+                        include=["documents", "metadatas"],
+                    )
+                )
         return [
             Document(id=i, page_content=text, metadata=meta)
-            for i, text, meta in zip(
-                found["ids"], found["documents"], found["metadatas"], strict=True
-            )
+            for page in pages
+            for i, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
         ]
 
     def documents(self) -> set[str]:
@@ -333,7 +326,7 @@ class Store:
             cleanup="scoped_full",
             source_id_key="source",
             key_encoder="sha256",
-            batch_size=max(1, len(chunks)),
+            batch_size=max(1, min(len(chunks), INDEX_BATCH)),
         )
         changes = {}
         for name, old in before.items():
@@ -377,7 +370,7 @@ class Store:
         in_chroma, in_bm25 = self.chunk_ids(), self._lexical.ids()
         if in_chroma != in_bm25:
             added = list(in_chroma - in_bm25)
-            self._lexical.update(self._get(ids=added) if added else [], in_bm25 - in_chroma)
+            self._lexical.update(self._get(ids=added), in_bm25 - in_chroma)
 
     def follow(self) -> None:
         """Sync the BM25 index when Chroma's collection changed since it was last synced
@@ -405,11 +398,18 @@ class Store:
         return str(stamp) if stamp else None
 
     def _stamp(self) -> None:
-        """Give the collection a new generation, so other processes' BM25 indexes follow;
-        this one is in line already."""
+        """Give the collection a new generation, so other processes' BM25 indexes follow.
+        This one is in line with its own write, and with the collection too unless another
+        process wrote since it last followed (then its next ``follow`` syncs)."""
         collection = self._client.get_collection(self._collection_name)
-        self._generation = uuid.uuid4().hex
-        collection.modify(metadata={**(collection.metadata or {}), "generation": self._generation})
+        metadata = collection.metadata or {}
+        current = metadata.get("generation")
+        in_line = current == self._generation or (current is None and self._generation != _UNSYNCED)
+        stamp = uuid.uuid4().hex
+        collection.modify(metadata={**metadata, "generation": stamp})
+        self._generation = stamp if in_line else _UNSYNCED
+        if not in_line:
+            self._checked = -math.inf
 
     def fresh(self) -> Store:
         """An empty store on a new collection, for a rebuild: this one keeps serving queries

@@ -438,7 +438,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small run to check the script")
     parser.add_argument("--step", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--report", action="store_true", help="rewrite the report from results")
     args = parser.parse_args()
+    from bench.scale_report import write_report
+
+    if args.report:
+        write_report(json.loads(RESULTS.read_text()), REPO / "docs")
+        return
     if args.step:
         name, *rest = args.step
         values = [int(v) if v.isdigit() else v for v in rest]
@@ -454,8 +460,6 @@ def main() -> None:
     if not args.quick:
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         console.print(f"Results: {RESULTS}")
-    from bench.scale_report import write_report
-
     write_report(results, REPO / "docs", quick=args.quick)
 
 

@@ -280,11 +280,10 @@ def ingest(store: Store, folder: Path, progress: Progress | None = None) -> Inge
             f"No supported documents in {folder} ({supported_formats()}): "
             "add some or point to another folder."
         )
-    taken = (
-        {name.split("/", 1)[0] for name in store.documents()}
-        if store.settings.store.shared
-        else set()
-    )
+    taken: set[str] = set()
+    if store.settings.store.shared:  # other replicas' sources, as of now
+        store.sync_lexical()
+        taken = {name.split("/", 1)[0] for name in store.documents()}
     return sync_source(store, catalog, catalog.register(folder, taken=taken), progress)
 
 

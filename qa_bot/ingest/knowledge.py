@@ -201,6 +201,8 @@ class KnowledgeBase:
         checked before any is written."""
         checked = [(path, self.check_upload(name, path.stat().st_size)) for path, name in files]
         folder = self.uploads_folder()
+        if self.store.settings.store.shared:  # other replicas' latest uploads count too
+            self.store.sync_lexical()
         indexed = {
             n.split("/", 1)[1] for n in self.store.documents() if n.startswith(f"{UPLOADS}/")
         }

@@ -24,12 +24,11 @@ from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
 from langchain_core.indexing import index
-from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.storage.bm25 import LexicalIndex
-from qa_bot.storage.database import database_url, engine, reaching, unreachable
+from qa_bot.storage.database import database_url, engine, reaching
 from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
 from qa_bot.storage.sentences import SentenceVectors
 
@@ -77,11 +76,10 @@ def _reaching_chroma(method: Callable[P, T]) -> Callable[P, T]:
         store = args[0]
         assert isinstance(store, Store)
         try:
-            return method(*args, **kwargs)
+            with reaching(store._database):
+                return method(*args, **kwargs)
         except QaBotError:
             raise
-        except OperationalError as err:
-            raise unreachable(store._database) from err  # as database.reaching
         except Exception as err:
             if store.settings.server_mode and _is_connection_error(err):
                 raise _unreachable(store.settings) from err

@@ -132,6 +132,11 @@ class AnswerSettings(Section):
         0.48, ge=0, le=1, description="Below this sentence score the extractive answerer refuses."
     )
     max_sentences: int = Field(2, ge=1, le=5, description="Sentences in an extractive answer.")
+    unsupported: Literal["drop", "flag"] = Field(
+        "drop",
+        description="A generated sentence no source grounds is dropped from the answer (and "
+        "listed apart), or kept and flagged as unsupported.",
+    )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     max_history_turns: int = Field(
         4, ge=0, le=20, description="Earlier turns a follow-up question may draw on."
@@ -158,6 +163,24 @@ class OpenAISettings(Section):
     )
     max_retries: int = Field(0, ge=0, le=5, description="Retries after a failed call.")
     max_tokens: int = Field(400, ge=16, description="Longest answer, in tokens.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+
+class LocalSettings(Section):
+    """The ``local`` answerer: an instruct model run in-process by llama.cpp (``.[local]``)."""
+
+    model: str = Field(
+        "qwen2.5-coder-1.5b",
+        description="A model installed from PyPI by the local extra ('qwen2.5-coder-1.5b', or "
+        "'qwen2.5-coder-0.5b' once its parts are installed), or the path of a GGUF file.",
+    )
+    cache_dir: Path = Field(
+        Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "qa-bot",
+        description="Where a model shipped in parts is assembled once.",
+    )
+    context_tokens: int = Field(4096, ge=512, description="The model's context window.")
+    threads: int | None = Field(None, ge=1, description="CPU threads; default: all cores.")
+    max_tokens: int = Field(200, ge=16, description="Longest answer, in tokens.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
 
 
@@ -230,6 +253,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
     openai: OpenAISettings = OpenAISettings()
+    local: LocalSettings = LocalSettings()
     server: ServerSettings = ServerSettings()
 
     @classmethod

@@ -60,10 +60,16 @@ class Answer(BaseModel):
 
     answer: str
     refused: bool = Field(description="True when the documents do not contain the answer.")
+    short_answer: str | None = Field(
+        None,
+        description="The answer in a few words (a name, date, amount, or the defining phrase), "
+        "taken from the first citation's quote; null when the question asks for no such span.",
+    )
     citations: list[Citation] = Field(default_factory=list)
     unsupported: list[str] = Field(
         default_factory=list,
-        description="Sentences of the answer that no retrieved chunk supports (shown marked).",
+        description="Generated sentences no retrieved chunk grounds: dropped from the answer, or "
+        "kept and flagged (setting answer.unsupported).",
     )
 
     def plain_text(self) -> str:

@@ -61,7 +61,8 @@ ANSWERERS = Registry(
     "qa_bot.answerers",
     {
         "extractive": "qa_bot.answer.extractive:ExtractiveAnswerer.from_settings",
-        "openai": "qa_bot.answer.generative:GenerativeAnswerer.from_settings",
+        "openai": "qa_bot.answer.generative:OpenAIAnswerer.from_settings",
+        "local": "qa_bot.answer.local:LocalAnswerer.from_settings",
     },
 )
 """``(settings, store) -> Answerer``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import NamedTuple
 
@@ -108,9 +109,35 @@ def content_words(text: str) -> list[str]:
     return [bare(w) for w in words(text) if w.lower() not in STOPWORDS]
 
 
+def stem(word: str) -> str:
+    """A rough stem: a long word's inflection dropped, then cut to five letters ("plans" ~
+    "plan", "opted" ~ "opt", "funding" ~ "funded")."""
+    return (_INFLECTION.sub("", word) if len(word) > 4 else word)[:5]
+
+
+_INFLECTION = re.compile(r"(?:es|s|ing|ed)$")
+
+
 def stems(text: str) -> set[str]:
-    """Content-word stems of ``text``, cut to five letters ("funding" ~ "funded")."""
-    return {w[:5] for w in content_words(text)}
+    """Content-word stems of ``text``."""
+    return {stem(w) for w in content_words(text)}
+
+
+MIN_WORDS = 4
+"""Fewest words in a clause that stands on its own."""
+_CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
+
+
+def clauses(span: Span) -> list[Span]:
+    """The sentence and, when it joins independent clauses ("…, and …"), each clause."""
+    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(span.text)), len(span.text) + 2]
+    parts = [
+        Span(span.start + a, span.start + b - 2, span.text[a : b - 2].rstrip(",;"))
+        for a, b in itertools.pairwise(cuts)
+    ]
+    if len(parts) < 2 or any(len(p.text.split()) < MIN_WORDS for p in parts):
+        return [span]
+    return [span, *(Span(p.start, p.start + len(p.text), p.text) for p in parts)]
 
 
 def key_terms(question: str) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,16 +13,14 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer
 from qa_bot.records import Answer, Citation, cite
-from qa_bot.text import Span, bare, chunk_sentences, key_terms, stems, words
+from qa_bot.text import MIN_WORDS, bare, chunk_sentences, clauses, key_terms, stems, words
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
     from qa_bot.storage.store import Store
 
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
-MIN_WORDS = 4
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
-_CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
@@ -96,18 +93,6 @@ class _Candidate:
         )
 
 
-def _clauses(span: Span) -> list[Span]:
-    """The sentence and, when it joins independent clauses ("…, and …"), each clause."""
-    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(span.text)), len(span.text) + 2]
-    parts = [
-        Span(span.start + a, span.start + b - 2, span.text[a : b - 2].rstrip(",;"))
-        for a, b in itertools.pairwise(cuts)
-    ]
-    if len(parts) < 2 or any(len(p.text.split()) < MIN_WORDS for p in parts):
-        return [span]
-    return [span, *(Span(p.start, p.start + len(p.text), p.text) for p in parts)]
-
-
 def _candidates(chunks: list[Document]) -> list[_Candidate]:
     """Declarative sentences (ending in "." or "!") and their clauses, each once (chunks
     overlap)."""
@@ -117,7 +102,7 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
         for sentence in chunk_sentences(chunk):
             if not _STATEMENT_END.search(sentence.text) or len(sentence.text.split()) < MIN_WORDS:
                 continue  # questions, headings and titles state nothing to quote
-            for span in _clauses(sentence):
+            for span in clauses(sentence):
                 if span.text not in seen:
                     seen.add(span.text)
                     found.append(_Candidate(span.text, chunk, span.start))

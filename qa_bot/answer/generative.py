@@ -1,6 +1,7 @@
-"""Generative answers from any OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama's
-/v1, LM Studio, TGI, hosted APIs) through LangChain's ``ChatOpenAI``; every answer is verified
-against its cited chunks when the stream ends."""
+"""Generative answers from a LangChain chat model: ``GenerativeAnswerer`` streams the reply and
+grounds every sentence when the stream ends; ``OpenAIAnswerer`` talks to any OpenAI-compatible
+chat endpoint (vLLM, llama.cpp server, Ollama's /v1, LM Studio, TGI, hosted APIs) through
+``ChatOpenAI``. The in-process ``local`` answerer lives in ``qa_bot.answer.local``."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ from pydantic import SecretStr
 
 from qa_bot.answer.base import REFUSAL, Answerer
 from qa_bot.answer.support import SupportCheck
-from qa_bot.answer.verify import verify
-from qa_bot.config import OpenAISettings
+from qa_bot.answer.verify import Policy, verify
 from qa_bot.errors import GeneratorError
 from qa_bot.followup import History, needs_context, standalone_question
 from qa_bot.records import Answer
@@ -84,18 +84,75 @@ def _as_question(reply: str, question: str) -> str | None:
 
 
 class GenerativeAnswerer(Answerer):
-    """Writes answers with a chat model from numbered, delimited chunks, then verifies them."""
+    """Writes answers with a chat model from numbered, delimited chunks, then grounds them."""
 
-    def __init__(self, model: BaseChatModel, check: SupportCheck, llm: OpenAISettings) -> None:
+    def __init__(
+        self, model: BaseChatModel, check: SupportCheck, policy: Policy, max_tokens: int
+    ) -> None:
         self.model = model
         self.check = check
-        self.endpoint = llm.base_url
-        self.timeout = llm.timeout
-        self.max_tokens = llm.max_tokens
+        self.policy = policy
+        self.max_tokens = max_tokens
+
+    @contextmanager
+    def _plain_errors(self) -> Iterator[None]:
+        """Turn what the model does wrong into one sentence saying what to check."""
+        yield
+
+    def _empty_reply(self) -> GeneratorError:
+        return GeneratorError("The language model returned an empty answer: ask again.")
+
+    def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
+        """The reply's text pieces as the endpoint streams them, at most ``max_tokens`` of them
+        (some servers, llama-cpp-python's among them, ignore ``max_completion_tokens``)."""
+        stream = self.model.stream(messages)
+        with self._plain_errors(), closing(stream):  # type: ignore[type-var]  # a generator
+            for piece in itertools.islice(stream, self.max_tokens):
+                if isinstance(piece.content, str) and piece.content:
+                    yield piece.content
+
+    def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
+        """Yield the reply as it streams, then the verified Answer."""
+        if not chunks:
+            yield REFUSAL
+            yield Answer(answer=REFUSAL, refused=True)
+            return
+        text = ""
+        for piece in self._generate(answer_messages(question, chunks)):
+            text += piece
+            yield piece
+        if not text.strip():
+            raise self._empty_reply()
+        yield verify(text, chunks, self.check, self.policy)
+
+    def answer(self, question: str, chunks: list[Document]) -> Answer:
+        """The verified answer, once the whole reply has arrived."""
+        return next(p for p in self.stream(question, chunks) if isinstance(p, Answer))
+
+    def standalone(self, question: str, history: History, max_turns: int) -> str:
+        """A follow-up rewritten by the LLM; the non-LLM rewrite when its reply is no question."""
+        turns = history[-max_turns:] if max_turns else []
+        if not turns or not needs_context(question):
+            return question
+        conversation = "\n".join(
+            f"User: {user}" + (f"\nAssistant: {reply}" if reply else "") for user, reply in turns
+        )
+        messages = REWRITE_PROMPT.format_messages(conversation=conversation, question=question)
+        rewritten = _as_question("".join(self._generate(messages)), question)
+        return rewritten or standalone_question(question, history, max_turns)
+
+
+class OpenAIAnswerer(GenerativeAnswerer):
+    """The ``openai`` backend: ``ChatOpenAI`` pointed at ``settings.openai.base_url``."""
+
+    def __init__(self, model: BaseChatModel, check: SupportCheck, settings: Settings) -> None:
+        super().__init__(model, check, settings.answer.unsupported, settings.openai.max_tokens)
+        self.endpoint = settings.openai.base_url
+        self.timeout = settings.openai.timeout
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store) -> GenerativeAnswerer:
-        """The ``openai`` backend: ``ChatOpenAI`` pointed at ``settings.openai.base_url``."""
+    def from_settings(cls, settings: Settings, store: Store) -> OpenAIAnswerer:
+        """``ChatOpenAI`` with the ``openai`` settings, grounded with the store's embeddings."""
         llm = settings.openai
         model = ChatOpenAI(
             model=llm.model,
@@ -106,7 +163,13 @@ class GenerativeAnswerer(Answerer):
             max_tokens=llm.max_tokens,
             temperature=llm.temperature,
         )
-        return cls(model, SupportCheck(store.sentence_embeddings), llm)
+        return cls(model, SupportCheck(store.sentence_embeddings), settings)
+
+    def _empty_reply(self) -> GeneratorError:
+        return GeneratorError(
+            f"The LLM server at {self.endpoint} returned an empty answer: check its log "
+            "and QA_BOT_OPENAI__MODEL."
+        )
 
     @contextmanager
     def _plain_errors(self) -> Iterator[None]:
@@ -139,45 +202,3 @@ class GenerativeAnswerer(Answerer):
                 f"{where} sent a reply that is not an OpenAI chat completion: check that "
                 "QA_BOT_OPENAI__BASE_URL is an OpenAI-compatible endpoint ending in /v1."
             ) from None
-
-    def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
-        """The reply's text pieces as the endpoint streams them, at most ``max_tokens`` of them
-        (some servers, llama-cpp-python's among them, ignore ``max_completion_tokens``)."""
-        stream = self.model.stream(messages)
-        with self._plain_errors(), closing(stream):  # type: ignore[type-var]  # a generator
-            for piece in itertools.islice(stream, self.max_tokens):
-                if isinstance(piece.content, str) and piece.content:
-                    yield piece.content
-
-    def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
-        """Yield the reply as it streams, then the verified Answer."""
-        if not chunks:
-            yield REFUSAL
-            yield Answer(answer=REFUSAL, refused=True)
-            return
-        text = ""
-        for piece in self._generate(answer_messages(question, chunks)):
-            text += piece
-            yield piece
-        if not text.strip():
-            raise GeneratorError(
-                f"The LLM server at {self.endpoint} returned an empty answer: check its log "
-                "and QA_BOT_OPENAI__MODEL."
-            )
-        yield verify(text, chunks, self.check)
-
-    def answer(self, question: str, chunks: list[Document]) -> Answer:
-        """The verified answer, once the whole reply has arrived."""
-        return next(p for p in self.stream(question, chunks) if isinstance(p, Answer))
-
-    def standalone(self, question: str, history: History, max_turns: int) -> str:
-        """A follow-up rewritten by the LLM; the non-LLM rewrite when its reply is no question."""
-        turns = history[-max_turns:] if max_turns else []
-        if not turns or not needs_context(question):
-            return question
-        conversation = "\n".join(
-            f"User: {user}" + (f"\nAssistant: {reply}" if reply else "") for user, reply in turns
-        )
-        messages = REWRITE_PROMPT.format_messages(conversation=conversation, question=question)
-        rewritten = _as_question("".join(self._generate(messages)), question)
-        return rewritten or standalone_question(question, history, max_turns)

@@ -3,7 +3,8 @@
 No NLI or cross-encoder model ships its weights on PyPI that we could find, so the check is a
 documented lexical + embedding test with the bundled model:
 
-    support = 0.5 * (best cosine between the claim and any sentence of the passage)
+    support = 0.5 * (best cosine between the claim and any sentence of the passage, or any
+                     clause of such a sentence)
             + 0.5 * (share of the claim's content-word stems that occur in the passage)
 
 A verbatim quote scores 1.0; a faithful paraphrase keeps most of its names, numbers and stems
@@ -20,7 +21,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from qa_bot.text import chunk_sentences, sentence_spans, stems
+from qa_bot.text import Span, chunk_sentences, clauses, sentence_spans, stems
 
 SUPPORTED = 0.7
 
@@ -46,21 +47,22 @@ class SupportCheck:
 
     def assess(self, claim: str, passage: str) -> Support:
         """0..1: meaning (best-matching passage sentence) and wording (claim stems found)."""
-        return self._assess(claim, [s.text for s in sentence_spans(passage)], passage)
+        return self._assess(claim, sentence_spans(passage), passage)
 
     def assess_chunk(self, claim: str, chunk: Document) -> Support:
         """``assess`` against a retrieved chunk, with the sentences marked at ingest."""
-        return self._assess(claim, [s.text for s in chunk_sentences(chunk)], chunk.page_content)
+        return self._assess(claim, chunk_sentences(chunk), chunk.page_content)
 
-    def _assess(self, claim: str, sentences: list[str], passage: str) -> Support:
+    def _assess(self, claim: str, sentences: list[Span], passage: str) -> Support:
         claim_stems = stems(claim)
         if not claim_stems or not passage.strip():
             return Support(0.0, "")
-        sentences = sentences or [passage]
-        similarity = self._sentence_vectors(tuple(sentences)) @ np.array(self._claim_vector(claim))
+        parts = [(p.text, s.text) for s in sentences or [Span(0, 0, passage)] for p in clauses(s)]
+        vectors = self._sentence_vectors(tuple(text for text, _ in parts))
+        similarity = vectors @ np.array(self._claim_vector(claim))
         best = int(similarity.argmax())
         wording = len(claim_stems & stems(passage)) / len(claim_stems)
-        return Support(0.5 * max(float(similarity[best]), 0.0) + 0.5 * wording, sentences[best])
+        return Support(0.5 * max(float(similarity[best]), 0.0) + 0.5 * wording, parts[best][1])
 
     def score(self, claim: str, passage: str) -> float:
         """The support score alone."""

@@ -1,24 +1,29 @@
-"""Citation verification for generated answers: every sentence is checked against the chunks it
-cites, after generation and before the answer is shown as final.
+"""Citation verification for generated answers: every sentence is grounded (``grounding.ground``)
+in the retrieved chunks after generation and before the answer is shown as final.
 
-For each sentence: citation numbers that name no chunk are dropped; the cited chunks are checked
-with the shared ``SupportCheck``; citations that do not support the sentence are dropped when
-another cited chunk does; a sentence none of its citations supports is re-attributed to the
-retrieved chunk that does support it, or else keeps its citations marked ``verified: false`` and
-is listed in ``Answer.unsupported``. Citations are renumbered 1..n in order of appearance.
+Each sentence is cited to the chunk that grounds it, whichever chunk the model named, and that
+chunk's supporting sentence is quoted; citation numbers naming no chunk disappear. A sentence no
+chunk grounds is listed in ``Answer.unsupported`` and, by the ``unsupported`` policy, either
+dropped from the answer ("drop", the default: when nothing grounded remains, the answer is a
+refusal) or kept with its citations marked ``verified: false`` ("flag"). Citations are
+renumbered 1..n in order of appearance.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from langchain_core.documents import Document
 
+from qa_bot.answer.base import REFUSAL
+from qa_bot.answer.grounding import ground
 from qa_bot.answer.support import Support, SupportCheck
 from qa_bot.records import Answer, Citation, cite, cited_numbers, strip_markers
 from qa_bot.text import content_words, sentence_spans
 
+Policy = Literal["drop", "flag"]
 _REFUSING = re.compile(
     r"\b(?:not|no|cannot|can't|don't|doesn't)\b[^.]{0,60}"
     r"\b(?:contain|mention|say|answer|information|provided?|know)",
@@ -33,54 +38,51 @@ class _Checked:
     claim: str
     cites: dict[int, Support] = field(default_factory=dict)
     supported: bool = True
+    states: bool = True
+    """False for sentences that state nothing to check ("Sure.") and for refusals."""
 
 
 def _check(sentence: str, chunks: list[Document], check: SupportCheck) -> _Checked:
-    """Verify one sentence's citations, re-attributing it when another chunk supports it."""
+    """Ground one sentence, citing the chunk that grounds it."""
     claim = strip_markers(sentence)
-    if not content_words(claim):
-        return _Checked(claim)  # "Sure." states nothing to check
-    valid = list(dict.fromkeys(n - 1 for n in cited_numbers(sentence) if 0 < n <= len(chunks)))
-    cited = {i: check.assess_chunk(claim, chunks[i]) for i in valid}
-    good = {i: s for i, s in cited.items() if s.score >= check.threshold}
-    if good:
-        return _Checked(claim, good)
-    if len(cited) > 1 and check.supports(claim, [chunks[i].page_content for i in cited]):
-        return _Checked(claim, cited)  # the cited chunks support it only together
-    others = {i: check.assess_chunk(claim, c) for i, c in enumerate(chunks) if i not in cited}
-    best = max(others, key=lambda i: others[i].score, default=None)
-    if best is not None and others[best].score >= check.threshold:
-        return _Checked(claim, {best: others[best]})
-    return _Checked(claim, cited, supported=False)
+    if not content_words(claim) or _REFUSING.search(claim):
+        return _Checked(claim, states=False)
+    cited = list(dict.fromkeys(n - 1 for n in cited_numbers(sentence) if 0 < n <= len(chunks)))
+    found = ground(claim, chunks, check, prefer=cited)
+    if found.chunk is not None:
+        return _Checked(claim, {found.chunk: found.support})
+    return _Checked(claim, {i: check.assess_chunk(claim, chunks[i]) for i in cited}, False)
 
 
-def verify(text: str, chunks: list[Document], check: SupportCheck) -> Answer:
-    """The generated ``text`` as a checked Answer (see the module docstring)."""
+def verify(text: str, chunks: list[Document], check: SupportCheck, policy: Policy) -> Answer:
+    """The generated ``text`` as a grounded Answer (see the module docstring)."""
     spans = sentence_spans(text)
     checked = [_check(span.text, chunks, check) for span in spans]
+    unsupported = [s.claim for s in checked if not s.supported]
+    stated = any(s.states and s.supported for s in checked)
+    if not stated and (policy == "drop" or not unsupported):
+        return Answer(answer=REFUSAL, refused=True, unsupported=unsupported)
+    kept = [s.supported or policy == "flag" for s in checked]
     numbers: dict[int, int] = {}  # chunk index -> citation number, in order of appearance
     best: dict[int, Support] = {}
     verified: dict[int, bool] = {}
-    for sentence in checked:
+    for sentence in (s for s, keep in zip(checked, kept, strict=True) if keep):
         for i, support in sentence.cites.items():
             numbers.setdefault(i, len(numbers) + 1)
             if i not in best or support.score > best[i].score:
                 best[i] = support
             verified[i] = verified.get(i, True) and sentence.supported
     parts, cursor = [], 0
-    for span, sentence in zip(spans, checked, strict=True):
-        marks = [numbers[i] for i in sentence.cites]
-        parts += [text[cursor : span.start], cite(sentence.claim, marks)]
+    for span, sentence, keep in zip(spans, checked, kept, strict=True):
+        parts.append(text[cursor : span.start])
+        if keep:
+            parts.append(cite(sentence.claim, [numbers[i] for i in sentence.cites]))
         cursor = span.end
-    answer = "".join(parts) + text[cursor:]
+    answer = re.sub(r"[ \t]{2,}", " ", "".join(parts) + text[cursor:])
     citations = [
         Citation.quoting(n, chunks[i], best[i].sentence, best[i].score, verified[i])
         for i, n in numbers.items()
     ]
-    refused = not citations and bool(_REFUSING.search(answer))
     return Answer(
-        answer=answer.strip(),
-        refused=refused,
-        citations=citations,
-        unsupported=[] if refused else [s.claim for s in checked if not s.supported],
+        answer=answer.strip(), refused=False, citations=citations, unsupported=unsupported
     )

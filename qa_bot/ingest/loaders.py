@@ -69,16 +69,27 @@ def load_markdown(path: Path) -> list[Part]:
     return [(text, heading.group(1) if heading else _first_line(text), None)]
 
 
+_BLOCKS = """address article aside blockquote br dd details div dl dt figcaption figure footer form
+h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul""".split()
+"""Elements that start a new line; text inside any other element flows on."""
+_CHROME = "script, style, noscript, template, nav, [role=navigation], [role=search], .headerlink"
+"""What a page shows around its content: code, site navigation, search boxes, "¶" anchors."""
+
+
 def load_html(path: Path) -> list[Part]:
     soup = BeautifulSoup(_read_text(path), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
+    for tag in soup.select(_CHROME):
         tag.decompose()
     title_tag = soup.find("title") or soup.find("h1")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
-    body = soup.body or soup
-    lines = (line.strip() for line in body.get_text("\n").splitlines())
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return [(text, title, None)]
+    for string in soup.find_all(string=True):
+        if not string.find_parent("pre"):  # elsewhere a line break is a space, as browsers show
+            string.replace_with(re.sub(r"\s+", " ", string))
+    for tag in soup.find_all(_BLOCKS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    lines = (line.strip() for line in (soup.body or soup).get_text().splitlines())
+    return [(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip(), title, None)]
 
 
 def load_pdf(path: Path) -> list[Part]:

@@ -1,0 +1,87 @@
+"""The ``local`` answerer: an instruct model run in-process by llama.cpp (``pip install -e
+'.[local]'``), through LangChain's ``ChatLlamaCpp``; same prompt and grounding as ``openai``."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from qa_bot.answer.generative import GenerativeAnswerer
+from qa_bot.answer.local_model import model_file
+from qa_bot.answer.support import SupportCheck
+from qa_bot.errors import GeneratorError
+
+if TYPE_CHECKING:
+    from qa_bot.config import LocalSettings, Settings
+    from qa_bot.storage.store import Store
+
+_INSTALL = "pip install -e '.[local]'"
+
+
+@lru_cache(maxsize=2)
+def chat_model(
+    path: Path, context_tokens: int, threads: int, max_tokens: int, temperature: float
+) -> BaseChatModel:
+    """The model loaded once per process (it maps about 1 GB)."""
+    try:
+        from langchain_community.chat_models import ChatLlamaCpp
+    except ImportError:
+        raise GeneratorError(f"The local answerer is not installed: run `{_INSTALL}`.") from None
+    try:
+        return ChatLlamaCpp(
+            model_path=str(path),
+            n_ctx=context_tokens,
+            n_threads=threads,
+            n_batch=512,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=0,
+            verbose=False,
+        )
+    except ValueError as error:
+        raise GeneratorError(f"llama.cpp cannot load {path.name}: {error}") from None
+
+
+class LocalAnswerer(GenerativeAnswerer):
+    """A GGUF instruct model in this process; one generation at a time (llama.cpp's context
+    is not shared between threads)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, model: BaseChatModel, check: SupportCheck, settings: Settings) -> None:
+        super().__init__(model, check, settings.answer.unsupported, settings.local.max_tokens)
+        self.context_tokens = settings.local.context_tokens
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> LocalAnswerer:
+        """The ``local`` settings' model, assembled on first use, grounded like ``openai``."""
+        local: LocalSettings = settings.local
+        path = model_file(local.model, local.cache_dir)
+        threads = local.threads or os.cpu_count() or 1
+        model = chat_model(path, local.context_tokens, threads, local.max_tokens, local.temperature)
+        return cls(model, SupportCheck(store.sentence_embeddings), settings)
+
+    def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
+        with self._lock:
+            yield from super()._generate(messages)
+
+    @contextmanager
+    def _plain_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except ValueError as error:
+            if "context window" not in str(error):
+                raise
+            raise GeneratorError(
+                f"The question and its sources do not fit the local model's "
+                f"{self.context_tokens}-token context: raise QA_BOT_LOCAL__CONTEXT_TOKENS or "
+                "lower QA_BOT_RETRIEVAL__TOP_K."
+            ) from None

@@ -12,6 +12,17 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer
+from qa_bot.answer.questions import (
+    ENTITY_LABELS,
+    Expects,
+    answers_kind,
+    defined_term,
+    defines,
+    expects,
+    gives_reason,
+    names,
+    short_answer,
+)
 from qa_bot.records import Answer, Citation, cite
 from qa_bot.text import MIN_WORDS, bare, chunk_sentences, clauses, key_terms, stems, words
 
@@ -20,46 +31,13 @@ if TYPE_CHECKING:
     from qa_bot.storage.store import Store
 
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
+CUE_BONUS = 0.1
+"""Added to a sentence that holds the kind of answer asked for: a name, date or number of the
+expected kind, a reason for "why", a definition for "what is X"."""
+TYPED = 12
+"""How many of the best sentences are read for an answer of the expected kind."""
+SUMMARY_SENTENCES = 4
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
-_NUMBER_WORDS = (
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
-    "hundred thousand million billion trillion dozen half"
-)
-_TIME_WORDS = (  # not "may" or "fall": in a sentence they are mostly verbs
-    "january february march april june july august september october november december "
-    "spring summer autumn winter century centuries decade today yesterday tomorrow"
-)
-
-
-def _any_word(names: str) -> re.Pattern[str]:
-    """Matches a digit or any of the space-separated ``names`` (plural too) as a whole word."""
-    return re.compile(rf"\d|\b(?:{'|'.join(names.split())})s?\b", re.I)
-
-
-_ANSWER_FORMS = (
-    (
-        re.compile(
-            r"\bhow (?:many|much|long|far|old|big|large|tall|high|deep|wide|fast)\b"
-            r"|\bwhat (?:percent|percentage|proportion|fraction)\b",
-            re.I,
-        ),
-        _any_word(_NUMBER_WORDS),
-    ),
-    (
-        re.compile(r"^\s*when\b|\b(?:what|which) (?:year|century|decade|month|date)\b", re.I),
-        _any_word(_TIME_WORDS),
-    ),
-)
-
-
-def answer_form(question: str) -> re.Pattern[str] | None:
-    """What any answer to ``question`` must contain: a quantity for "how many / how much …",
-    a date or time for "when …"; None when the question asks for no particular form."""
-    for asks, form in _ANSWER_FORMS:
-        if asks.search(question):
-            return form
-    return None
 
 
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
@@ -76,12 +54,22 @@ class _Candidate:
     chunk: Document
     at: int
     """Where the text starts in the chunk."""
+    lead: str = ""
+    """The question right before it in the document, if any (a FAQ's or a heading's)."""
+    before: str = ""
+    """The sentence right before it, which may name what it speaks of ("He …")."""
     score: float = 0.0
 
     @property
     def offset(self) -> int:
         """Where the text starts in the document (page)."""
         return int(self.chunk.metadata["offset"]) + self.at
+
+    @property
+    def place(self) -> tuple[str, int, int]:
+        """Document, page and offset: the candidate's place in reading order."""
+        meta = self.chunk.metadata
+        return (meta["source"], meta.get("page") or 0, self.offset)
 
     def overlaps(self, other: _Candidate) -> bool:
         """True when both quote the same stretch of the same document."""
@@ -95,23 +83,29 @@ class _Candidate:
 
 def _candidates(chunks: list[Document]) -> list[_Candidate]:
     """Declarative sentences (ending in "." or "!") and their clauses, each once (chunks
-    overlap)."""
+    overlap), with the question that precedes them."""
     seen: set[str] = set()
     found = []
     for chunk in chunks:
+        lead = before = ""
         for sentence in chunk_sentences(chunk):
-            if not _STATEMENT_END.search(sentence.text) or len(sentence.text.split()) < MIN_WORDS:
-                continue  # questions, headings and titles state nothing to quote
-            for span in clauses(sentence):
-                if span.text not in seen:
-                    seen.add(span.text)
-                    found.append(_Candidate(span.text, chunk, span.start))
+            if sentence.text.endswith("?"):
+                lead = before = sentence.text
+                continue
+            if _STATEMENT_END.search(sentence.text) and len(sentence.text.split()) >= MIN_WORDS:
+                for span in clauses(sentence):  # headings and titles state nothing to quote
+                    if span.text not in seen:
+                        seen.add(span.text)
+                        found.append(_Candidate(span.text, chunk, span.start, lead, before))
+            lead, before = "", sentence.text
     return found
 
 
 class ExtractiveAnswerer(Answerer):
-    """Scores each retrieved sentence by meaning (embeddings) and shared terms, and answers with
-    the best one or two, each cited. Refuses when none reaches ``min_support``."""
+    """Scores each retrieved sentence by meaning (embeddings) and shared terms, keeps those that
+    hold the kind of answer the question expects (a name, a date, a number, a definition, a
+    reason), and answers with the best one or two, each cited, and the short answer; refuses
+    when none reaches ``min_support``. A request for a summary gets 3-5 central sentences."""
 
     def __init__(
         self,
@@ -131,26 +125,53 @@ class ExtractiveAnswerer(Answerer):
         answer = settings.answer
         return cls(store.sentence_embeddings, answer.min_support, answer.max_sentences)
 
+    def _match(self, question: str, texts: list[str]) -> np.ndarray:
+        """How well each text matches the question: meaning and shared terms, 0..1."""
+        vectors = np.array(self.embeddings.embed_documents(texts))
+        semantic = vectors @ np.array(self.embeddings.embed_query(question))
+        wanted = stems(question)
+        overlap = np.array([len(wanted & stems(t)) / len(wanted) if wanted else 0.0 for t in texts])
+        match: np.ndarray = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * overlap
+        return match
+
     def score(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """All candidate sentences, scored and sorted best first."""
+        """All candidate sentences, scored and sorted best first. A sentence answering a
+        question the document asks itself scores as well as that question matches."""
         candidates = _candidates(chunks)
         if not candidates:
             return []
-        vectors = np.array(self.embeddings.embed_documents([c.text for c in candidates]))
-        semantic = vectors @ np.array(self.embeddings.embed_query(question))
-        wanted = stems(question)
-        for candidate, similarity in zip(candidates, semantic, strict=True):
-            overlap = len(wanted & stems(candidate.text)) / len(wanted) if wanted else 0.0
-            candidate.score = SEMANTIC_WEIGHT * float(similarity) + (1 - SEMANTIC_WEIGHT) * overlap
+        scores = self._match(question, [c.text for c in candidates])
+        leads = sorted({c.lead for c in candidates if c.lead})
+        lead_scores = dict(zip(leads, self._match(question, leads), strict=True)) if leads else {}
+        kind = expects(question)
+        term = defined_term(question) if kind == Expects.DEFINITION else None
+        for candidate, score in zip(candidates, scores, strict=True):
+            bonus = CUE_BONUS * (
+                (kind == Expects.REASON and gives_reason(candidate.text))
+                or (term is not None and defines(candidate.text, term))
+            )
+            candidate.score = max(float(score) + bonus, lead_scores.get(candidate.lead, 0.0))
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
     def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """The scored sentences that could answer, best first: of the form the question asks
-        for, and none when the question names something the chunks never mention."""
+        """The scored sentences that could answer, best first: holding the kind of answer the
+        question expects (among the best ``TYPED``), and none when the question names something
+        the chunks never mention."""
         if not supported_by_retrieval(question, chunks):
             return []
-        form = answer_form(question)
-        return [c for c in self.score(question, chunks) if form is None or form.search(c.text)]
+        kind = expects(question)
+        ranked = self.score(question, chunks)
+        if kind not in ENTITY_LABELS:
+            return ranked
+        asked = names(" ".join(key_terms(question)))
+        typed = [
+            c
+            for c in ranked[:TYPED]
+            if asked <= names(f"{c.before} {c.text}") and answers_kind(question, c.text, kind)
+        ]
+        for candidate in typed:
+            candidate.score += CUE_BONUS
+        return typed
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The sentences to answer with; empty when the chunks do not support an answer."""
@@ -166,9 +187,29 @@ class ExtractiveAnswerer(Answerer):
                 selected.append(candidate)
         return selected
 
+    def summarize(self, chunks: list[Document]) -> list[_Candidate]:
+        """3-5 sentences that together cover the chunks: each close to their centre of meaning
+        and unlike those already chosen (maximal marginal relevance), in reading order."""
+        found = _candidates(chunks)
+        whole = [c for c in found if not any(o is not c and c.text in o.text for o in found)]
+        if not whole:
+            return []
+        vectors = np.array(self.embeddings.embed_documents([c.text for c in whole]))
+        centre = vectors.mean(axis=0)
+        relevance = vectors @ centre / (np.linalg.norm(centre) or 1.0)
+        chosen: list[int] = []
+        while len(chosen) < min(SUMMARY_SENTENCES, len(whole)):
+            redundancy = vectors @ vectors[chosen].T if chosen else np.zeros((len(whole), 1))
+            value = 0.7 * relevance - 0.3 * redundancy.max(axis=1)
+            value[chosen] = -np.inf
+            chosen.append(int(value.argmax()))
+        return sorted((whole[i] for i in chosen), key=lambda c: c.place)
+
     def answer(self, question: str, chunks: list[Document]) -> Answer:
-        """Answer with the best-supported sentences, or refuse."""
-        selected = self._select(question, chunks)
+        """Answer with the best-supported sentences and the short answer, or refuse."""
+        kind = expects(question)
+        summary = kind == Expects.SUMMARY
+        selected = self.summarize(chunks) if summary else self._select(question, chunks)
         if not selected:
             return Answer(answer=REFUSAL, refused=True)
         citations = [
@@ -176,7 +217,8 @@ class ExtractiveAnswerer(Answerer):
             for n, c in enumerate(selected, 1)
         ]
         text = " ".join(cite(c.quote, [c.n]) for c in citations)
-        return Answer(answer=text, refused=False, citations=citations)
+        short = None if summary else short_answer(question, selected[0].text, kind)
+        return Answer(answer=text, refused=False, short_answer=short, citations=citations)
 
     def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
         """Yield the answer word by word, then the Answer itself."""

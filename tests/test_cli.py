@@ -24,7 +24,13 @@ def test_ask_json_has_the_stable_shape(data_dir: Path) -> None:
     done = run_cli("ask", "--json", "What did TSMC decide?", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
-    assert set(answer) == {"answer", "refused", "citations", "unsupported"}  # grows, never shrinks
+    assert set(answer) == {
+        "answer",
+        "refused",
+        "short_answer",
+        "citations",
+        "unsupported",
+    }  # grows, never shrinks
     assert answer["refused"] is False and isinstance(answer["answer"], str)
     assert answer["unsupported"] == []
     [first, *_] = answer["citations"]

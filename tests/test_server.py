@@ -78,7 +78,7 @@ def url(served: tuple[str, QaChain]) -> str:
 
 def test_ask_returns_the_cli_json(url: str) -> None:
     answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()
-    assert set(answer) == {"answer", "refused", "citations", "unsupported"}
+    assert set(answer) == {"answer", "refused", "short_answer", "citations", "unsupported"}
     assert "opted out" in answer["answer"] and answer["citations"][0]["verified"] is True
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from langchain_core.documents import Document
 
+from qa_bot.answer.base import REFUSAL
 from qa_bot.answer.support import SupportCheck
 from qa_bot.answer.verify import cited_numbers, verify
 from qa_bot.chain import QaChain
-from qa_bot.answer.base import REFUSAL
 from qa_bot.records import Answer, Citation, strip_markers
 
 TSMC = "Companies including Taiwan’s TSMC have opted out of participating in Son’s plans"
@@ -91,7 +91,7 @@ def test_the_supporting_sentence_is_cited_whatever_the_model_cited(
     [
         "John Smithers, the chief executive, opted out of participating in Son's plans [1].",
         "Samsung has opted out of participating in Son's plans [1].",
-        "Companies including Taiwan's TSMC have opted out of participating in 45 of Son's plans [1].",
+        "Taiwan's TSMC has opted out of participating in 45 of Son's plans [1].",
     ],
 )
 def test_an_invented_name_or_number_is_dropped(

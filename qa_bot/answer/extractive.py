@@ -24,7 +24,7 @@ from qa_bot.answer.questions import (
     short_answer,
 )
 from qa_bot.records import Answer, Citation, cite
-from qa_bot.text import MIN_WORDS, bare, chunk_sentences, clauses, key_terms, stems, words
+from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
@@ -41,9 +41,10 @@ _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 
 
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
-    """False when the question names something no retrieved chunk mentions as a whole word."""
-    retrieved = {bare(w) for c in chunks for w in words(c.page_content)}
-    return key_terms(question) <= retrieved
+    """False when the question names something no retrieved chunk mentions ("Chinese" is
+    mentioned by "China")."""
+    retrieved = set().union(*(names(c.page_content) for c in chunks))
+    return names(" ".join(key_terms(question))) <= retrieved
 
 
 @dataclass

@@ -19,7 +19,10 @@ from qa_bot.cli.common import app, load_settings, open_store, out, user_errors
 
 
 def _print_sources(answer: Answer) -> None:
-    """The numbered sources, each marked verified or not, then any unsupported sentence."""
+    """The short answer, the numbered sources (each marked verified or not), then any sentence
+    no source supports."""
+    if answer.short_answer:
+        out.print(f"[bold]Short answer:[/] {escape(answer.short_answer)}", highlight=False)
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for c in answer.citations:
@@ -28,7 +31,8 @@ def _print_sources(answer: Answer) -> None:
         out.print(f"\\[{c.n}] {escape(c.title)} ({escape(c.source)}{page}) {mark}", highlight=False)
         out.print(f"    “{c.quote}”", highlight=False, style="dim", markup=False)
     for sentence in answer.unsupported:
-        out.print(f"[red]Unsupported:[/] {escape(sentence)}", highlight=False)
+        what = "Unsupported" if sentence in answer.answer else "Withheld, no source supports it"
+        out.print(f"[red]{what}:[/] {escape(sentence)}", highlight=False)
 
 
 def _stream_answer(pieces: Iterator[str | Answer]) -> Answer:

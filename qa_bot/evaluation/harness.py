@@ -23,6 +23,7 @@ class CaseResult(BaseModel):
     standalone: str
     answerable: bool
     answer: str
+    short_answer: str | None = None
     refused: bool
     citations: list[dict[str, Any]]
     rank: int | None = None
@@ -69,6 +70,7 @@ def run_case(chain: QaChain, check: SupportCheck, case: Case) -> CaseResult:
         "standalone": trace["question"],
         "answerable": case.answerable,
         "answer": answer.answer,
+        "short_answer": answer.short_answer,
         "refused": answer.refused,
         "citations": [c.model_dump() for c in answer.citations],
         "latency_ms": latency_ms,
@@ -83,11 +85,14 @@ def run_case(chain: QaChain, check: SupportCheck, case: Case) -> CaseResult:
             result["f1"] = metrics.token_f1(metrics.plain_answer(answer), [case.reference])
     if case.gold_source:  # a SQuAD case: the official EM/F1, whole answer and cited span
         whole, span = metrics.plain_answer(answer), metrics.cited_span(answer, case.answers)
+        short = "" if answer.refused else answer.short_answer or span
         result["squad"] = {
             "em": metrics.exact_match(whole, case.answers),
             "f1": metrics.token_f1(whole, case.answers),
             "span_em": metrics.exact_match(span, case.answers),
             "span_f1": metrics.token_f1(span, case.answers),
+            "short_em": metrics.exact_match(short, case.answers),
+            "short_f1": metrics.token_f1(short, case.answers),
             "contains": metrics.contains_answer(whole, case.answers),
         }
     result["passed"], result["why"] = _verdict(case, result)
@@ -133,6 +138,7 @@ def aggregate(results: list[CaseResult]) -> dict[str, dict[str, float | None]]:
             "mrr": _mean([1 / r.rank if r.rank else 0.0 for r in ranked]),
         },
         "correctness": {
+            "correct_cited": _mean([float(r.passed) for r in answerable]),
             "keyword_pass_rate": _mean(
                 [float(r.keyword_pass) for r in answerable if r.keyword_pass is not None]
             ),
@@ -155,7 +161,7 @@ def aggregate(results: list[CaseResult]) -> dict[str, dict[str, float | None]]:
     if squad:
         groups["squad"] = {
             f"{key}_{split}": _mean([r.squad[key] for r in subset if r.squad])
-            for key in ("em", "f1", "span_em", "span_f1", "contains")
+            for key in ("em", "f1", "span_em", "span_f1", "short_em", "short_f1", "contains")
             for split, subset in (
                 ("all", squad),
                 ("has_ans", [r for r in squad if r.answerable]),

@@ -44,9 +44,11 @@ def source_link(chunk_id: str, offset: int, quote: str) -> str:
 
 
 def render(answer: Answer) -> str:
-    """The answer, its numbered sources (each marked verified or not, with a link to the source
-    viewer) and any sentence no source supports, as Markdown."""
-    lines = [_escape(answer.answer)]
+    """The short answer in bold, the answer, its numbered sources (each marked verified or not,
+    with a link to the source viewer) and, folded away, any sentence no source supports, as
+    Markdown."""
+    short = f"**{_escape(answer.short_answer)}** — " if answer.short_answer else ""
+    lines = [short + _escape(answer.answer)]
     if answer.citations:
         lines += ["", "**Sources**"]
     for c in answer.citations:
@@ -59,8 +61,11 @@ def render(answer: Answer) -> str:
             f"> {_escape(c.quote)}",
         ]
     if answer.unsupported:
-        lines += ["", "**⚠️ Not supported by the documents:**"]
+        kept = any(sentence in answer.answer for sentence in answer.unsupported)
+        what = "Not supported by the documents" if kept else "Withheld: no document supports"
+        lines += ["", f"<details><summary>⚠️ {what} ({len(answer.unsupported)})</summary>", ""]
         lines += [f"- {_escape(sentence)}" for sentence in answer.unsupported]
+        lines += ["", "</details>"]
     return "\n".join(lines)
 
 

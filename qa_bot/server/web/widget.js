@@ -76,6 +76,11 @@
 
   function showAnswer(node, answer) {
     node.textContent = answer.answer;
+    if (answer.short_answer) {
+      const short = document.createElement("strong");
+      short.textContent = answer.short_answer;
+      node.prepend(short, " — ");
+    }
     if (!answer.citations.length && !answer.unsupported.length) return;
     const list = document.createElement("ol");
     for (const c of answer.citations) {
@@ -97,12 +102,21 @@
       list.append(item);
     }
     node.append(list);
+    if (!answer.unsupported.length) return;
+    const kept = answer.unsupported.some((sentence) => answer.answer.includes(sentence));
+    const withheld = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.className = "unverified";
+    summary.textContent = kept ? `⚠ Not supported by the documents (${answer.unsupported.length})`
+      : `⚠ Withheld: no document supports (${answer.unsupported.length})`;
+    withheld.append(summary);
     for (const sentence of answer.unsupported) {
-      const warn = document.createElement("div");
-      warn.className = "unverified";
-      warn.textContent = `⚠ Not supported by the documents: ${sentence}`;
-      node.append(warn);
+      const item = document.createElement("div");
+      item.className = "unverified";
+      item.textContent = sentence;
+      withheld.append(item);
     }
+    node.append(withheld);
   }
 
   function handle(block, node, question) {

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from qa_bot.answer import REFUSAL
+from qa_bot.answer.questions import Expects, expects
 from qa_bot.chain import QaChain
 from qa_bot.errors import BadQuestionError, IndexNotReadyError
 from qa_bot.records import Answer
@@ -110,3 +111,66 @@ def test_variant_honours_every_setting_and_shares_the_reranker(chain: QaChain) -
     assert plain.retriever.reranker is None
     assert chain.variant(retrieval={"mode": "bm25", "top_k": 2, "mmr_lambda": 0.5}) is keyword
     assert chain.variant() is chain
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Who is proposing the parks?", Expects.PERSON),
+        ("Which companies opted out?", Expects.ORGANISATION),
+        ("Where would the parks be built?", Expects.PLACE),
+        ("On what date did Son meet Johnson?", Expects.DATE),
+        ("How much did Japan pledge?", Expects.NUMBER),
+        ("In which version was NullHandler added?", Expects.NUMBER),
+        ("What is Project Crystal Land?", Expects.DEFINITION),
+        ("What is the long-term goal of Project Crystal Land?", Expects.OTHER),
+        ("Why do some businesses hesitate to join?", Expects.REASON),
+        ("Did TSMC join the plan?", Expects.YES_NO),
+        ("Summarize the article", Expects.SUMMARY),
+        ("What is this article about?", Expects.SUMMARY),
+        ("What did TSMC decide?", Expects.OTHER),
+    ],
+)
+def test_questions_are_typed(question: str, kind: Expects) -> None:
+    assert expects(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "short"),
+    [
+        ("How much did Japan pledge as part of the trade agreement?", "$550 billion"),
+        ("When was ChatGPT launched?", "November 2022"),
+        ("Who is proposing Trump-branded industrial parks?", "Masayoshi Son"),
+    ],
+)
+def test_a_typed_question_gets_a_short_answer_from_its_quote(
+    chain: QaChain, question: str, short: str
+) -> None:
+    answer = chain.ask(question)
+    assert answer.short_answer is not None and short in answer.short_answer
+    assert answer.short_answer in answer.citations[0].quote
+
+
+def test_an_untyped_question_has_no_short_answer(chain: QaChain) -> None:
+    answer = chain.ask("What did TSMC decide?")
+    assert not answer.refused and answer.short_answer is None
+
+
+def test_why_is_answered_with_the_reason(chain: QaChain) -> None:
+    """The article asks the question itself and answers it in the next sentence."""
+    answer = chain.ask("Why do some businesses hesitate to join the project?")
+    assert "Concerns about profitability" in answer.citations[0].quote
+
+
+def test_a_summary_quotes_three_to_five_sentences_in_reading_order(chain: QaChain) -> None:
+    answer = chain.ask("Summarize the article")
+    assert not answer.refused and 3 <= len(answer.citations) <= 5
+    offsets = [c.offset for c in answer.citations]
+    assert offsets == sorted(offsets) and len(set(c.quote for c in answer.citations)) == len(
+        offsets
+    )
+
+
+def test_a_typed_question_needs_its_names_in_the_answering_sentence(chain: QaChain) -> None:
+    """Hitachi is in the article, but no sentence about Hitachi holds an amount."""
+    assert chain.ask("How much did Hitachi invest in the parks?").refused

@@ -185,6 +185,7 @@ MARKERS = {
     "browser": "browser",
     "llm_server": "llm",
     "llm_chain": "llm",
+    "local_chain": "llm",
     "chroma_port": "chroma_server",
     "postgres_url": "postgres",
 }

@@ -38,6 +38,10 @@ TYPED = 12
 """How many of the best sentences are read for an answer of the expected kind."""
 SUMMARY_SENTENCES = 4
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
+_FIELD = re.compile(r"^[A-Z][\w ]{0,30}:\s+\w")
+"""A labelled value on a line of its own: "Author: Andrew Dalke", "Release: 0.1"."""
+SHORT = 8
+"""A sentence of fewer words is scored together with the one before it ("New in version 3.6.")."""
 
 
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
@@ -67,6 +71,11 @@ class _Candidate:
         return int(self.chunk.metadata["offset"]) + self.at
 
     @property
+    def scored_text(self) -> str:
+        """What is matched against the question: a short sentence with the one before it."""
+        return f"{self.before} {self.text}" if len(self.text.split()) < SHORT else self.text
+
+    @property
     def place(self) -> tuple[str, int, int]:
         """Document, page and offset: the candidate's place in reading order."""
         meta = self.chunk.metadata
@@ -93,7 +102,8 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
             if sentence.text.endswith("?"):
                 lead = before = sentence.text
                 continue
-            if _STATEMENT_END.search(sentence.text) and len(sentence.text.split()) >= MIN_WORDS:
+            stated = _STATEMENT_END.search(sentence.text) or _FIELD.match(sentence.text)
+            if stated and len(sentence.text.split()) >= MIN_WORDS:
                 for span in clauses(sentence):  # headings and titles state nothing to quote
                     if span.text not in seen:
                         seen.add(span.text)
@@ -141,7 +151,7 @@ class ExtractiveAnswerer(Answerer):
         candidates = _candidates(chunks)
         if not candidates:
             return []
-        scores = self._match(question, [c.text for c in candidates])
+        scores = self._match(question, [c.scored_text for c in candidates])
         leads = sorted({c.lead for c in candidates if c.lead})
         lead_scores = dict(zip(leads, self._match(question, leads), strict=True)) if leads else {}
         kind = expects(question)

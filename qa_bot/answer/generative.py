@@ -102,7 +102,7 @@ class GenerativeAnswerer(Answerer):
     def _empty_reply(self) -> GeneratorError:
         return GeneratorError("The language model returned an empty answer: ask again.")
 
-    def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
+    def generate(self, messages: list[BaseMessage]) -> Iterator[str]:
         """The reply's text pieces as the endpoint streams them, at most ``max_tokens`` of them
         (some servers, llama-cpp-python's among them, ignore ``max_completion_tokens``)."""
         stream = self.model.stream(messages)
@@ -118,7 +118,7 @@ class GenerativeAnswerer(Answerer):
             yield Answer(answer=REFUSAL, refused=True)
             return
         text = ""
-        for piece in self._generate(answer_messages(question, chunks)):
+        for piece in self.generate(answer_messages(question, chunks)):
             text += piece
             yield piece
         if not text.strip():
@@ -138,7 +138,7 @@ class GenerativeAnswerer(Answerer):
             f"User: {user}" + (f"\nAssistant: {reply}" if reply else "") for user, reply in turns
         )
         messages = REWRITE_PROMPT.format_messages(conversation=conversation, question=question)
-        rewritten = _as_question("".join(self._generate(messages)), question)
+        rewritten = _as_question("".join(self.generate(messages)), question)
         return rewritten or standalone_question(question, history, max_turns)
 
 

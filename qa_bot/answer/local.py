@@ -69,9 +69,10 @@ class LocalAnswerer(GenerativeAnswerer):
         model = chat_model(path, local.context_tokens, threads, local.max_tokens, local.temperature)
         return cls(model, SupportCheck(store.sentence_embeddings), settings)
 
-    def _generate(self, messages: list[BaseMessage]) -> Iterator[str]:
+    def generate(self, messages: list[BaseMessage]) -> Iterator[str]:
+        """The reply's pieces, while no other thread of this process generates."""
         with self._lock:
-            yield from super()._generate(messages)
+            yield from super().generate(messages)
 
     @contextmanager
     def _plain_errors(self) -> Iterator[None]:

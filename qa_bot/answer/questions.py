@@ -42,7 +42,7 @@ _RULES: list[tuple[Expects, str]] = [
         Expects.NUMBER,
         r"\bhow (?:many|much|long|far|old|big|large|tall|high|deep|wide|fast|often)\b"
         r"|\bwhat (?:percent|percentage|proportion|fraction|share|amount|number)\b"
-        rf"|{_WHICH}version\b",
+        rf"|{_WHICH}(?:version|port|size|timeout|limit|length|count|price|cost|population|age)\b",
     ),
     (
         Expects.DATE,
@@ -98,9 +98,13 @@ _TIME_WORDS = (  # not "may" or "fall": in a sentence they are mostly verbs
 )
 FORMS = {
     Expects.NUMBER: re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS.split())})s?\b", re.I),
-    Expects.DATE: re.compile(rf"\b(?:1\d{{3}}|20\d\d|{'|'.join(_TIME_WORDS.split())})s?\b", re.I),
+    Expects.DATE: re.compile(
+        rf"\b(?:1\d{{3}}|20\d\d|{'|'.join(_TIME_WORDS.split())})s?\b|\b(?:version|since|python)\s+\d",
+        re.I,
+    ),
 }
-"""What a number or a date looks like where spaCy tags none ("version 3.2", "by summer")."""
+"""What a number or a date looks like where spaCy tags none ("by summer"); software dates its
+changes by version ("since Python 3.2")."""
 _DIGITS = re.compile(r"\d")
 _RELATION = re.compile(r"\b(?:of|for|in|on|to|with|from|by|about|that|which|who)\b", re.I)
 MAX_TERM_WORDS = 5

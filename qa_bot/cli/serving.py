@@ -84,12 +84,16 @@ def evaluate(
         bool, typer.Option(help="Exit 1 when an aggregate misses its threshold.")
     ] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(help="'local': faithfulness and answer relevancy judged by the local LLM."),
+    ] = None,
 ) -> None:
     """Measure answer quality on a dataset; exit 1 when an aggregate misses its threshold."""
     from qa_bot.evaluation.run import EvalRun
 
     with user_errors():
-        run = EvalRun.prepare(load_settings(), dataset, corpus, generator, out_dir, limit)
+        run = EvalRun.prepare(load_settings(), dataset, corpus, generator, out_dir, limit, judge)
         store = open_store(run.settings)
         ingest_here(store, [run.corpus], summary_to=err)
         with progress_bar("Evaluating") as bar:

@@ -13,6 +13,7 @@ from qa_bot.answer.support import SupportCheck
 from qa_bot.chain import QaChain
 from qa_bot.evaluation import metrics
 from qa_bot.evaluation.dataset import Case
+from qa_bot.evaluation.judge import Judge
 
 
 class CaseResult(BaseModel):
@@ -32,6 +33,8 @@ class CaseResult(BaseModel):
     citation_recall: float | None = None
     citation_precision: float | None = None
     squad: dict[str, float] | None = None
+    faithfulness: float | None = None
+    answer_relevancy: float | None = None
     latency_ms: float
     passed: bool
     why: str
@@ -55,8 +58,11 @@ def _verdict(case: Case, result: dict[str, Any]) -> tuple[bool, str]:
     return True, "answered with supported citations"
 
 
-def run_case(chain: QaChain, check: SupportCheck, case: Case) -> CaseResult:
-    """Ask one case through the chain (as the chat would) and score the reply."""
+def run_case(
+    chain: QaChain, check: SupportCheck, case: Case, judge: Judge | None = None
+) -> CaseResult:
+    """Ask one case through the chain (as the chat would) and score the reply (with the LLM
+    ``judge`` too, when given)."""
     started = time.perf_counter()
     trace = chain.trace(case.question, case.history)
     latency_ms = (time.perf_counter() - started) * 1000
@@ -95,18 +101,24 @@ def run_case(chain: QaChain, check: SupportCheck, case: Case) -> CaseResult:
             "short_f1": metrics.token_f1(short, case.answers),
             "contains": metrics.contains_answer(whole, case.answers),
         }
+    if judge:
+        result["faithfulness"] = judge.faithfulness(answer, passages)
+        result["answer_relevancy"] = judge.relevancy(case.question, answer)
     result["passed"], result["why"] = _verdict(case, result)
     return CaseResult.model_validate(result)
 
 
 def run_eval(
-    chain: QaChain, cases: list[Case], progress: Callable[[int, int], None] | None = None
+    chain: QaChain,
+    cases: list[Case],
+    progress: Callable[[int, int], None] | None = None,
+    judge: Judge | None = None,
 ) -> list[CaseResult]:
     """Every case, in order; ``progress`` is called with (done, total) after each."""
     check = SupportCheck(chain.store.sentence_embeddings)
     results = []
     for done, case in enumerate(cases, 1):
-        results.append(run_case(chain, check, case))
+        results.append(run_case(chain, check, case, judge))
         if progress:
             progress(done, len(cases))
     return results
@@ -157,6 +169,12 @@ def aggregate(results: list[CaseResult]) -> dict[str, dict[str, float | None]]:
             "p95_ms": _percentile([r.latency_ms for r in results], 0.95),
         },
     }
+    judged = [r for r in results if r.faithfulness is not None or r.answer_relevancy is not None]
+    if judged:
+        groups["judge"] = {
+            "faithfulness": _mean([r.faithfulness for r in judged]),
+            "answer_relevancy": _mean([r.answer_relevancy for r in judged]),
+        }
     squad = [r for r in results if r.squad]
     if squad:
         groups["squad"] = {

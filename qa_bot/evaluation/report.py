@@ -17,9 +17,9 @@ from qa_bot.evaluation.harness import CaseResult
 Aggregates = dict[str, dict[str, float | None]]
 LOWER_IS_BETTER = {"answerable_refused", "p50_ms", "p95_ms"}
 NOTES = {
-    "judge": "Faithfulness and answer relevancy (RAGAS) need an instruction-following LLM "
-    "judge, which qa-bot does not run yet (none ships offline); they were skipped. Citation "
-    "recall/precision above use the support check instead.",
+    "judge": "Faithfulness and answer relevancy (RAGAS-style, judged by an LLM) were not "
+    "measured: add `--judge local` (needs the local extra). Citation recall/precision above "
+    "use the support check.",
 }
 
 

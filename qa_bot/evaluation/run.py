@@ -11,11 +11,13 @@ from typing import Any
 
 from rich.table import Table
 
+from qa_bot.answer.generative import GenerativeAnswerer
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.evaluation import report
 from qa_bot.evaluation.dataset import Case, load_jsonl, load_squad_cases
 from qa_bot.evaluation.harness import CaseResult, aggregate, run_eval
+from qa_bot.evaluation.judge import Judge
 from qa_bot.storage.store import Store
 
 
@@ -28,6 +30,7 @@ class EvalRun:
     corpus: Path
     cases: list[Case]
     out: Path
+    judge: str | None = None
     results: list[CaseResult] = field(default_factory=list)
     aggregates: report.Aggregates = field(default_factory=dict)
     baseline: report.Aggregates | None = None
@@ -41,6 +44,7 @@ class EvalRun:
         generator: str | None,
         out: Path,
         limit: int | None = None,
+        judge: str | None = None,
     ) -> EvalRun:
         """Load the cases (a SQuAD file brings its own corpus, written under ``out``) and give
         the run an index of its own, so an eval never changes the chat's index."""
@@ -59,17 +63,25 @@ class EvalRun:
             },
             answer={"generator": generator or settings.answer.generator},
         )
-        return cls(run_settings, dataset, corpus, cases[:limit], out)
+        if judge not in (None, "local"):
+            raise ValueError(f"Unknown judge '{judge}': the one judge is 'local'.")
+        return cls(run_settings, dataset, corpus, cases[:limit], out, judge)
 
     def execute(self, store: Store, progress: Callable[[int, int], None] | None = None) -> None:
-        """Run every case through the chat's chain and aggregate."""
-        self.results = run_eval(QaChain(store), self.cases, progress)
+        """Run every case through the chat's chain (and the judge) and aggregate."""
+        chain = QaChain(store)
+        judge = None
+        if self.judge == "local":
+            llm = chain.variant(answer={"generator": "local"}).answerer
+            assert isinstance(llm, GenerativeAnswerer)
+            judge = Judge(llm, store.sentence_embeddings)
+        self.results = run_eval(chain, self.cases, progress, judge)
         self.aggregates = aggregate(self.results)
 
     @property
     def notes(self) -> list[str]:
         """What was not measured, and why."""
-        return [report.NOTES["judge"]]
+        return [] if self.judge else [report.NOTES["judge"]]
 
     def meta(self) -> dict[str, Any]:
         """Where the numbers come from."""
@@ -77,6 +89,7 @@ class EvalRun:
             "dataset": str(self.dataset),
             "corpus": str(self.corpus),
             "generator": self.settings.answer.generator,
+            "judge": self.judge,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "notes": self.notes,
         }

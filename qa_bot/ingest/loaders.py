@@ -11,6 +11,7 @@ import charset_normalizer
 import docx
 import pypdf
 from bs4 import BeautifulSoup
+from bs4.element import NavigableString
 from langchain_core.documents import Document
 
 from qa_bot.config import IngestSettings
@@ -69,11 +70,16 @@ def load_markdown(path: Path) -> list[Part]:
     return [(text, heading.group(1) if heading else _first_line(text), None)]
 
 
-_BLOCKS = """address article aside blockquote br dd details div dl dt figcaption figure footer form
+_BLOCKS = """address article aside blockquote br details div dl figcaption figure footer form
 h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul""".split()
-"""Elements that start a new line; text inside any other element flows on."""
-_CHROME = "script, style, noscript, template, nav, [role=navigation], [role=search], .headerlink"
-"""What a page shows around its content: code, site navigation, search boxes, "¶" anchors."""
+"""Elements that start a new line; text inside any other element flows on (<dt> starts one too,
+and its <dd> follows on the same line when it is one paragraph)."""
+_CHROME = (
+    "script, style, noscript, template, nav, footer, [role=navigation], [role=search], "
+    "[role=contentinfo], div.footer, .headerlink"
+)
+"""What a page shows around its content: code, site navigation, search boxes, footers (copyright
+and licence lines), "¶" anchors."""
 
 
 def load_html(path: Path) -> list[Part]:
@@ -85,6 +91,18 @@ def load_html(path: Path) -> list[Part]:
     for string in soup.find_all(string=True):
         if not string.find_parent("pre"):  # elsewhere a line break is a space, as browsers show
             string.replace_with(re.sub(r"\s+", " ", string))
+    for term in soup.find_all("dt"):
+        term.insert_before("\n")
+    for value in soup.find_all("dd"):  # "Author: Andrew Dalke": a term and its one-line value
+        paragraphs = value.find_all("p")
+        one_line = len(paragraphs) == 1 and paragraphs[0].parent is value
+        if one_line:
+            paragraphs[0].unwrap()
+        gap = value.previous_sibling
+        if isinstance(gap, NavigableString) and gap.isspace():
+            gap.extract()
+        value.insert_before(" " if one_line else "\n")
+        value.insert_after("\n")
     for tag in soup.find_all(_BLOCKS):
         tag.insert_before("\n")
         tag.insert_after("\n")

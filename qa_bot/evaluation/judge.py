@@ -1,0 +1,68 @@
+"""An LLM judge for the evals (``qa-bot eval --judge local``): RAGAS-style faithfulness and
+answer relevancy, judged by the local instruct model (evals/README.md gives the definitions).
+
+- **faithfulness**: the share of the answer's statements (its sentences) that the judge says
+  its cited passages support; each statement is one yes/no question to the judge.
+- **answer relevancy**: the judge writes the question the answer answers; the score is the
+  cosine similarity of that question to the one asked (RAGAS uses 3 such questions; one here,
+  to keep a run on 2 cores within minutes).
+Refusals are not judged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from langchain_core.prompts import ChatPromptTemplate
+
+from qa_bot.answer.generative import GenerativeAnswerer
+from qa_bot.records import Answer, strip_markers
+from qa_bot.text import sentence_spans
+
+SUPPORTED_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        (
+            "system",
+            "You check statements against sources. Reply with one word: yes if the sources "
+            "state the statement (in any wording), no otherwise.",
+        ),
+        ("human", "Sources:\n{sources}\n\nStatement: {statement}\n\nSupported (yes or no)?"),
+    ]
+)
+QUESTION_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        ("system", "Write the one question that the given answer answers. Reply with it only."),
+        ("human", "Answer: {answer}"),
+    ]
+)
+
+
+class Judge:
+    """Judges answers with a generative answerer's model; embeddings compare questions."""
+
+    def __init__(self, llm: GenerativeAnswerer, embeddings: Embeddings) -> None:
+        self.llm = llm
+        self.embeddings = embeddings
+
+    def _ask(self, prompt: ChatPromptTemplate, **values: str) -> str:
+        return "".join(self.llm.generate(prompt.format_messages(**values))).strip()
+
+    def faithfulness(self, answer: Answer, passages: dict[int, str]) -> float | None:
+        """Share of the answer's sentences the judge finds in their cited passages."""
+        if answer.refused or not answer.citations:
+            return None
+        sources = "\n\n".join(passages.values())
+        statements = [strip_markers(s.text) for s in sentence_spans(answer.answer)]
+        verdicts = [
+            self._ask(SUPPORTED_PROMPT, sources=sources, statement=s).lower().startswith("yes")
+            for s in statements
+        ]
+        return sum(verdicts) / len(verdicts) if verdicts else None
+
+    def relevancy(self, question: str, answer: Answer) -> float | None:
+        """Cosine similarity of the question asked to the one the judge reads in the answer."""
+        if answer.refused:
+            return None
+        written = self._ask(QUESTION_PROMPT, answer=answer.plain_text())
+        vectors = np.array(self.embeddings.embed_documents([question, written]))
+        return float(max(vectors[0] @ vectors[1], 0.0))

@@ -15,7 +15,7 @@ apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: inst
 	--no-install-recommends $(1)
 
 .PHONY: run test test-fast ingest eval lint doctor bench bench-retrieval bench-generation \
-	calibrate-refusal clean
+	answer-quality calibrate-refusal run-local clean
 
 $(BIN)/python:
 	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { $(call apt,python3-venv); }
@@ -74,6 +74,19 @@ bench-retrieval: $(VENV)/.installed
 
 bench-generation: $(VENV)/.installed-test  # the llama.cpp server comes with the test extras
 	$(BIN)/python -m bench.generation
+
+$(VENV)/.installed-local: pyproject.toml | $(BIN)/python
+	@command -v c++ >/dev/null || { $(call apt,build-essential); }  # llama-cpp-python builds
+	$(BIN)/pip install -e '.[local]'
+	touch $@ $(VENV)/.installed
+
+run-local: $(VENV)/.installed-local  # the chat answered by the local instruct model
+	$(BIN)/qa-bot ingest
+	QA_BOT_ANSWER__GENERATOR=local $(BIN)/qa-bot serve
+
+answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about an hour)
+	$(BIN)/python bench/calibrate_refusal.py
+	$(BIN)/python -m bench.answer_quality
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

@@ -14,6 +14,7 @@ from qa_bot.evaluation import metrics
 from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.evaluation.harness import aggregate, run_eval
 from qa_bot.evaluation.report import gate, write_reports
+from qa_bot.ingest.loaders import load_file
 from qa_bot.records import Answer, Citation
 from qa_bot.storage.embeddings import SentenceEmbeddings
 from tests.conftest import ARTICLE, ARTICLE_FILE, ARTIFACTS, REPO, run_cli
@@ -54,6 +55,22 @@ def test_dataset_is_complete() -> None:
     assert sum(bool(c.history) for c in cases) >= 5
     assert all(c.gold_quote in article for c in cases if c.gold_quote)
     assert len({c.id for c in cases}) == len(cases)
+
+
+def test_python_docs_set_is_complete_and_quotes_its_pages() -> None:
+    """The second set: its gold quotes are in the pages as the HTML loader reads them, and its
+    keywords are quotable near them."""
+    cases = load_jsonl(REPO / "evals" / "datasets" / "python-docs.jsonl")
+    folder = REPO / "evals" / "corpora" / "python-docs"
+    pages = [doc.page_content for path in folder.iterdir() for doc in load_file(path, path.name)]
+    assert len(cases) >= 40 and sum(not c.answerable for c in cases) >= 10
+    assert len({c.id for c in cases}) == len(cases)
+    for case in (c for c in cases if c.answerable):
+        page = next((p for p in pages if case.gold_quote and case.gold_quote in p), None)
+        assert page is not None, case.id
+        at = page.index(case.gold_quote or "")
+        near = page[max(0, at - 400) : at + len(case.gold_quote or "") + 400].lower()
+        assert all(any(k.lower() in near for k in group) for group in case.must_include_any)
 
 
 def test_alce_citations(embeddings: SentenceEmbeddings) -> None:

@@ -46,7 +46,10 @@ _UNITS = {
     "euros": "euro", "eur": "euro", "£": "pound", "pounds": "pound", "¥": "yen", "%": "percent",
     "pct": "percent", "percentage": "percent",
 }  # fmt: skip
-_FILLER = frozenset("the a an of and s inc corp co ltd plc llc".split())
+_FILLER = frozenset(
+    "the a an of and s inc corp co ltd plc llc approximately about around roughly nearly almost "
+    "some over under more less than up to".split()
+)  # articles, company suffixes and hedges: "approximately $1 trillion" states "$1 trillion"
 _MONTHS = frozenset(
     "january february march april may june july august september october november december "
     "jan feb mar apr jun jul aug sep sept oct nov dec".split()

@@ -27,6 +27,7 @@ class CaseResult(BaseModel):
     short_answer: str | None = None
     refused: bool
     citations: list[dict[str, Any]]
+    unsupported: list[str] = []
     rank: int | None = None
     keyword_pass: bool | None = None
     f1: float | None = None
@@ -79,6 +80,7 @@ def run_case(
         "short_answer": answer.short_answer,
         "refused": answer.refused,
         "citations": [c.model_dump() for c in answer.citations],
+        "unsupported": answer.unsupported,
         "latency_ms": latency_ms,
         "citation_recall": cites.recall,
         "citation_precision": cites.precision,

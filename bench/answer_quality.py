@@ -1,0 +1,283 @@
+"""Answer quality of both answerers on both eval sets and SQuAD 2.0 "Rhine", with latency.
+
+    make answer-quality                 # python -m bench.answer_quality (about an hour on 2 cores)
+    python -m bench.answer_quality --report   # rewrite docs/answer-quality.md from the results
+
+Every measurement is a real `qa-bot eval` run (its own index, the chat's own chain), kept in
+bench/results/answer-quality/<generator>-<set>/report.json; a run whose report exists is not
+repeated unless --fresh. The local model answers a 1-in-8 sample of SQuAD (62 of 498 questions:
+all 498 would take it about 100 minutes). Then the latency of each answerer is measured on the
+default set's questions with the machine otherwise idle. Writes docs/answer-quality.md and its
+chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "answer-quality"
+SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
+DOCS = REPO / "docs"
+GENERATORS = ("extractive", "local")
+SQUAD_SAMPLE = 8
+FLOORS = {"correct_cited": 0.90, "unanswerable_refused": 0.90, "precision": 0.95}
+console = Console()
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A dataset and the corpus it asks about."""
+
+    name: str
+    dataset: Path
+    corpus: Path | None
+
+    def args(self) -> list[str]:
+        corpus = ["--corpus", str(self.corpus)] if self.corpus else []
+        return ["--dataset", str(self.dataset), *corpus]
+
+
+def sampled_squad(every: int) -> Path:
+    """The SQuAD file with every ``every``-th question of each paragraph kept (all paragraphs
+    stay: they are the corpus)."""
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))
+    count = 0
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            kept = []
+            for qa in paragraph["qas"]:
+                if count % every == 0:
+                    kept.append(qa)
+                count += 1
+            paragraph["qas"] = kept
+    path = RESULTS / f"squad2-dev-rhine-1in{every}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def eval_sets(generator: str) -> list[EvalSet]:
+    squad = SQUAD if generator == "extractive" else sampled_squad(SQUAD_SAMPLE)
+    return [
+        EvalSet("default", REPO / "evals/datasets/default.jsonl", REPO / "corpus"),
+        EvalSet(
+            "python-docs",
+            REPO / "evals/datasets/python-docs.jsonl",
+            REPO / "evals/corpora/python-docs",
+        ),
+        EvalSet("squad-rhine", squad, None),
+    ]
+
+
+def run_eval(generator: str, evals: EvalSet, fresh: bool) -> dict:
+    """One `qa-bot eval` run (with the LLM judge for the local model); its report."""
+    out = RESULTS / f"{generator}-{evals.name}"
+    if fresh or not (out / "report.json").exists():
+        judge = ["--judge", "local"] if generator == "local" and evals.name != "squad-rhine" else []
+        command = [sys.executable, "-m", "qa_bot.cli", "eval", *evals.args(), "--out", str(out)]
+        console.print(f"[bold]{generator} on {evals.name}[/]")
+        subprocess.run(
+            [*command, "--generator", generator, "--no-gate", *judge],
+            check=True,
+            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        )
+    report: dict = json.loads((out / "report.json").read_text())
+    return report
+
+
+def latency(generator: str) -> dict[str, float]:
+    """Time to first piece and to the final answer, per question of the default set (ms)."""
+    from qa_bot.chain import QaChain
+    from qa_bot.config import Settings
+    from qa_bot.evaluation.dataset import load_jsonl
+    from qa_bot.ingest import ingest
+    from qa_bot.storage.store import Store
+
+    settings = Settings().updated(
+        store={"data_dir": RESULTS / "latency-index"}, answer={"generator": generator}
+    )
+    store = Store.open(settings)
+    ingest(store, REPO / "corpus")
+    chain = QaChain(store, settings)
+    cases = [c for c in load_jsonl(REPO / "evals/datasets/default.jsonl") if not c.history]
+    chain.ask(cases[0].question)  # warm: model loaded, caches filled once
+    first, total = [], []
+    for case in cases[:: 1 if generator == "extractive" else 4]:
+        started = time.perf_counter()
+        pieces = chain.stream(case.question)
+        next(pieces)
+        first.append((time.perf_counter() - started) * 1000)
+        for _ in pieces:
+            pass
+        total.append((time.perf_counter() - started) * 1000)
+    return {
+        "questions": len(total),
+        "first_p50_ms": statistics.median(first),
+        "first_p95_ms": _p95(first),
+        "total_p50_ms": statistics.median(total),
+        "total_p95_ms": _p95(total),
+    }
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
+
+
+def measure(fresh: bool) -> dict:
+    results: dict = {"machine": machine(), "runs": {}, "latency": {}}
+    for generator in GENERATORS:
+        for evals in eval_sets(generator):
+            report = run_eval(generator, evals, fresh)
+            results["runs"][f"{generator}-{evals.name}"] = report["aggregates"]
+    for generator in GENERATORS:
+        console.print(f"[bold]latency of {generator}[/]")
+        results["latency"][generator] = latency(generator)
+    refusal = REPO / "bench" / "results" / "refusal.json"
+    results["refusal_curve"] = json.loads(refusal.read_text()) if refusal.exists() else []
+    return results
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, no GPU"
+
+
+def chart(results: dict, out: Path) -> None:
+    """One bar group per (answerer, set): the three floored metrics, floors drawn in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [k for k in results["runs"] if not k.endswith("squad-rhine")]
+    metrics = (
+        ("correctness", "correct_cited", "answerable: correct, cited"),
+        ("refusal", "unanswerable_refused", "unanswerable: refused"),
+        ("citations", "precision", "citation precision"),
+    )
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.26
+    for i, (group, key, label) in enumerate(metrics):
+        values = [results["runs"][n][group][key] or 0 for n in names]
+        bars = ax.bar([x + (i - 1) * width for x in range(len(names))], values, width, label=label)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.axhline(0.90, color="gray", linestyle=":", linewidth=1)
+    ax.axhline(0.95, color="gray", linestyle="--", linewidth=1)
+    ax.set_xticks(range(len(names)), names)
+    ax.set_ylim(0, 1.1)
+    ax.set_title("Answer quality (floors: 0.90 dotted, 0.95 dashed)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def _cell(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def write_report(results: dict) -> None:
+    chart(results, DOCS / "answer-quality.png")
+    runs = results["runs"]
+    lines = [
+        "# Answer quality",
+        "",
+        "Generated by `make answer-quality` (`python -m bench.answer_quality`) on "
+        f"{results['machine']}. Each row is a `qa-bot eval` run; its report (every case, every "
+        "answer) is in `bench/results/answer-quality/<answerer>-<set>/report.html`.",
+        "",
+        "- **default**: `evals/datasets/default.jsonl` on the shipped article (56 cases).",
+        "- **python-docs**: `evals/datasets/python-docs.jsonl` on 5 pages of the Python 3.11 "
+        "documentation as HTML (59 cases, 16 unanswerable near misses), written from the pages "
+        "by someone who did not write the answerers.",
+        '- **squad-rhine**: SQuAD 2.0 dev, article "Rhine" (498 questions; the local model '
+        f"answers every {SQUAD_SAMPLE}th: 62).",
+        "",
+        "![answer quality](answer-quality.png)",
+        "",
+        "| answerer | set | correct, cited | unanswerable refused | answerable refused | "
+        "citation precision | citation recall | faithfulness (judge) | relevancy (judge) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, agg in runs.items():
+        generator, _, evals = name.partition("-")
+        judge = agg.get("judge", {})
+        lines.append(
+            f"| {generator} | {evals} | {_cell(agg['correctness']['correct_cited'])} | "
+            f"{_cell(agg['refusal']['unanswerable_refused'])} | "
+            f"{_cell(agg['refusal']['answerable_refused'])} | "
+            f"{_cell(agg['citations']['precision'])} | {_cell(agg['citations']['recall'])} | "
+            f"{_cell(judge.get('faithfulness'))} | {_cell(judge.get('answer_relevancy'))} |"
+        )
+    lines += ["", "## SQuAD 2.0 short answers", ""]
+    lines += [
+        "| answerer | EM (short answer) | F1 (short answer) | EM (whole answer) | "
+        "F1 (whole answer) | answerable answered | unanswerable refused |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for generator in GENERATORS:
+        agg = runs.get(f"{generator}-squad-rhine")
+        if agg:
+            squad = agg["squad"]
+            answered = 1 - (agg["refusal"]["answerable_refused"] or 0)
+            lines.append(
+                f"| {generator} | {_cell(squad['short_em_all'])} | {_cell(squad['short_f1_all'])} "
+                f"| {_cell(squad['em_all'])} | {_cell(squad['f1_all'])} | {_cell(answered)} | "
+                f"{_cell(agg['refusal']['unanswerable_refused'])} |"
+            )
+    lines += [
+        "",
+        "The extractive answerer's refusal trade-off on all 498 questions (`make "
+        "calibrate-refusal`, [refusal.md](refusal.md)):",
+        "",
+        "![refusal curve](refusal.png)",
+        "",
+        "## Latency",
+        "",
+        "Per question of the default set, through the whole chain (retrieval, reranking, "
+        "answer, grounding), the machine otherwise idle:",
+        "",
+        "| answerer | questions | first piece p50 | p95 | whole answer p50 | p95 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for generator, row in results["latency"].items():
+        lines.append(
+            f"| {generator} | {row['questions']} | {row['first_p50_ms']:.0f} ms | "
+            f"{row['first_p95_ms']:.0f} ms | {row['total_p50_ms']:.0f} ms | "
+            f"{row['total_p95_ms']:.0f} ms |"
+        )
+    notes = DOCS / "answer-quality-notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
+    (DOCS / "answer-quality.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fresh", action="store_true", help="Re-run evals that have a report.")
+    parser.add_argument("--report", action="store_true", help="Only rewrite the report.")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    saved = RESULTS / "results.json"
+    if args.report:
+        results = json.loads(saved.read_text())
+    else:
+        results = measure(args.fresh)
+        saved.write_text(json.dumps(results, indent=2) + "\n")
+    write_report(results)
+    console.print(f"Wrote {DOCS / 'answer-quality.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -23,14 +23,16 @@ from pydantic import SecretStr
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
+from qa_bot.records import Answer, Citation
 from qa_bot.server.app import create_app
-from qa_bot.server.ui import build_ui
+from qa_bot.server.ui import build_ui, render
 from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.feedback import FeedbackStore
 from qa_bot.storage.store import Store
 from tests.conftest import ARTIFACTS, REPO, free_port, serve_app
 
 QUESTION = "What did TSMC decide?"
+PLEDGE = "How much did Japan pledge as part of the trade agreement?"
 SCRIPT_DOC = (
     '<script>window.pwned = 1; alert("pwned")</script> The Zanzibar ferry leaves the harbour at '
     'seven every morning [timetable](javascript:alert(1)) <a href="javascript:alert(2)">x</a>.'
@@ -241,6 +243,34 @@ def test_chat_answer_source_viewer_and_like(
     assert liked.rating == "up" and liked.question == QUESTION and liked.citations
 
 
+def test_chat_shows_the_short_answer_in_bold(page: Page, url: str) -> None:
+    page.goto(url)
+    _ask_in_chat(page, PLEDGE)
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot.locator("strong").first).to_have_text("$550 billion", timeout=30_000)
+    expect(bot).to_contain_text("Japanese investment")
+
+
+def test_withheld_sentences_are_folded_away_never_shown_as_answer() -> None:
+    citation = Citation(
+        n=1, source="a.txt", title="A", quote="TSMC opted out.", score=1.0, chunk_id="c", offset=0
+    )
+    answer = Answer(
+        answer="TSMC opted out [1].",
+        refused=False,
+        citations=[citation],
+        unsupported=["Samsung joined the plan."],
+    )
+    shown = render(answer)
+    main, _, folded = shown.partition("<details>")
+    assert "Samsung" not in main and "Samsung joined the plan." in folded
+    assert "Withheld" in folded
+    flagged = render(
+        answer.model_copy(update={"answer": "TSMC opted out [1]. Samsung joined the plan."})
+    )
+    assert "Not supported by the documents" in flagged
+
+
 def test_upload_in_documents_tab_then_ask(page: Page, url: str, tmp_path: Path) -> None:
     note = tmp_path / "canteen.md"
     note.write_text("# Canteen\n\nThe staff canteen serves lentil soup every Thursday.\n")
@@ -320,6 +350,11 @@ def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], st
     expect(answer).to_contain_text("opted out", timeout=30_000)
     expect(answer.get_by_role("link")).to_have_count(1)
     page.screenshot(path=ARTIFACTS / "widget.png")
+    page.get_by_label("Question").fill(PLEDGE)
+    page.get_by_label("Question").press("Enter")
+    expect(page.locator(".msg.bot").last.locator("strong")).to_have_text(
+        "$550 billion", timeout=30_000
+    )
     page.get_by_label("Question").fill("When does the Zanzibar ferry leave the harbour?")
     page.get_by_label("Question").press("Enter")  # the panel is open: a hostile document now
     ferry = page.locator(".msg.bot").last

@@ -18,6 +18,7 @@ from qa_bot.answer.grounding import facts, keys, missing, negated
         ("It took 1,000 workers.", "It took 1000 workers."),
         ("Two firms left.", "2 firms left."),
         ("Son met Trump on Nov. 12, 2025.", "On Nov. 12, 2025, Son met Trump."),
+        ("Son met Trump on November 12, 2025.", "On Nov. 12, 2025, Son met Trump."),
     ],
 )
 def test_the_same_fact_in_another_spelling_is_found(claim: str, source: str) -> None:
@@ -53,6 +54,8 @@ def test_vague_dates_and_fillers_are_not_facts() -> None:
         ("TSMC never joined.", True),
         ("TSMC joined the plan.", False),
         ("TSMC is a chip maker.", False),
+        ("Don’t hesitate to explore related content.", False),
+        ("It is not only fast but safe.", False),
     ],
 )
 def test_polarity(text: str, negative: bool) -> None:

@@ -11,6 +11,7 @@ from qa_bot.answer.verify import cited_numbers, verify
 from qa_bot.chain import QaChain
 from qa_bot.records import Answer, Citation, strip_markers
 
+Q = "What did TSMC decide?"
 TSMC = "Companies including Taiwan’s TSMC have opted out of participating in Son’s plans"
 FUNDING = "These parks would be funded by Japanese investment"
 
@@ -30,7 +31,7 @@ def chunks(chain: QaChain) -> list[Document]:
 
 
 def test_a_correct_answer_keeps_its_citations(chunks: list[Document], check: SupportCheck) -> None:
-    answer = verify(f"{TSMC} [1]. {FUNDING} [2].", chunks, check, "drop")
+    answer = verify(f"{TSMC} [1]. {FUNDING} [2].", Q, chunks, check, "drop")
     assert answer.answer == f"{TSMC} [1]. {FUNDING} [2]."
     assert [(c.n, c.chunk_id, c.verified) for c in answer.citations] == [
         (1, chunks[0].id, True),
@@ -40,7 +41,7 @@ def test_a_correct_answer_keeps_its_citations(chunks: list[Document], check: Sup
 
 
 def test_a_paraphrase_is_supported(chunks: list[Document], check: SupportCheck) -> None:
-    answer = verify("TSMC opted out of Son's plans [1].", chunks, check, "drop")
+    answer = verify("TSMC opted out of Son's plans [1].", Q, chunks, check, "drop")
     assert answer.citations[0].verified and answer.unsupported == []
     assert "TSMC" in answer.citations[0].quote  # the quote is the supporting sentence
 
@@ -48,13 +49,13 @@ def test_a_paraphrase_is_supported(chunks: list[Document], check: SupportCheck) 
 def test_a_wrong_citation_is_caught_and_reattributed(
     chunks: list[Document], check: SupportCheck
 ) -> None:
-    answer = verify(f"{FUNDING} [1].", chunks, check, "drop")  # [1] is the TSMC chunk
+    answer = verify(f"{FUNDING} [1].", Q, chunks, check, "drop")  # [1] is the TSMC chunk
     assert [(c.n, c.chunk_id, c.verified) for c in answer.citations] == [(1, chunks[1].id, True)]
     assert FUNDING in answer.citations[0].quote
 
 
 def test_a_fabricated_citation_is_removed(chunks: list[Document], check: SupportCheck) -> None:
-    answer = verify(f"{TSMC} [1][9]. {FUNDING} [9].", chunks, check, "drop")
+    answer = verify(f"{TSMC} [1][9]. {FUNDING} [9].", Q, chunks, check, "drop")
     assert "[9]" not in answer.answer and cited_numbers(answer.answer) == [1, 2]
     assert [c.chunk_id for c in answer.citations] == [chunks[0].id, chunks[1].id]
 
@@ -63,17 +64,17 @@ def test_an_unsupported_sentence_is_dropped_or_flagged(
     chunks: list[Document], check: SupportCheck
 ) -> None:
     claim = "Apple will build a moon base in Ohio next year"
-    dropped = verify(f"{TSMC} [1]. {claim} [1].", chunks, check, "drop")
+    dropped = verify(f"{TSMC} [1]. {claim} [1].", Q, chunks, check, "drop")
     assert dropped.answer == f"{TSMC} [1]." and dropped.unsupported == [f"{claim}."]
     assert [c.verified for c in dropped.citations] == [True]
-    flagged = verify(f"{TSMC} [1]. {claim} [1].", chunks, check, "flag")
+    flagged = verify(f"{TSMC} [1]. {claim} [1].", Q, chunks, check, "flag")
     assert flagged.answer == f"{TSMC} [1]. {claim} [1]." and flagged.unsupported == [f"{claim}."]
     assert [c.verified for c in flagged.citations] == [False]  # [1] does not back the claim
 
 
 def test_nothing_grounded_left_is_a_refusal(chunks: list[Document], check: SupportCheck) -> None:
     claim = "Apple will build a moon base in Ohio next year."
-    answer = verify(f"{claim} [1]", chunks, check, "drop")
+    answer = verify(f"{claim} [1]", Q, chunks, check, "drop")
     assert answer.refused and answer.answer == REFUSAL and answer.unsupported == [claim]
 
 
@@ -81,7 +82,7 @@ def test_the_supporting_sentence_is_cited_whatever_the_model_cited(
     chunks: list[Document], check: SupportCheck
 ) -> None:
     """The issue's case: "TSMC opted out [1]" came back quoting the TDK sentence."""
-    answer = verify("TSMC opted out of the plan [2].", chunks, check, "drop")
+    answer = verify("TSMC opted out of the plan [2].", Q, chunks, check, "drop")
     [citation] = answer.citations
     assert citation.chunk_id == chunks[0].id and "TSMC" in citation.quote and citation.verified
 
@@ -97,25 +98,25 @@ def test_the_supporting_sentence_is_cited_whatever_the_model_cited(
 def test_an_invented_name_or_number_is_dropped(
     chunks: list[Document], check: SupportCheck, invented: str
 ) -> None:
-    answer = verify(invented, chunks, check, "drop")
+    answer = verify(invented, Q, chunks, check, "drop")
     assert answer.refused and answer.unsupported == [strip_markers(invented)]
 
 
 def test_a_paraphrase_with_the_same_names_and_numbers_stays(
     chunks: list[Document], check: SupportCheck
 ) -> None:
-    answer = verify("Taiwan's TSMC chose to opt out of Son's plans [1].", chunks, check, "drop")
+    answer = verify("Taiwan's TSMC chose to opt out of Son's plans [1].", Q, chunks, check, "drop")
     assert not answer.refused and answer.unsupported == [] and answer.citations[0].verified
 
 
 def test_a_negated_claim_is_not_grounded(chunks: list[Document], check: SupportCheck) -> None:
     claim = "Companies including Taiwan's TSMC have joined Son's plans."
-    assert verify(f"{claim} [1]", chunks, check, "flag").unsupported == [claim]
+    assert verify(f"{claim} [1]", Q, chunks, check, "flag").unsupported == [claim]
 
 
 def test_a_refusal_is_a_refusal(chunks: list[Document], check: SupportCheck) -> None:
     answer = verify(
-        "The documents do not contain an answer to this question.", chunks, check, "drop"
+        "The documents do not contain an answer to this question.", Q, chunks, check, "drop"
     )
     assert answer.refused and answer.citations == [] and answer.unsupported == []
 
@@ -134,3 +135,13 @@ def test_the_json_shape_stays_backward_compatible() -> None:
         "citations",
         "unsupported",
     }
+
+
+def test_a_bare_answer_is_grounded_with_its_question(
+    chunks: list[Document], check: SupportCheck
+) -> None:
+    question = "How much did Japan pledge as part of the trade agreement?"
+    answer = verify("$550 billion.", question, chunks, check, "drop")
+    assert not answer.refused and answer.citations[0].chunk_id == chunks[1].id
+    assert "$550 billion" in answer.citations[0].quote
+    assert verify("$600 billion.", question, chunks, check, "drop").refused

@@ -124,7 +124,7 @@ class GenerativeAnswerer(Answerer):
             yield piece
         if not text.strip():
             raise self._empty_reply()
-        yield verify(text, chunks, self.check, self.policy)
+        yield verify(text, question, chunks, self.check, self.policy)
 
     def answer(self, question: str, chunks: list[Document]) -> Answer:
         """The verified answer, once the whole reply has arrived."""

@@ -4,8 +4,8 @@ A claim (one answer sentence) is grounded in a retrieved chunk when
 1. the shared ``SupportCheck`` scores the chunk at or above its threshold (meaning and wording),
 2. every fact the claim states, each named entity, number, date, amount and percentage spaCy's
    ``en_core_web_sm`` finds in it and every digit-bearing word, is found in the supporting
-   sentence or the rest of its chunk, after normalisation ("$550 billion" = "550 billion
-   dollars", "25%" = "25 percent", "Taiwan's TSMC" contains "TSMC"), and
+   sentence or the sentences right before and after it, after normalisation ("$550 billion" =
+   "550 billion dollars", "25%" = "25 percent", "Taiwan's TSMC" contains "TSMC"), and
 3. the claim and its supporting sentence agree in polarity: both or neither negate ("not",
    "never", "opted out", "declined" …), so "TSMC joined" is not grounded in "TSMC opted out".
 
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from langchain_core.documents import Document
 
 from qa_bot.answer.support import Support, SupportCheck
+from qa_bot.text import chunk_sentences
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -51,13 +52,16 @@ _FILLER = frozenset(
     "some over under more less than up to".split()
 )  # articles, company suffixes and hedges: "approximately $1 trillion" states "$1 trillion"
 _MONTHS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    "january february march april may june july august september october november december".split()
 )
+_MONTH_ABBREVIATIONS = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[$€£¥%]|[^\W\d_]+")
 _NEGATION = frozenset("not no never none neither nor without cannot n't nothing nobody".split())
 _REFUSALS = frozenset("decline refuse reject withdraw abandon cancel deny halt scrap".split())
 
+_IDIOMS = re.compile(
+    r"\b(?:do not|don['’]t|never) hesitate\b|\bnot (?:only|just)\b|\bno doubt\b|\bnot least\b"
+)
 _lock = threading.Lock()
 
 
@@ -85,7 +89,7 @@ def keys(text: str) -> list[str]:
     for token in _TOKEN.findall(text.lower().replace("per cent", "percent")):
         if token[0].isdigit():
             token = re.sub(r",(?=\d{3}\b)", "", token).rstrip(".,")
-        token = _UNITS.get(token, _NUMBER_WORDS.get(token, token))
+        token = _UNITS.get(token, _NUMBER_WORDS.get(token, _MONTH_ABBREVIATIONS.get(token, token)))
         if token not in _FILLER:
             found.append(token)
     return found
@@ -123,20 +127,44 @@ def facts(claim: str) -> list[Fact]:
 
 
 def negated(text: str) -> bool:
-    """True when ``text`` negates or states a refusal ("did not", "opted out", "declined")."""
-    lowered = text.lower()
+    """True when ``text`` negates or states a refusal ("did not", "opted out", "declined");
+    idioms that negate nothing ("don't hesitate to", "not only") do not count."""
+    lowered = _IDIOMS.sub("", text.lower())
     if "opted out" in lowered or "opt out" in lowered or "pulled out" in lowered:
         return True
     return any(
         t.lower_ in _NEGATION or t.dep_ == "neg" or (t.pos_ == "VERB" and t.lemma_ in _REFUSALS)
-        for t in parse(text)
+        for t in parse(lowered)
     )
+
+
+def surroundings(chunk: Document, sentence: str) -> str:
+    """``sentence`` with the sentences right before and after it in ``chunk``: where a claim's
+    names and numbers must be found."""
+    spans = chunk_sentences(chunk)
+    at = next((i for i, s in enumerate(spans) if sentence in s.text or s.text in sentence), None)
+    if at is None:
+        return sentence
+    return " ".join(s.text for s in spans[max(0, at - 1) : at + 2])
+
+
+def _found(key: str, label: str, present: set[str]) -> bool:
+    """A number exactly; a name also as the start of a longer word ("Japan" in "Japanese"),
+    and a place or people by its first four letters ("Chinese" for "China")."""
+    if key in present or key[0].isdigit() or len(key) < 4:
+        return key in present
+    if label in _PEOPLES:
+        return any(p[:4] == key[:4] for p in present)
+    return any(p.startswith(key) for p in present)
+
+
+_PEOPLES = {"GPE", "NORP", "LOC"}
 
 
 def missing(claim_facts: list[Fact], context: str) -> list[Fact]:
     """The facts whose words ``context`` does not contain."""
     present = set(keys(context))
-    return [f for f in claim_facts if not f.keys <= present]
+    return [f for f in claim_facts if not all(_found(k, f.label, present) for k in f.keys)]
 
 
 @dataclass(frozen=True)
@@ -167,7 +195,7 @@ def ground(
         support = scored[i]
         if support.score < check.threshold:
             break
-        absent = missing(claim_facts, chunks[i].page_content)
+        absent = missing(claim_facts, surroundings(chunks[i], support.sentence))
         if absent:
             why = "the sources never mention " + ", ".join(f"“{f.text}”" for f in absent)
             continue

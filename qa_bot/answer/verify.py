@@ -24,6 +24,8 @@ from qa_bot.records import Answer, Citation, cite, cited_numbers, strip_markers
 from qa_bot.text import content_words, sentence_spans
 
 Policy = Literal["drop", "flag"]
+FRAGMENT_WORDS = 4
+"""A sentence of at most this many words is a bare answer, read with its question."""
 _REFUSING = re.compile(
     r"\b(?:not|no|cannot|can't|don't|doesn't)\b[^.]{0,60}"
     r"\b(?:contain|mention|say|answer|information|provided?|know)",
@@ -42,22 +44,27 @@ class _Checked:
     """False for sentences that state nothing to check ("Sure.") and for refusals."""
 
 
-def _check(sentence: str, chunks: list[Document], check: SupportCheck) -> _Checked:
-    """Ground one sentence, citing the chunk that grounds it."""
+def _check(sentence: str, question: str, chunks: list[Document], check: SupportCheck) -> _Checked:
+    """Ground one sentence, citing the chunk that grounds it; a bare answer ("$1 trillion.")
+    is grounded together with the question it answers."""
     claim = strip_markers(sentence)
     if not content_words(claim) or _REFUSING.search(claim):
         return _Checked(claim, states=False)
     cited = list(dict.fromkeys(n - 1 for n in cited_numbers(sentence) if 0 < n <= len(chunks)))
-    found = ground(claim, chunks, check, prefer=cited)
+    bare = len(claim.split()) <= FRAGMENT_WORDS
+    found = ground(f"{question} {claim}" if bare else claim, chunks, check, prefer=cited)
     if found.chunk is not None:
         return _Checked(claim, {found.chunk: found.support})
     return _Checked(claim, {i: check.assess_chunk(claim, chunks[i]) for i in cited}, False)
 
 
-def verify(text: str, chunks: list[Document], check: SupportCheck, policy: Policy) -> Answer:
-    """The generated ``text`` as a grounded Answer (see the module docstring)."""
+def verify(
+    text: str, question: str, chunks: list[Document], check: SupportCheck, policy: Policy
+) -> Answer:
+    """The generated answer ``text`` to ``question`` as a grounded Answer (see the module
+    docstring)."""
     spans = sentence_spans(text)
-    checked = [_check(span.text, chunks, check) for span in spans]
+    checked = [_check(span.text, question, chunks, check) for span in spans]
     unsupported = [s.claim for s in checked if not s.supported]
     stated = any(s.states and s.supported for s in checked)
     if not stated and (policy == "drop" or not unsupported):

@@ -5,7 +5,8 @@
 
 Every measurement is a real `qa-bot eval` run (its own index, the chat's own chain), kept in
 bench/results/answer-quality/<generator>-<set>/report.json; a run whose report exists is not
-repeated unless --fresh. The local model answers a 1-in-8 sample of SQuAD (62 of 498 questions:
+repeated unless --fresh. The LLM judge (`--judge local`) scores the local model's answers on the
+default set (on every set it would double the run). The local model answers a 1-in-8 sample of SQuAD (62 of 498 questions:
 all 498 would take it about 100 minutes). Then the latency of each answerer is measured on the
 default set's questions with the machine otherwise idle. Writes docs/answer-quality.md and its
 chart.
@@ -20,6 +21,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +86,7 @@ def run_eval(generator: str, evals: EvalSet, fresh: bool) -> dict:
     """One `qa-bot eval` run (with the LLM judge for the local model); its report."""
     out = RESULTS / f"{generator}-{evals.name}"
     if fresh or not (out / "report.json").exists():
-        judge = ["--judge", "local"] if generator == "local" and evals.name != "squad-rhine" else []
+        judge = ["--judge", "local"] if generator == "local" and evals.name == "default" else []
         command = [sys.executable, "-m", "qa_bot.cli", "eval", *evals.args(), "--out", str(out)]
         console.print(f"[bold]{generator} on {evals.name}[/]")
         subprocess.run(
@@ -104,23 +106,22 @@ def latency(generator: str) -> dict[str, float]:
     from qa_bot.ingest import ingest
     from qa_bot.storage.store import Store
 
-    settings = Settings().updated(
-        store={"data_dir": RESULTS / "latency-index"}, answer={"generator": generator}
-    )
-    store = Store.open(settings)
-    ingest(store, REPO / "corpus")
-    chain = QaChain(store, settings)
     cases = [c for c in load_jsonl(REPO / "evals/datasets/default.jsonl") if not c.history]
-    chain.ask(cases[0].question)  # warm: model loaded, caches filled once
     first, total = [], []
-    for case in cases[:: 1 if generator == "extractive" else 4]:
-        started = time.perf_counter()
-        pieces = chain.stream(case.question)
-        next(pieces)
-        first.append((time.perf_counter() - started) * 1000)
-        for _ in pieces:
-            pass
-        total.append((time.perf_counter() - started) * 1000)
+    with tempfile.TemporaryDirectory(prefix="qa-bot-latency-") as data:
+        settings = Settings().updated(store={"data_dir": data}, answer={"generator": generator})
+        store = Store.open(settings)
+        ingest(store, REPO / "corpus")
+        chain = QaChain(store, settings)
+        chain.ask(cases[0].question)  # warm: model loaded, caches filled once
+        for case in cases[:: 1 if generator == "extractive" else 4]:
+            started = time.perf_counter()
+            pieces = chain.stream(case.question)
+            next(pieces)
+            first.append((time.perf_counter() - started) * 1000)
+            for _ in pieces:
+                pass
+            total.append((time.perf_counter() - started) * 1000)
     return {
         "questions": len(total),
         "first_p50_ms": statistics.median(first),

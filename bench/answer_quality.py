@@ -6,10 +6,10 @@
 Every measurement is a real `qa-bot eval` run (its own index, the chat's own chain), kept in
 bench/results/answer-quality/<generator>-<set>/report.json; a run whose report exists is not
 repeated unless --fresh. The LLM judge (`--judge local`) scores the local model's answers on the
-default set (on every set it would double the run). The local model answers a 1-in-8 sample of SQuAD (62 of 498 questions:
-all 498 would take it about 100 minutes). Then the latency of each answerer is measured on the
-default set's questions with the machine otherwise idle. Writes docs/answer-quality.md and its
-chart.
+default set (on every set it would double the run). The local model answers a 1-in-8 sample of
+SQuAD (62 of 498 questions: all 498 would take it about 100 minutes). Then the latency of each
+answerer is measured on the default set's questions with the machine otherwise idle. Writes
+docs/answer-quality.md and its chart.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -82,7 +83,7 @@ def eval_sets(generator: str) -> list[EvalSet]:
     ]
 
 
-def run_eval(generator: str, evals: EvalSet, fresh: bool) -> dict:
+def run_eval(generator: str, evals: EvalSet, fresh: bool) -> dict[str, Any]:
     """One `qa-bot eval` run (with the LLM judge for the local model); its report."""
     out = RESULTS / f"{generator}-{evals.name}"
     if fresh or not (out / "report.json").exists():
@@ -94,7 +95,7 @@ def run_eval(generator: str, evals: EvalSet, fresh: bool) -> dict:
             check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1"},
         )
-    report: dict = json.loads((out / "report.json").read_text())
+    report: dict[str, Any] = json.loads((out / "report.json").read_text())
     return report
 
 
@@ -136,8 +137,8 @@ def _p95(values: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-def measure(fresh: bool) -> dict:
-    results: dict = {"machine": machine(), "runs": {}, "latency": {}}
+def measure(fresh: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine(), "runs": {}, "latency": {}}
     for generator in GENERATORS:
         for evals in eval_sets(generator):
             report = run_eval(generator, evals, fresh)
@@ -155,7 +156,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, no GPU"
 
 
-def chart(results: dict, out: Path) -> None:
+def chart(results: dict[str, Any], out: Path) -> None:
     """One bar group per (answerer, set): the three floored metrics, floors drawn in."""
     import matplotlib
 
@@ -188,7 +189,7 @@ def _cell(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def write_report(results: dict) -> None:
+def write_report(results: dict[str, Any]) -> None:
     chart(results, DOCS / "answer-quality.png")
     runs = results["runs"]
     lines = [

@@ -91,8 +91,10 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py
 
-eval: $(VENV)/.installed
+eval: $(VENV)/.installed  # both eval sets, gated by evals/thresholds.toml
 	$(BIN)/qa-bot eval
+	$(BIN)/qa-bot eval --dataset evals/datasets/python-docs.jsonl \
+		--corpus evals/corpora/python-docs --out evals/report-python-docs
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

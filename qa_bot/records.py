@@ -76,6 +76,12 @@ class Answer(BaseModel):
         """The answer without citation markers."""
         return strip_markers(self.answer)
 
+    def withheld(self) -> bool:
+        """True when the ``unsupported`` sentences were dropped from the answer (policy
+        "drop"), False when they are kept in it, flagged."""
+        shown = self.plain_text()
+        return not any(sentence in shown for sentence in self.unsupported)
+
 
 def cited_numbers(sentence: str) -> list[int]:
     """The numbers of every [n] or [n, m] marker in ``sentence``, in order."""

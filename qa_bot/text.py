@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import NamedTuple
 
@@ -130,14 +129,16 @@ _CLAUSE_BREAK = re.compile(r"[,;]\s+(?=(?:and|but|yet|while|whereas)\s)|;\s+")
 
 def clauses(span: Span) -> list[Span]:
     """The sentence and, when it joins independent clauses ("…, and …"), each clause."""
-    cuts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(span.text)), len(span.text) + 2]
+    breaks = list(_CLAUSE_BREAK.finditer(span.text))
+    starts = [0, *(m.end() for m in breaks)]
+    ends = [*(m.start() for m in breaks), len(span.text)]
     parts = [
-        Span(span.start + a, span.start + b - 2, span.text[a : b - 2].rstrip(",;"))
-        for a, b in itertools.pairwise(cuts)
+        Span(span.start + a, span.start + b, span.text[a:b])
+        for a, b in zip(starts, ends, strict=True)
     ]
     if len(parts) < 2 or any(len(p.text.split()) < MIN_WORDS for p in parts):
         return [span]
-    return [span, *(Span(p.start, p.start + len(p.text), p.text) for p in parts)]
+    return [span, *parts]
 
 
 def key_terms(question: str) -> set[str]:

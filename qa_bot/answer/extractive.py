@@ -12,6 +12,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer
+from qa_bot.answer.grounding import mentioned
 from qa_bot.answer.questions import (
     ENTITY_LABELS,
     Expects,
@@ -20,7 +21,6 @@ from qa_bot.answer.questions import (
     defines,
     expects,
     gives_reason,
-    names,
     short_answer,
 )
 from qa_bot.records import Answer, Citation, cite
@@ -37,6 +37,7 @@ expected kind, a reason for "why", a definition for "what is X"."""
 TYPED = 12
 """How many of the best sentences are read for an answer of the expected kind."""
 SUMMARY_SENTENCES = 4
+"""Sentences in an extractive summary."""
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 _FIELD = re.compile(r"^[A-Z][\w ]{0,30}:\s+\w")
 """A labelled value on a line of its own: "Author: Andrew Dalke", "Release: 0.1"."""
@@ -47,8 +48,7 @@ SHORT = 8
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
     """False when the question names something no retrieved chunk mentions ("Chinese" is
     mentioned by "China")."""
-    retrieved = set().union(*(names(c.page_content) for c in chunks))
-    return names(" ".join(key_terms(question))) <= retrieved
+    return mentioned(key_terms(question), " ".join(c.page_content for c in chunks))
 
 
 @dataclass
@@ -116,7 +116,9 @@ class ExtractiveAnswerer(Answerer):
     """Scores each retrieved sentence by meaning (embeddings) and shared terms, keeps those that
     hold the kind of answer the question expects (a name, a date, a number, a definition, a
     reason), and answers with the best one or two, each cited, and the short answer; refuses
-    when none reaches ``min_support``. A request for a summary gets 3-5 central sentences."""
+    when none reaches ``min_support`` (a sentence of the expected kind is ranked, and judged,
+    ``CUE_BONUS`` higher: holding it is evidence). A request for a summary gets four central
+    sentences."""
 
     def __init__(
         self,
@@ -174,11 +176,11 @@ class ExtractiveAnswerer(Answerer):
         ranked = self.score(question, chunks)
         if kind not in ENTITY_LABELS:
             return ranked
-        asked = names(" ".join(key_terms(question)))
+        asked = key_terms(question)
         typed = [
             c
             for c in ranked[:TYPED]
-            if asked <= names(f"{c.before} {c.text}") and answers_kind(question, c.text, kind)
+            if mentioned(asked, f"{c.before} {c.text}") and answers_kind(question, c.text, kind)
         ]
         for candidate in typed:
             candidate.score += CUE_BONUS
@@ -198,9 +200,13 @@ class ExtractiveAnswerer(Answerer):
                 selected.append(candidate)
         return selected
 
-    def summarize(self, chunks: list[Document]) -> list[_Candidate]:
-        """3-5 sentences that together cover the chunks: each close to their centre of meaning
-        and unlike those already chosen (maximal marginal relevance), in reading order."""
+    def summarize(self, question: str, chunks: list[Document]) -> list[_Candidate]:
+        """``SUMMARY_SENTENCES`` sentences (fewer when the chunks hold fewer) that together
+        cover the chunks: each close to their centre of meaning and unlike those already chosen
+        (maximal marginal relevance), in reading order; none when the question names something
+        the chunks never mention ("Summarize the GDPR policy")."""
+        if not supported_by_retrieval(question, chunks):
+            return []
         found = _candidates(chunks)
         whole = [c for c in found if not any(o is not c and c.text in o.text for o in found)]
         if not whole:
@@ -214,13 +220,15 @@ class ExtractiveAnswerer(Answerer):
             value = 0.7 * relevance - 0.3 * redundancy.max(axis=1)
             value[chosen] = -np.inf
             chosen.append(int(value.argmax()))
+        for i in chosen:
+            whole[i].score = float(relevance[i])
         return sorted((whole[i] for i in chosen), key=lambda c: c.place)
 
     def answer(self, question: str, chunks: list[Document]) -> Answer:
         """Answer with the best-supported sentences and the short answer, or refuse."""
         kind = expects(question)
         summary = kind == Expects.SUMMARY
-        selected = self.summarize(chunks) if summary else self._select(question, chunks)
+        selected = self.summarize(question, chunks) if summary else self._select(question, chunks)
         if not selected:
             return Answer(answer=REFUSAL, refused=True)
         citations = [

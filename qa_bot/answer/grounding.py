@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -24,11 +25,11 @@ from typing import TYPE_CHECKING
 from langchain_core.documents import Document
 
 from qa_bot.answer.support import Support, SupportCheck
-from qa_bot.text import chunk_sentences
+from qa_bot.text import bare, chunk_sentences, words
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
 
 FACT_LABELS = frozenset(
     "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW DATE TIME PERCENT MONEY QUANTITY "
@@ -39,12 +40,17 @@ _NUMBER_WORDS = {
     w: str(n)
     for n, w in enumerate(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+        "fifteen sixteen seventeen eighteen nineteen".split()
     )
+} | {
+    w: str(10 * n)
+    for n, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
 }
 _UNITS = {
     "$": "dollar", "dollars": "dollar", "usd": "dollar", "us$": "dollar", "€": "euro",
     "euros": "euro", "eur": "euro", "£": "pound", "pounds": "pound", "¥": "yen", "%": "percent",
+    "₹": "rupee", "rupees": "rupee", "inr": "rupee", "₩": "won", "krw": "won", "chf": "franc",
+    "francs": "franc",
     "pct": "percent", "percentage": "percent",
 }  # fmt: skip
 _FILLER = frozenset(
@@ -55,13 +61,24 @@ _MONTHS = frozenset(
     "january february march april may june july august september october november december".split()
 )
 _MONTH_ABBREVIATIONS = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[$€£¥%]|[^\W\d_]+")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[$€£¥₹₩%]|[^\W\d_]+")
 _NEGATION = frozenset("not no never none neither nor without cannot n't nothing nobody".split())
-_REFUSALS = frozenset("decline refuse reject withdraw abandon cancel deny halt scrap".split())
+_REFUSALS = {
+    "decline": frozenset({"xcomp", "prep", "dobj"}),  # "declined to join", "declined the offer"
+    "refuse": frozenset({"xcomp", "prep", "dobj"}),
+    "withdraw": frozenset({"xcomp", "prep"}),  # "withdrew from the plan", not "withdraw funds"
+    **dict.fromkeys(
+        "reject abandon cancel deny halt scrap".split(), frozenset({"dobj", "nsubjpass"})
+    ),
+}
+"""Verbs that state a refusal, with the complements that make them one ("shares declined 5%"
+refuses nothing)."""
 
 _IDIOMS = re.compile(
-    r"\b(?:do not|don['’]t|never) hesitate\b|\bnot (?:only|just)\b|\bno doubt\b|\bnot least\b"
+    r"\b(?:do not|don['’]t|never) hesitate\b|\bnot (?:only|just)\b|\bno doubt\b|\bnot least\b",
+    re.IGNORECASE,
 )
+_WITHDRAWAL = re.compile(r"\b(?:opted|opts?|pulled|pulls?|backed|backs?) out\b", re.IGNORECASE)
 _lock = threading.Lock()
 
 
@@ -74,7 +91,7 @@ def pipeline() -> Language:
     return nlp
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)
 def parse(text: str) -> Doc:
     """The spaCy parse of a short text (cached; one parse at a time per process)."""
     with _lock:
@@ -129,33 +146,51 @@ def facts(claim: str) -> list[Fact]:
 def negated(text: str) -> bool:
     """True when ``text`` negates or states a refusal ("did not", "opted out", "declined");
     idioms that negate nothing ("don't hesitate to", "not only") do not count."""
-    lowered = _IDIOMS.sub("", text.lower())
-    if "opted out" in lowered or "opt out" in lowered or "pulled out" in lowered:
+    plain = _IDIOMS.sub("", text)
+    if _WITHDRAWAL.search(plain):
         return True
-    return any(
-        t.lower_ in _NEGATION or t.dep_ == "neg" or (t.pos_ == "VERB" and t.lemma_ in _REFUSALS)
-        for t in parse(lowered)
-    )
+    return any(t.lower_ in _NEGATION or t.dep_ == "neg" or _refuses(t) for t in parse(plain))
+
+
+def _refuses(token: Token) -> bool:
+    """ "declined to join", "withdrew from the plan"; not "shares declined 5%"."""
+    complements = _REFUSALS.get(token.lemma_, frozenset())
+    return any(c.dep_ in complements for c in token.children)
 
 
 def surroundings(chunk: Document, sentence: str) -> str:
     """``sentence`` with the sentences right before and after it in ``chunk``: where a claim's
     names and numbers must be found."""
     spans = chunk_sentences(chunk)
-    at = next((i for i, s in enumerate(spans) if sentence in s.text or s.text in sentence), None)
+    at = next((i for i, s in enumerate(spans) if s.text == sentence), None)
     if at is None:
         return sentence
     return " ".join(s.text for s in spans[max(0, at - 1) : at + 2])
 
 
+_DEMONYM_ENDINGS = ("", "ese", "ish", "ian", "ean", "an", "n", "i", "s", "es")
+"""What turns a place into its people or adjective: Japan-ese, Kore-an, Chin(a)-ese."""
+
+
+def _same_place(a: str, b: str) -> bool:
+    """True when ``b`` is ``a`` (its final vowel dropped or not) plus a demonym ending."""
+    bases = {a, a[:-1]} if a[-1:] in "aey" and len(a) > 3 else {a}
+    return any(b.startswith(base) and b[len(base) :] in _DEMONYM_ENDINGS for base in bases)
+
+
+def mentioned(names: Iterable[str], text: str) -> bool:
+    """True when ``text`` mentions every one of ``names`` (bare words), exactly or, for a place
+    or a people, by its demonym ("Chinese" is mentioned by "China’s")."""
+    present = {bare(w) for w in words(text)}
+    return all(_found(name, "GPE", present) for name in names)
+
+
 def _found(key: str, label: str, present: set[str]) -> bool:
-    """A number exactly; a name also as the start of a longer word ("Japan" in "Japanese"),
-    and a place or people by its first four letters ("Chinese" for "China")."""
-    if key in present or key[0].isdigit() or len(key) < 4:
+    """A number or a word exactly; a place or a people also by its demonym ("Chinese" for
+    "China", "Japan" for "Japanese"; not "Austria" for "Australia")."""
+    if key in present or label not in _PEOPLES or key[0].isdigit():
         return key in present
-    if label in _PEOPLES:
-        return any(p[:4] == key[:4] for p in present)
-    return any(p.startswith(key) for p in present)
+    return any(_same_place(key, p) or _same_place(p, key) for p in present)
 
 
 _PEOPLES = {"GPE", "NORP", "LOC"}
@@ -169,22 +204,20 @@ def missing(claim_facts: list[Fact], context: str) -> list[Fact]:
 
 @dataclass(frozen=True)
 class Grounding:
-    """Where a claim is grounded (``chunk`` index and ``support``), or why it is not."""
+    """Where a claim is grounded (``chunk`` index and ``support``), or why it is not; with
+    every chunk's support score (by index)."""
 
     chunk: int | None
     support: Support
+    scores: dict[int, Support]
     why: str = ""
-
-    @property
-    def grounded(self) -> bool:
-        return self.chunk is not None
 
 
 def ground(
     claim: str, chunks: list[Document], check: SupportCheck, prefer: list[int] | None = None
 ) -> Grounding:
     """The chunk that grounds ``claim`` (see the module docstring), best support first; among
-    equally good ones the ``prefer``-red (those the claim cites)."""
+    equally good ones, those in ``prefer`` (the chunks the claim cites)."""
     scored = {i: check.assess_chunk(claim, c) for i, c in enumerate(chunks)}
     preferred = set(prefer or ())
     order = sorted(scored, key=lambda i: (round(scored[i].score, 2), i in preferred), reverse=True)
@@ -202,6 +235,6 @@ def ground(
         if negated(support.sentence) != claim_negated:
             why = "the source says the opposite"
             continue
-        return Grounding(i, support)
+        return Grounding(i, support, scored)
     best = scored[order[0]] if order else Support(0.0, "")
-    return Grounding(None, best, why)
+    return Grounding(None, best, scored, why)

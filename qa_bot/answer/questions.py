@@ -8,7 +8,7 @@ import re
 from enum import StrEnum
 
 from qa_bot.answer.grounding import parse
-from qa_bot.text import content_words, stem, stems
+from qa_bot.text import stem, stems
 
 
 class Expects(StrEnum):
@@ -30,8 +30,9 @@ _WHICH = r"\b(?:which|what)\s+(?:\w+\s+)?"
 _RULES: list[tuple[Expects, str]] = [
     (
         Expects.SUMMARY,
-        r"^\s*(?:please\s+)?(?:summari[sz]e|sum up|give (?:me )?an? (?:summary|overview)|tl;?dr)"
-        r"|\bwhat(?:'s| is| are) (?:this|these|the|that)\b[^?]{0,60}\babout\s*\??\s*$"
+        r"^\s*(?:(?:can|could|would) you\s+)?(?:please\s+)?"
+        r"(?:summari[sz]e|sum up|give (?:me )?an? (?:summary|overview)|tl;?dr)"
+        r"|\bwhat(?:['’]s| is| are) (?:this|these|the|that)\b[^?]{0,60}\babout\s*\??\s*$"
         r"|\b(?:main|key) (?:points|ideas|takeaways)\b",
     ),
     (
@@ -61,7 +62,7 @@ _RULES: list[tuple[Expects, str]] = [
         rf"|{_WHICH}(?:person|people|executive|ceo|founder|author|president|speaker)\b",
     ),
     (Expects.YES_NO, r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have)\b"),
-    (Expects.DEFINITION, r"^\s*(?:what(?:'s| is| are| was| were)|define|what does .+ mean)\b"),
+    (Expects.DEFINITION, r"^\s*(?:what(?:['’]s| is| are| was| were)|define|what does .+ mean)\b"),
 ]
 RULES = [(kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in _RULES]
 
@@ -78,7 +79,7 @@ _DEFINED = re.compile(
     r"\b(?:is|are|was|were|refers to|means|describes)\s+(?P<def>(?:an?|the)\s[^.;:]+)", re.I
 )
 _SUBJECT = re.compile(
-    r"^\s*(?:what(?:'s| is| are| was| were)|define|what does)\s+"
+    r"^\s*(?:what(?:['’]s| is| are| was| were)|define|what does)\s+"
     r"(?:an?\s+|the\s+)?(?P<x>.+?)(?:\s+mean)?\s*\??\s*$",
     re.I,
 )
@@ -108,11 +109,6 @@ changes by version ("since Python 3.2")."""
 _DIGITS = re.compile(r"\d")
 _RELATION = re.compile(r"\b(?:of|for|in|on|to|with|from|by|about|that|which|who)\b", re.I)
 MAX_TERM_WORDS = 5
-
-
-def names(text: str) -> set[str]:
-    """The first four letters of each content word: enough to tie "China" to "Chinese"."""
-    return {w[:4] for w in content_words(text)}
 
 
 def expects(question: str) -> Expects:

@@ -2,7 +2,9 @@
 in the retrieved chunks after generation and before the answer is shown as final.
 
 Each sentence is cited to the chunk that grounds it, whichever chunk the model named, and that
-chunk's supporting sentence is quoted; citation numbers naming no chunk disappear. A sentence no
+chunk's supporting sentence is quoted; citation numbers naming no chunk disappear. One chunk
+must ground a sentence on its own: a sentence that joins facts from two sources is not grounded
+(the prompt asks for one source per sentence). A sentence no
 chunk grounds is listed in ``Answer.unsupported`` and, by the ``unsupported`` policy, either
 dropped from the answer ("drop", the default: when nothing grounded remains, the answer is a
 refusal) or kept with its citations marked ``verified: false`` ("flag"). Citations are
@@ -11,6 +13,7 @@ renumbered 1..n in order of appearance.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -18,11 +21,12 @@ from typing import Literal
 from langchain_core.documents import Document
 
 from qa_bot.answer.base import REFUSAL
-from qa_bot.answer.grounding import ground
+from qa_bot.answer.grounding import facts, ground
 from qa_bot.answer.support import Support, SupportCheck
 from qa_bot.records import Answer, Citation, cite, cited_numbers, strip_markers
 from qa_bot.text import content_words, sentence_spans
 
+log = logging.getLogger(__name__)
 Policy = Literal["drop", "flag"]
 FRAGMENT_WORDS = 4
 """A sentence of at most this many words is a bare answer, read with its question."""
@@ -48,14 +52,16 @@ def _check(sentence: str, question: str, chunks: list[Document], check: SupportC
     """Ground one sentence, citing the chunk that grounds it; a bare answer ("$1 trillion.")
     is grounded together with the question it answers."""
     claim = strip_markers(sentence)
-    if not content_words(claim) or _REFUSING.search(claim):
-        return _Checked(claim, states=False)
     cited = list(dict.fromkeys(n - 1 for n in cited_numbers(sentence) if 0 < n <= len(chunks)))
+    refusing = bool(_REFUSING.search(claim)) and not cited and not facts(claim)
+    if not content_words(claim) or refusing:
+        return _Checked(claim, states=False)
     bare = len(claim.split()) <= FRAGMENT_WORDS
     found = ground(f"{question} {claim}" if bare else claim, chunks, check, prefer=cited)
     if found.chunk is not None:
         return _Checked(claim, {found.chunk: found.support})
-    return _Checked(claim, {i: check.assess_chunk(claim, chunks[i]) for i in cited}, False)
+    log.debug("not grounded: %s (%s)", claim, found.why)
+    return _Checked(claim, {i: found.scores[i] for i in cited}, False)
 
 
 def verify(
@@ -81,11 +87,15 @@ def verify(
             verified[i] = verified.get(i, True) and sentence.supported
     parts, cursor = [], 0
     for span, sentence, keep in zip(spans, checked, kept, strict=True):
-        parts.append(text[cursor : span.start])
         if keep:
-            parts.append(cite(sentence.claim, [numbers[i] for i in sentence.cites]))
-        cursor = span.end
-    answer = re.sub(r"[ \t]{2,}", " ", "".join(parts) + text[cursor:])
+            parts += [
+                text[cursor : span.start],
+                cite(sentence.claim, [numbers[i] for i in sentence.cites]),
+            ]
+            cursor = span.end
+        else:  # the dropped sentence goes with the spaces after it
+            cursor = span.end + len(text[span.end :]) - len(text[span.end :].lstrip(" \t"))
+    answer = "".join(parts) + text[cursor:]
     citations = [
         Citation.quoting(n, chunks[i], best[i].sentence, best[i].score, verified[i])
         for i, n in numbers.items()

@@ -30,8 +30,8 @@ def _print_sources(answer: Answer) -> None:
         mark = "[green]✓ verified[/]" if c.verified else "[red]✗ not supported[/]"
         out.print(f"\\[{c.n}] {escape(c.title)} ({escape(c.source)}{page}) {mark}", highlight=False)
         out.print(f"    “{c.quote}”", highlight=False, style="dim", markup=False)
+    what = "Withheld, no source supports it" if answer.withheld() else "Unsupported"
     for sentence in answer.unsupported:
-        what = "Unsupported" if sentence in answer.answer else "Withheld, no source supports it"
         out.print(f"[red]{what}:[/] {escape(sentence)}", highlight=False)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,12 @@ from qa_bot.cli.common import (
     progress_bar,
     user_errors,
 )
+
+
+class Judges(StrEnum):
+    """LLM judges `qa-bot eval --judge` knows."""
+
+    local = "local"
 
 
 @app.command()
@@ -85,7 +92,7 @@ def evaluate(
     ] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
     judge: Annotated[
-        str | None,
+        Judges | None,
         typer.Option(help="'local': faithfulness and answer relevancy judged by the local LLM."),
     ] = None,
 ) -> None:
@@ -93,7 +100,15 @@ def evaluate(
     from qa_bot.evaluation.run import EvalRun
 
     with user_errors():
-        run = EvalRun.prepare(load_settings(), dataset, corpus, generator, out_dir, limit, judge)
+        run = EvalRun.prepare(
+            load_settings(),
+            dataset,
+            corpus,
+            generator,
+            out_dir,
+            limit,
+            judge.value if judge else None,
+        )
         store = open_store(run.settings)
         ingest_here(store, [run.corpus], summary_to=err)
         with progress_bar("Evaluating") as bar:

@@ -104,8 +104,7 @@ def run_case(
             "contains": metrics.contains_answer(whole, case.answers),
         }
     if judge:
-        result["faithfulness"] = judge.faithfulness(answer, passages)
-        result["answer_relevancy"] = judge.relevancy(case.question, answer)
+        result |= judge.scores(case.question, answer, chunks)
     result["passed"], result["why"] = _verdict(case, result)
     return CaseResult.model_validate(result)
 
@@ -131,7 +130,8 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` lie (nearest rank)."""
     ordered = sorted(values)
     return ordered[max(0, round(share * len(ordered)) - 1)]
 
@@ -168,7 +168,7 @@ def aggregate(results: list[CaseResult]) -> dict[str, dict[str, float | None]]:
         },
         "latency": {
             "p50_ms": statistics.median([r.latency_ms for r in results]),
-            "p95_ms": _percentile([r.latency_ms for r in results], 0.95),
+            "p95_ms": percentile([r.latency_ms for r in results], 0.95),
         },
     }
     judged = [r for r in results if r.faithfulness is not None or r.answer_relevancy is not None]

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.table import Table
 
@@ -63,8 +63,6 @@ class EvalRun:
             },
             answer={"generator": generator or settings.answer.generator},
         )
-        if judge not in (None, "local"):
-            raise ValueError(f"Unknown judge '{judge}': the one judge is 'local'.")
         return cls(run_settings, dataset, corpus, cases[:limit], out, judge)
 
     def execute(self, store: Store, progress: Callable[[int, int], None] | None = None) -> None:
@@ -73,8 +71,7 @@ class EvalRun:
         judge = None
         if self.judge == "local":
             llm = chain.variant(answer={"generator": "local"}).answerer
-            assert isinstance(llm, GenerativeAnswerer)
-            judge = Judge(llm, store.sentence_embeddings)
+            judge = Judge(cast(GenerativeAnswerer, llm), store.sentence_embeddings)
         self.results = run_eval(chain, self.cases, progress, judge)
         self.aggregates = aggregate(self.results)
 

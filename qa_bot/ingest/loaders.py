@@ -11,7 +11,7 @@ import charset_normalizer
 import docx
 import pypdf
 from bs4 import BeautifulSoup
-from bs4.element import NavigableString
+from bs4.element import NavigableString, PreformattedString
 from langchain_core.documents import Document
 
 from qa_bot.config import IngestSettings
@@ -88,6 +88,8 @@ def load_html(path: Path) -> list[Part]:
         tag.decompose()
     title_tag = soup.find("title") or soup.find("h1")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
+    for hidden in soup.find_all(string=lambda s: isinstance(s, PreformattedString)):
+        hidden.extract()  # comments, doctype, CDATA, processing instructions: never shown
     for string in soup.find_all(string=True):
         if not string.find_parent("pre"):  # elsewhere a line break is a space, as browsers show
             string.replace_with(re.sub(r"\s+", " ", string))

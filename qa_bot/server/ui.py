@@ -61,8 +61,7 @@ def render(answer: Answer) -> str:
             f"> {_escape(c.quote)}",
         ]
     if answer.unsupported:
-        kept = any(sentence in answer.answer for sentence in answer.unsupported)
-        what = "Not supported by the documents" if kept else "Withheld: no document supports"
+        what = "Withheld: no document supports" if answer.withheld() else "Not supported"
         lines += ["", f"<details><summary>⚠️ {what} ({len(answer.unsupported)})</summary>", ""]
         lines += [f"- {_escape(sentence)}" for sentence in answer.unsupported]
         lines += ["", "</details>"]

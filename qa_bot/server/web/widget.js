@@ -103,11 +103,12 @@
     }
     node.append(list);
     if (!answer.unsupported.length) return;
-    const kept = answer.unsupported.some((sentence) => answer.answer.includes(sentence));
+    const shown = answer.answer.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, "");  // markers out
+    const kept = answer.unsupported.some((sentence) => shown.includes(sentence));
     const withheld = document.createElement("details");
     const summary = document.createElement("summary");
     summary.className = "unverified";
-    summary.textContent = kept ? `⚠ Not supported by the documents (${answer.unsupported.length})`
+    summary.textContent = kept ? `⚠ Not supported (${answer.unsupported.length})`
       : `⚠ Withheld: no document supports (${answer.unsupported.length})`;
     withheld.append(summary);
     for (const sentence of answer.unsupported) {

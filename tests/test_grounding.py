@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from qa_bot.answer.grounding import facts, keys, missing, negated
+from qa_bot.answer.grounding import facts, keys, missing, negated, surroundings
+from qa_bot.chain import QaChain
+from qa_bot.text import chunk_sentences
 
 
 @pytest.mark.parametrize(
@@ -19,6 +21,9 @@ from qa_bot.answer.grounding import facts, keys, missing, negated
         ("Two firms left.", "2 firms left."),
         ("Son met Trump on Nov. 12, 2025.", "On Nov. 12, 2025, Son met Trump."),
         ("Son met Trump on November 12, 2025.", "On Nov. 12, 2025, Son met Trump."),
+        ("Fifty firms left.", "50 firms left."),
+        ("Japan pledged the money.", "The money came from Japanese investment."),
+        ("The Chinese city is Shenzhen.", "China’s Shenzhen is the city."),
     ],
 )
 def test_the_same_fact_in_another_spelling_is_found(claim: str, source: str) -> None:
@@ -34,6 +39,9 @@ def test_the_same_fact_in_another_spelling_is_found(claim: str, source: str) -> 
         ("Japan pledged $600 billion.", "Japan pledged $550 billion.", "$600 billion"),
         ("Tariffs fell to 12%.", "Tariffs fell from 25% to 15%.", "12%"),
         ("It was added in version 3.12.", "New in version 3.6.", "3.12"),
+        ("Austria joined.", "Australia joined.", "Austria"),
+        ("Intel opted out.", "Intelligence agencies opted out.", "Intel"),
+        ("It cost ₹500.", "It cost $500.", "₹500"),
     ],
 )
 def test_an_invented_name_or_number_is_missing(claim: str, source: str, absent: str) -> None:
@@ -56,7 +64,22 @@ def test_vague_dates_and_fillers_are_not_facts() -> None:
         ("TSMC is a chip maker.", False),
         ("Don’t hesitate to explore related content.", False),
         ("It is not only fast but safe.", False),
+        ("TSMC declined to join.", True),
+        ("The plan was rejected.", True),
+        ("Shares declined 5% on Monday.", False),
+        ("Users can withdraw funds at any time.", False),
     ],
 )
 def test_polarity(text: str, negative: bool) -> None:
     assert negated(text) is negative
+
+
+def test_names_must_be_next_to_the_quoted_sentence(chain: QaChain) -> None:
+    """A name elsewhere in the chunk does not ground a claim; one in the next sentence does."""
+    chunk = next(c for c in chain.retrieve("What did TSMC decide?") if "TSMC" in c.page_content)
+    spans = chunk_sentences(chunk)
+    tsmc = next(i for i, s in enumerate(spans) if "TSMC" in s.text)
+    around = surroundings(chunk, spans[tsmc].text)
+    assert spans[tsmc].text in around
+    assert all(s.text in around for s in spans[max(0, tsmc - 1) : tsmc + 2])
+    assert all(s.text not in around for s in spans[tsmc + 2 :] + spans[: max(0, tsmc - 1)])

@@ -52,6 +52,26 @@ def test_html_drops_scripts_and_keeps_title(tmp_path: Path) -> None:
     assert "alert" not in doc.page_content and "p{}" not in doc.page_content
 
 
+def test_html_reads_as_a_browser_shows_it(tmp_path: Path) -> None:
+    """Inline markup does not break sentences; navigation, footers, comments and "¶" anchors
+    are not text; a one-paragraph <dd> stays on its term's line."""
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<!DOCTYPE html><html><body><nav>Home | Next topic</nav>"
+        "<!-- internal: do not publish -->"
+        '<h1>Sorting<a class="headerlink" href="#s">¶</a></h1>'
+        "<dl><dt>Author:</dt>\n<dd><p>Andrew Dalke</p></dd></dl>"
+        "<p>Lists have a\nbuilt-in <code>list.sort()</code> method.</p>"
+        "<pre>x = [3,\n     1]</pre><footer>© Copyright</footer></body></html>"
+    )
+    [doc] = load_file(path, "page.html")
+    text = doc.page_content
+    assert "Lists have a built-in list.sort() method." in text
+    assert "Author: Andrew Dalke" in text and "x = [3,\n     1]" in text
+    for chrome in ("Next topic", "internal", "¶", "Copyright", "DOCTYPE", "html"):
+        assert chrome not in text
+
+
 def test_pdf_keeps_page_numbers_and_title(tmp_path: Path) -> None:
     path = make_pdf(
         tmp_path / "manual.pdf",

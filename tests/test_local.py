@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 
 from qa_bot.answer.grounding import parse
+from qa_bot.answer.local import LocalAnswerer
 from qa_bot.answer.local_model import MODELS as MODELS_UNDER_TEST
 from qa_bot.answer.local_model import ShippedModel, model_file
 from qa_bot.chain import QaChain
 from qa_bot.errors import GeneratorError
+from qa_bot.evaluation.dataset import load_jsonl
+from qa_bot.evaluation.harness import aggregate, run_eval
+from qa_bot.evaluation.judge import Judge
 from qa_bot.records import Answer
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,20 @@ def test_no_name_or_number_outside_the_sources_is_shown(
 
 
 def test_samsung_is_refused(local_chain: QaChain) -> None:
-    assert local_chain.ask("What did Samsung decide?").refused
+    answer = local_chain.ask("What did Samsung decide?")
+    assert answer.refused and answer.citations == []
+
+
+def test_a_reader_that_stops_frees_the_model(local_chain: QaChain) -> None:
+    """A client that goes away mid-answer does not keep other questions waiting."""
+    answerer = local_chain.answerer
+    assert isinstance(answerer, LocalAnswerer)
+    stream = local_chain.stream("What did TSMC decide?")
+    next(stream)  # the model is generating
+    assert not answerer._lock.acquire(blocking=False)
+    stream.close()
+    assert answerer._lock.acquire(blocking=False)
+    answerer._lock.release()
 
 
 @pytest.fixture
@@ -111,3 +129,34 @@ def test_a_missing_part_says_what_to_install(
 def test_a_model_path_that_is_no_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GeneratorError, match="No model file at"):
         model_file(str(tmp_path / "nothing.gguf"), tmp_path)
+    gguf = tmp_path / "mine.gguf"
+    gguf.write_bytes(b"GGUF")
+    assert model_file(str(gguf), tmp_path) == gguf  # a GGUF of one's own is used as it is
+
+
+def test_a_cached_file_without_its_checksum_stamp_is_assembled_again(
+    parts: tuple[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package, content = parts
+    monkeypatch.setitem(MODELS_UNDER_TEST, "fake", _model(package, content))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fake.gguf").write_bytes(b"x" * len(content))  # same size, other bytes, no stamp
+    assert model_file("fake", cache).read_bytes() == content
+
+
+def test_the_local_judge_tells_a_quote_from_an_invention(
+    chain: QaChain, local_chain: QaChain
+) -> None:
+    answerer = local_chain.answerer
+    assert isinstance(answerer, LocalAnswerer)
+    judge = Judge(answerer, chain.store.sentence_embeddings)
+    by_id = {c.id: c for c in load_jsonl(REPO / "evals" / "datasets" / "default.jsonl")}
+    results = {r.id: r for r in run_eval(chain, [by_id["tsmc"], by_id["samsung"]], judge=judge)}
+    assert results["tsmc"].faithfulness == 1.0  # the extractive answer quotes its source
+    assert results["tsmc"].answer_relevancy is not None and results["tsmc"].answer_relevancy > 0.5
+    assert results["samsung"].faithfulness is None  # a refusal is not judged
+    assert aggregate(list(results.values()))["judge"]["faithfulness"] == 1.0
+    trace = chain.trace("What did TSMC decide?")
+    invented = trace["answer"].model_copy(update={"answer": "Samsung pledged $2 trillion [1]."})
+    assert judge.faithfulness(invented, trace["chunks"]) == 0.0

@@ -266,9 +266,15 @@ def test_withheld_sentences_are_folded_away_never_shown_as_answer() -> None:
     assert "Samsung" not in main and "Samsung joined the plan." in folded
     assert "Withheld" in folded
     flagged = render(
-        answer.model_copy(update={"answer": "TSMC opted out [1]. Samsung joined the plan."})
+        answer.model_copy(update={"answer": "TSMC opted out [1]. Samsung joined the plan [1]."})
     )
-    assert "Not supported by the documents" in flagged
+    assert "Not supported (1)" in flagged and "Withheld" not in flagged
+    hostile = render(
+        answer.model_copy(
+            update={"short_answer": "<img src=x onerror=alert(1)>", "unsupported": ["<script>x"]}
+        )
+    )
+    assert "<img" not in hostile and "<script" not in hostile  # document text shown as text
 
 
 def test_upload_in_documents_tab_then_ask(page: Page, url: str, tmp_path: Path) -> None:

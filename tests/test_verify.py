@@ -110,8 +110,18 @@ def test_a_paraphrase_with_the_same_names_and_numbers_stays(
 
 
 def test_a_negated_claim_is_not_grounded(chunks: list[Document], check: SupportCheck) -> None:
-    claim = "Companies including Taiwan's TSMC have joined Son's plans."
-    assert verify(f"{claim} [1]", Q, chunks, check, "flag").unsupported == [claim]
+    claim = "Companies including Taiwan's TSMC have joined Son's plans"
+    flagged = verify(f"{claim} [1].", Q, chunks, check, "flag")
+    assert flagged.unsupported == [f"{claim}."]
+    assert [c.verified for c in flagged.citations] == [False]
+
+
+def test_a_sentence_stating_facts_is_checked_even_when_it_sounds_like_a_refusal(
+    chunks: list[Document], check: SupportCheck
+) -> None:
+    invented = "Samsung did not say it would join, and it pledged $2 trillion."
+    answer = verify(f"{TSMC} [1]. {invented}", Q, chunks, check, "drop")
+    assert answer.unsupported == [invented] and "Samsung" not in answer.answer
 
 
 def test_a_refusal_is_a_refusal(chunks: list[Document], check: SupportCheck) -> None:

@@ -29,7 +29,7 @@ from qa_bot.text import bare, chunk_sentences, words
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Token
+    from spacy.tokens import Doc, Span, Token
 
 FACT_LABELS = frozenset(
     "PERSON NORP FAC ORG GPE LOC PRODUCT EVENT WORK_OF_ART LAW DATE TIME PERCENT MONEY QUANTITY "
@@ -64,15 +64,15 @@ _MONTH_ABBREVIATIONS = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[$€£¥₹₩%]|[^\W\d_]+")
 _NEGATION = frozenset("not no never none neither nor without cannot n't nothing nobody".split())
 _REFUSALS = {
-    "decline": frozenset({"xcomp", "prep", "dobj"}),  # "declined to join", "declined the offer"
-    "refuse": frozenset({"xcomp", "prep", "dobj"}),
-    "withdraw": frozenset({"xcomp", "prep"}),  # "withdrew from the plan", not "withdraw funds"
+    "decline": frozenset({"xcomp", "dobj"}),  # "declined to join", "declined the offer"
+    "refuse": frozenset({"xcomp", "dobj"}),
+    "withdraw": frozenset({"xcomp", "prep:from"}),  # "withdrew from the plan", not "withdraw funds"
     **dict.fromkeys(
         "reject abandon cancel deny halt scrap".split(), frozenset({"dobj", "nsubjpass"})
     ),
 }
-"""Verbs that state a refusal, with the complements that make them one ("shares declined 5%"
-refuses nothing)."""
+"""Verbs that state a refusal, with the complements (dependency, or dependency:word) that make
+them one: "shares declined 5% on Monday" refuses nothing."""
 
 _IDIOMS = re.compile(
     r"\b(?:do not|don['’]t|never) hesitate\b|\bnot (?:only|just)\b|\bno doubt\b|\bnot least\b",
@@ -131,9 +131,8 @@ def _worth_checking(keys: frozenset[str], label: str) -> bool:
 def facts(claim: str) -> list[Fact]:
     """The names, numbers, dates, amounts and percentages ``claim`` states."""
     doc = parse(claim)
-    found = [
-        Fact(e.text, e.label_, frozenset(keys(e.text))) for e in doc.ents if e.label_ in FACT_LABELS
-    ]
+    spans = [_with_currency(doc, e) for e in doc.ents if e.label_ in FACT_LABELS]
+    found = [Fact(text, label, frozenset(keys(text))) for text, label in spans]
     covered = {k for f in found for k in f.keys}
     found += [  # numbers spaCy did not tag ("version 3.11", "port 8080")
         Fact(t.text, "NUMBER", frozenset(keys(t.text)))
@@ -141,6 +140,17 @@ def facts(claim: str) -> list[Fact]:
         if any(c.isdigit() for c in t.text) and not set(keys(t.text)) <= covered
     ]
     return [f for f in found if _worth_checking(f.keys, f.label)]
+
+
+def _with_currency(doc: Doc, entity: Span) -> tuple[str, str]:
+    """An entity's text and label, with the currency sign before it that spaCy left out
+    ("₹" of "₹500")."""
+    before = doc[entity.start - 1].text if entity.start else ""
+    text = before + entity.text if before and before in _CURRENCIES else entity.text
+    return text, entity.label_
+
+
+_CURRENCIES = "$€£¥₹₩"
 
 
 def negated(text: str) -> bool:
@@ -155,7 +165,7 @@ def negated(text: str) -> bool:
 def _refuses(token: Token) -> bool:
     """ "declined to join", "withdrew from the plan"; not "shares declined 5%"."""
     complements = _REFUSALS.get(token.lemma_, frozenset())
-    return any(c.dep_ in complements for c in token.children)
+    return any({c.dep_, f"{c.dep_}:{c.lower_}"} & complements for c in token.children)
 
 
 def surroundings(chunk: Document, sentence: str) -> str:

@@ -6,8 +6,8 @@
 Every measurement is a real `qa-bot eval` run (its own index, the chat's own chain), kept in
 bench/results/answer-quality/<generator>-<set>/report.json; a run whose report exists is not
 repeated unless --fresh. The LLM judge (`--judge local`) scores the local model's answers on the
-default set (on every set it would double the run). The local model answers a 1-in-8 sample of
-SQuAD (62 of 498 questions: all 498 would take it about 100 minutes). Then the latency of each
+default set (on every set it would double the run). The local model answers a 1-in-12 sample of
+SQuAD (42 of 498 questions: all 498 would take it about 100 minutes). Then the latency of each
 answerer is measured on the default set's questions with the machine otherwise idle. Writes
 docs/answer-quality.md and its chart.
 """
@@ -34,7 +34,7 @@ RESULTS = REPO / "bench" / "results" / "answer-quality"
 SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
 DOCS = REPO / "docs"
 GENERATORS = ("extractive", "local")
-SQUAD_SAMPLE = 8
+SQUAD_SAMPLE = 12
 FLOORS = {"correct_cited": 0.90, "unanswerable_refused": 0.90, "precision": 0.95}
 console = Console()
 
@@ -200,7 +200,7 @@ def _intro(results: dict[str, Any]) -> list[str]:
         "documentation as HTML (59 cases, 16 unanswerable near misses), written from the pages "
         "by someone who did not write the answerers.",
         '- **squad-rhine**: SQuAD 2.0 dev, article "Rhine" (498 questions; the local model '
-        f"answers every {SQUAD_SAMPLE}th: 62).",
+        f"answers every {SQUAD_SAMPLE}th: 42).",
         "",
         "![answer quality](answer-quality.png)",
         "",

@@ -63,7 +63,8 @@ class Answer(BaseModel):
     short_answer: str | None = Field(
         None,
         description="The answer in a few words (a name, date, amount, or the defining phrase), "
-        "taken from the first citation's quote; null when the question asks for no such span.",
+        "taken from the first citation's quote, by the extractive answerer; null when the "
+        "question asks for no such span, and from generative answerers.",
     )
     citations: list[Citation] = Field(default_factory=list)
     unsupported: list[str] = Field(

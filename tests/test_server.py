@@ -191,11 +191,12 @@ def test_openai_client_talks_to_v1(url: str) -> None:
     text = completion.choices[0].message.content
     assert "opted out" in text and "[1]" in text
     assert completion.model_extra["citations"][0]["quote"] in text
-    pieces, citations = [], None
+    pieces, last = [], {}
     for chunk in client.chat.completions.create(model="qa-bot", messages=messages, stream=True):
         pieces += [choice.delta.content or "" for choice in chunk.choices]
-        citations = (chunk.model_extra or {}).get("citations", citations)
-    assert "".join(pieces).strip() == text and citations[0]["n"] == 1
+        last = chunk.model_extra or last
+    assert "".join(pieces).strip() == text and last["citations"][0]["n"] == 1
+    assert last["answer"] == text and last["refused"] is False  # the grounded answer, last
 
 
 # ---- real browser ---------------------------------------------------------------------------

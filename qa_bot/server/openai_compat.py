@@ -98,6 +98,8 @@ def completions(body: CompletionRequest, chain: Chain) -> dict[str, Any] | Event
             for piece in chain.stream(question, history):
                 if isinstance(piece, Answer):
                     final = _chunk(completion_id, body.model, {}, "stop")
+                    final["answer"] = piece.answer  # grounded: what the streamed text became
+                    final["refused"] = piece.refused
                     final["citations"] = [c.model_dump() for c in piece.citations]
                     final["unsupported"] = piece.unsupported
                     yield json.dumps(final)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from langchain_core.documents import Document
 from playwright.sync_api import Browser
 
 from qa_bot.answer.support import SupportCheck
@@ -45,6 +46,17 @@ def test_squad_normalisation_and_scores() -> None:
     assert metrics.exact_match("", []) == 1.0  # a refusal is right on an unanswerable question
     assert metrics.exact_match("Rhine", []) == 0.0
     assert metrics.token_f1("the Rhine river delta", ["Rhine delta"]) == pytest.approx(0.8)
+
+
+def test_gold_rank_finds_the_quote_or_the_source_under_its_folder() -> None:
+    chunks = [
+        Document("Other text.", metadata={"source": "corpus/rhine/p001.txt"}),
+        Document("The Rhine flows north.", metadata={"source": "corpus/rhine/p002.txt"}),
+    ]
+    assert metrics.gold_rank(chunks, "Rhine flows", None) == 2
+    assert metrics.gold_rank(chunks, None, "rhine/p002.txt") == 2  # the folder name prefixes it
+    assert metrics.gold_rank(chunks, None, "hine/p002.txt") is None
+    assert metrics.gold_rank(chunks, "Danube", "rhine/p009.txt") is None
 
 
 def test_dataset_is_complete() -> None:

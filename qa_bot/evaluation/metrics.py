@@ -78,7 +78,8 @@ def gold_rank(chunks: list[Document], quote: str | None, source: str | None) -> 
     for rank, chunk in enumerate(chunks, 1):
         if wanted and wanted in " ".join(chunk.page_content.split()):
             return rank
-        if source and chunk.metadata.get("source") == source:
+        found = str(chunk.metadata.get("source", ""))
+        if source and (found == source or found.endswith(f"/{source}")):  # "<folder>/<path>"
             return rank
     return None
 

@@ -34,6 +34,8 @@ RESULTS = REPO / "bench" / "results" / "answer-quality"
 SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
 DOCS = REPO / "docs"
 GENERATORS = ("extractive", "local")
+OTHER_MODELS = {"local 0.5B": "qwen2.5-coder-0.5b"}
+"""Other models the local answerer can run, measured on the default set to choose between."""
 SQUAD_SAMPLE = 12
 FLOORS = {"correct_cited": 0.90, "unanswerable_refused": 0.90, "precision": 0.95}
 console = Console()
@@ -83,17 +85,21 @@ def eval_sets(generator: str) -> list[EvalSet]:
     ]
 
 
-def run_eval(generator: str, evals: EvalSet, fresh: bool) -> dict[str, Any]:
-    """One `qa-bot eval` run (with the LLM judge for the local model); its report."""
-    out = RESULTS / f"{generator}-{evals.name}"
+def run_eval(
+    generator: str, evals: EvalSet, fresh: bool, model: str | None = None
+) -> dict[str, Any]:
+    """One `qa-bot eval` run (with the LLM judge for the local model's default-set answers, and
+    another local ``model`` if given); its report."""
+    out = RESULTS / f"{generator}{f'-{model}' if model else ''}-{evals.name}"
+    judged = generator == "local" and evals.name == "default" and model is None
     if fresh or not (out / "report.json").exists():
-        judge = ["--judge", "local"] if generator == "local" and evals.name == "default" else []
         command = [sys.executable, "-m", "qa_bot.cli", "eval", *evals.args(), "--out", str(out)]
-        console.print(f"[bold]{generator} on {evals.name}[/]")
+        console.print(f"[bold]{generator} {model or ''} on {evals.name}[/]")
         subprocess.run(
-            [*command, "--generator", generator, "--no-gate", *judge],
+            [*command, "--generator", generator, "--no-gate", *(["--judge", "local"] * judged)],
             check=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
+            env={**os.environ, "HF_HUB_OFFLINE": "1"}
+            | ({"QA_BOT_LOCAL__MODEL": model} if model else {}),
         )
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     return report
@@ -141,6 +147,9 @@ def measure(fresh: bool) -> dict[str, Any]:
         for evals in eval_sets(generator):
             report = run_eval(generator, evals, fresh)
             results["runs"][f"{generator}-{evals.name}"] = report["aggregates"]
+    default = eval_sets("extractive")[0]
+    for label, model in OTHER_MODELS.items():
+        results["runs"][f"{label}-default"] = run_eval("local", default, fresh, model)["aggregates"]
     for generator in GENERATORS:
         console.print(f"[bold]latency of {generator}[/]")
         results["latency"][generator] = latency(generator)

@@ -176,7 +176,7 @@ def chart(results: dict[str, Any], out: Path) -> None:
         ("refusal", "unanswerable_refused", "unanswerable: refused"),
         ("citations", "precision", "citation precision"),
     )
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     width = 0.26
     for i, (group, key, label) in enumerate(metrics):
         values = [results["runs"][n][group][key] or 0 for n in names]
@@ -187,7 +187,7 @@ def chart(results: dict[str, Any], out: Path) -> None:
     ax.set_xticks(range(len(names)), names)
     ax.set_ylim(0, 1.1)
     ax.set_title("Answer quality (floors: 0.90 dotted, 0.95 dashed)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 

@@ -34,6 +34,9 @@ SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest i
 CUE_BONUS = 0.1
 """Added to a sentence that holds the kind of answer asked for: a name, date or number of the
 expected kind, a reason for "why", a definition for "what is X"."""
+NAMED_KINDS = {Expects.PERSON, Expects.ORGANISATION, Expects.PLACE}
+"""Kinds whose answer may be a name spaCy does not tag: without a tagged one, any sentence
+that holds the question's names may answer. Numbers and dates must be there."""
 TYPED = 12
 """How many of the best sentences are read for an answer of the expected kind."""
 SUMMARY_SENTENCES = 4
@@ -184,6 +187,8 @@ class ExtractiveAnswerer(Answerer):
         ]
         for candidate in typed:
             candidate.score += CUE_BONUS
+        if not typed and kind in NAMED_KINDS:  # a name spaCy does not know ("the harbour office")
+            return [c for c in ranked if mentioned(asked, f"{c.before} {c.text}")]
         return typed
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:

@@ -43,7 +43,8 @@ SUMMARY_SENTENCES = 4
 """Sentences in an extractive summary."""
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 _FIELD = re.compile(r"^[A-Z][\w ]{0,30}:\s+\w")
-"""A labelled value on a line of its own: "Author: Andrew Dalke", "Release: 0.1"."""
+"""A labelled value on a line of its own: "Author: Andrew Dalke and Raymond Hettinger" (of at
+least ``MIN_WORDS`` words, like any candidate)."""
 SHORT = 8
 """A sentence of fewer words is scored together with the one before it ("New in version 3.6.")."""
 

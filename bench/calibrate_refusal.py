@@ -1,10 +1,15 @@
-"""Calibrate the extractive answerer's refusal threshold (``min_support``) on public data.
+"""The extractive answerer's refusal trade-off on public test data, beside the one before the
+reader.
 
     python bench/calibrate_refusal.py      # or: make calibrate-refusal
 
 Runs every SQuAD 2.0 "Rhine" question (answerable and unanswerable) through the real retrieval
-pipeline and the answerer's scoring, then reports, per threshold, how many answerable questions
-get an answer and how many unanswerable ones are refused. Writes docs/refusal.md and .png.
+pipeline and the answerer's reading, then reports, per threshold on the reader's probability,
+how many answerable questions get an answer and how many unanswerable ones are refused. The
+shipped threshold is calibrated on held-out training articles (qa_bot/reader/weights/
+MODEL_CARD.md), never on Rhine: this curve reports, it does not tune. The curve of the
+word-overlap scorer the reader replaced is kept in bench/results/refusal-overlap.json. Writes
+docs/refusal.md and .png.
 """
 
 from __future__ import annotations
@@ -22,19 +27,22 @@ from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
 from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
+from qa_bot.reader.reader import shipped_reader
 from qa_bot.retrieval.hybrid import HybridRetriever
 from qa_bot.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
-THRESHOLDS = np.round(np.arange(0.30, 0.71, 0.02), 2)
+THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
+BEFORE = REPO / "bench" / "results" / "refusal-overlap.json"
 console = Console()
 
 
 def best_scores(store: Store, questions: list) -> list[float]:
-    """The answerer's best eligible sentence score per question (0 when none is eligible)."""
+    """The reader's best probability among eligible sentences per question (0 when none is
+    eligible)."""
     retriever = HybridRetriever.from_settings(store)
-    answerer = ExtractiveAnswerer(store.sentence_embeddings, min_support=0.0)
+    answerer = ExtractiveAnswerer(shipped_reader(), store.sentence_embeddings, min_support=0.0)
     scores = []
     for q in track(questions, description="scoring", console=console):
         chunks = retriever.invoke(q.question)
@@ -43,25 +51,44 @@ def best_scores(store: Store, questions: list) -> list[float]:
     return scores
 
 
-def chart(rows: list[dict], current: float, out: Path) -> None:
-    """Answered-when-answerable and refused-when-unanswerable against the threshold."""
+def chart(rows: list[dict], before: list[dict], current: float, out: Path) -> None:
+    """Left: answered and refused against the threshold. Right: the trade-off (refused against
+    answered) of the reader beside the scorer before it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     xs = [r["threshold"] for r in rows]
-    ax.plot(xs, [r["answered"] for r in rows], marker="o", label="answerable: answered")
-    ax.plot(xs, [r["refused"] for r in rows], marker="o", label="unanswerable: refused")
-    ax.plot(xs, [r["balanced"] for r in rows], linestyle="--", label="balanced accuracy")
-    ax.axvline(current, color="gray", linestyle=":", label=f"min_support = {current}")
-    ax.set_xlabel("min_support")
-    ax.set_ylim(0, 1)
-    ax.set_title('SQuAD 2.0 "Rhine": refusal threshold')
-    ax.legend(fontsize=8)
+    left.plot(xs, [r["answered"] for r in rows], marker="o", label="answerable: answered")
+    left.plot(xs, [r["refused"] for r in rows], marker="o", label="unanswerable: refused")
+    left.axvline(current, color="gray", linestyle=":", label=f"shipped threshold {current:.2f}")
+    left.set_xlabel("reader probability threshold")
+    left.set_ylim(0, 1)
+    left.legend(fontsize=8)
+    for name, curve in (("reader", rows), ("word overlap + cosine (before)", before)):
+        if curve:
+            right.plot(
+                [r["answered"] for r in curve],
+                [r["refused"] for r in curve],
+                marker=".",
+                label=name,
+            )
+    right.axvline(0.85, color="gray", linestyle=":", linewidth=1)
+    right.set_xlabel("answerable: answered")
+    right.set_ylabel("unanswerable: refused")
+    right.set_xlim(0, 1)
+    right.set_ylim(0, 1)
+    right.legend(fontsize=8)
+    fig.suptitle('SQuAD 2.0 "Rhine": refusal trade-off')
     fig.tight_layout()
     fig.savefig(out, dpi=110)
+
+
+def refused_at(curve: list[dict], answered: float) -> float:
+    """The most unanswerable questions refused while at least ``answered`` are answered."""
+    return max((r["refused"] for r in curve if r["answered"] >= answered), default=0.0)
 
 
 def main() -> None:
@@ -88,9 +115,11 @@ def main() -> None:
                 "balanced": (answered + refused) / 2,
             }
         )
-    current = Settings().answer.min_support
+    current = shipped_reader().threshold
+    before = json.loads(BEFORE.read_text()) if BEFORE.exists() else []
     args.out.mkdir(parents=True, exist_ok=True)
-    chart(rows, current, args.out / "refusal.png")
+    chart(rows, before, current, args.out / "refusal.png")
+    at = (scores[answerable] >= current).mean(), (scores[~answerable] < current).mean()
     lines = [
         "# Refusal threshold",
         "",
@@ -98,12 +127,18 @@ def main() -> None:
         "",
         f'All {len(questions)} questions of SQuAD 2.0 dev "Rhine" ({int(answerable.sum())} '
         f"answerable, {int((~answerable).sum())} unanswerable, written to look answerable), "
-        "through hybrid retrieval + reranking and the extractive answerer's sentence scoring. "
-        "A question is answered when its best eligible sentence scores at least `min_support` "
-        f"(now {current}). Eligible: the question's names occur in the retrieved chunks, and "
-        "the sentence holds a quantity for *how many/much…* or a date for *when…*.",
+        "through hybrid retrieval + reranking and the extractive answerer's reading. A question "
+        "is answered when the reader's best probability among eligible sentences reaches the "
+        f"threshold (shipped: {current:.3f}, calibrated on held-out training articles, not "
+        "here). Eligible: the question's names occur in the retrieved chunks, and the sentence "
+        "holds a quantity for *how many/much…* or a date for *when…*.",
         "",
-        "| min_support | answerable: answered | unanswerable: refused | balanced accuracy |",
+        f"At the shipped threshold: answerable answered {at[0]:.3f}, unanswerable refused "
+        f"{at[1]:.3f}. Most refused while answering at least 0.85: reader "
+        f"{refused_at(rows, 0.85):.3f}, the word-overlap scorer before it "
+        f"{refused_at(before, 0.85):.3f}.",
+        "",
+        "| threshold | answerable: answered | unanswerable: refused | balanced accuracy |",
         "|---|---|---|---|",
         *(
             f"| {r['threshold']:.2f} | {r['answered']:.3f} | {r['refused']:.3f} | "
@@ -117,7 +152,7 @@ def main() -> None:
     (args.out / "refusal.md").write_text("\n".join(lines))
     results = REPO / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / "refusal.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (results / "refusal-reader.json").write_text(json.dumps(rows, indent=2) + "\n")
     console.print(f"Wrote {args.out / 'refusal.md'}")
 
 

@@ -32,8 +32,9 @@ from qa_bot.config import Settings
 from qa_bot.evaluation.squad import SquadQuestion, load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.ingest.split import split_documents
+from qa_bot.reader.reader import shipped_reader
 from qa_bot.retrieval.hybrid import HybridRetriever
-from qa_bot.retrieval.rerank import SentenceReranker
+from qa_bot.retrieval.rerank import ReaderReranker, SentenceReranker
 from qa_bot.storage.store import Store
 from qa_bot.text import sentence_spans
 
@@ -42,7 +43,8 @@ SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
 # Real English prose that is not about the Rhine: the default corpus plus the long descriptions
 # (READMEs) of pinned dependencies, as they ship in the installed packages.
 DISTRACTOR_PACKAGES = ["chromadb", "gradio", "langchain-core", "pydantic", "rich", "typer"]
-CONFIGS = ["dense", "bm25", "hybrid", "hybrid+rerank"]
+CONFIGS = ["dense", "bm25", "hybrid", "hybrid+rerank", "hybrid+reader"]
+"""First-stage modes, then "+rerank" for the sentence reranker or "+reader" for the reader's."""
 console = Console()
 
 
@@ -61,8 +63,12 @@ class Row:
 
 def retriever(store: Store, config: str, k: int = 10) -> HybridRetriever:
     """The pipeline for one configuration name."""
-    mode = config.split("+")[0]
-    reranker = SentenceReranker(store) if config.endswith("+rerank") else None
+    mode, _, second = config.partition("+")
+    rerankers = {
+        "rerank": lambda: SentenceReranker(store),
+        "reader": lambda: ReaderReranker(shipped_reader()),
+    }
+    reranker = rerankers[second]() if second else None
     return HybridRetriever(store=store, k=k, mode=mode, reranker=reranker)  # type: ignore[arg-type]
 
 

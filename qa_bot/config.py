@@ -104,7 +104,7 @@ class RetrievalSettings(Section):
     )
     reranker: str = Field(
         "sentence",
-        description="A registered reranker ('sentence', 'none') or the folder of a local "
+        description="A registered reranker ('sentence', 'reader', 'none') or the folder of a local "
         "sentence-transformers cross-encoder.",
     )
     mmr_lambda: float | None = Field(
@@ -128,8 +128,12 @@ class AnswerSettings(Section):
         description="A registered answerer: 'extractive' quotes the documents (offline); "
         "'openai' asks an OpenAI-compatible chat endpoint.",
     )
-    min_support: float = Field(
-        0.48, ge=0, le=1, description="Below this sentence score the extractive answerer refuses."
+    min_support: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Below this reader probability the extractive answerer refuses; unset, the "
+        "threshold calibrated with the shipped reader on held-out SQuAD 2.0 articles.",
     )
     max_sentences: int = Field(2, ge=1, le=5, description="Sentences in an extractive answer.")
     unsupported: Literal["drop", "flag"] = Field(

@@ -72,6 +72,7 @@ RERANKERS = Registry(
     "qa_bot.rerankers",
     {
         "sentence": "qa_bot.retrieval.rerank:SentenceReranker.from_settings",
+        "reader": "qa_bot.retrieval.rerank:ReaderReranker.from_settings",
         "none": "qa_bot.retrieval.rerank:no_reranker",
     },
 )

@@ -92,6 +92,11 @@ def chunk_sentences(chunk: Document) -> list[Span]:
     return [Span(a, b, chunk.page_content[a:b]) for a, b in bounds]
 
 
+def with_before(spans: list[Span]) -> list[tuple[Span, str]]:
+    """Each sentence with the text of the one before it ("" for the first)."""
+    return [(span, spans[i - 1].text if i else "") for i, span in enumerate(spans)]
+
+
 def words(text: str) -> list[str]:
     """Word tokens, with "U.S." folded to "US"."""
     text = _ACRONYM.sub(lambda m: m.group().replace(".", ""), text)

@@ -154,9 +154,15 @@ def test_a_typed_question_gets_a_short_answer_from_its_quote(
     assert answer.short_answer in answer.citations[0].quote
 
 
-def test_an_untyped_question_has_no_short_answer(chain: QaChain) -> None:
+def test_the_reader_gives_a_short_answer_from_within_the_quote(chain: QaChain) -> None:
     answer = chain.ask("What did TSMC decide?")
-    assert not answer.refused and answer.short_answer is None
+    assert not answer.refused and answer.short_answer
+    assert answer.short_answer in answer.citations[0].quote
+    assert len(answer.short_answer) < len(answer.citations[0].quote)
+
+
+def test_a_summary_has_no_short_answer(chain: QaChain) -> None:
+    assert chain.ask("Summarize the article").short_answer is None
 
 
 def test_why_is_answered_with_the_reason(chain: QaChain) -> None:

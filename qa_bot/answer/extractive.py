@@ -13,27 +13,15 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer
 from qa_bot.answer.grounding import mentioned
-from qa_bot.answer.questions import (
-    ENTITY_LABELS,
-    Expects,
-    answers_kind,
-    defined_term,
-    defines,
-    expects,
-    gives_reason,
-    short_answer,
-)
+from qa_bot.answer.questions import ENTITY_LABELS, Expects, answers_kind, expects
+from qa_bot.reader.reader import Reader, shipped_reader
 from qa_bot.records import Answer, Citation, cite
-from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
+from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
     from qa_bot.storage.store import Store
 
-SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
-CUE_BONUS = 0.1
-"""Added to a sentence that holds the kind of answer asked for: a name, date or number of the
-expected kind, a reason for "why", a definition for "what is X"."""
 NAMED_KINDS = {Expects.PERSON, Expects.ORGANISATION, Expects.PLACE}
 """Kinds whose answer may be a name spaCy does not tag: without a tagged one, any sentence
 that holds the question's names may answer. Numbers and dates must be there."""
@@ -41,12 +29,12 @@ TYPED = 12
 """How many of the best sentences are read for an answer of the expected kind."""
 SUMMARY_SENTENCES = 4
 """Sentences in an extractive summary."""
+NO_SHORT_ANSWER = {Expects.SUMMARY, Expects.YES_NO}
+"""Kinds of question a span of a few words does not answer."""
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 _FIELD = re.compile(r"^[A-Z][\w ]{0,30}:\s+\w")
 """A labelled value on a line of its own: "Author: Andrew Dalke and Raymond Hettinger" (of at
 least ``MIN_WORDS`` words, like any candidate)."""
-SHORT = 8
-"""A sentence of fewer words is scored together with the one before it ("New in version 3.6.")."""
 
 
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
@@ -68,6 +56,8 @@ class _Candidate:
     before: str = ""
     """The sentence right before it, which may name what it speaks of ("He …")."""
     score: float = 0.0
+    span: tuple[int, int] = (0, 0)
+    """The reader's short answer: characters of ``text``."""
 
     @property
     def offset(self) -> int:
@@ -75,9 +65,17 @@ class _Candidate:
         return int(self.chunk.metadata["offset"]) + self.at
 
     @property
-    def scored_text(self) -> str:
-        """What is matched against the question: a short sentence with the one before it."""
-        return f"{self.before} {self.text}" if len(self.text.split()) < SHORT else self.text
+    def context(self) -> str:
+        """What the reader reads before the sentence: the question the document asks right
+        before it, or else the sentence before it."""
+        return self.lead or self.before
+
+    @property
+    def short(self) -> str | None:
+        """The reader's short answer, when it is shorter than the sentence."""
+        a, b = self.span
+        found = self.text[a:b].strip(" ,;:")
+        return found if found and len(found) < len(self.text.rstrip(".!")) else None
 
     @property
     def place(self) -> tuple[str, int, int]:
@@ -117,61 +115,45 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
 
 
 class ExtractiveAnswerer(Answerer):
-    """Scores each retrieved sentence by meaning (embeddings) and shared terms, keeps those that
-    hold the kind of answer the question expects (a name, a date, a number, a definition, a
-    reason), and answers with the best one or two, each cited, and the short answer; refuses
-    when none reaches ``min_support`` (a sentence of the expected kind is ranked, and judged,
-    ``CUE_BONUS`` higher: holding it is evidence). A request for a summary gets four central
-    sentences."""
+    """Reads each retrieved sentence against the question with qa-bot's reader (the
+    probability that it answers, and the words that do), keeps those that hold the kind of
+    answer the question expects (a name, a date, a number), and answers with the best one or
+    two, each cited, and the reader's short answer; refuses when none reaches ``min_support``.
+    A request for a summary gets four central sentences."""
 
     def __init__(
         self,
+        reader: Reader,
         embeddings: Embeddings,
-        min_support: float,
+        min_support: float | None = None,
         max_sentences: int = 2,
-        margin: float = 0.06,
+        margin: float = 0.1,
     ) -> None:
+        self.reader = reader
         self.embeddings = embeddings
-        self.min_support = min_support
+        self.min_support = reader.threshold if min_support is None else min_support
         self.max_sentences = max_sentences
         self.margin = margin
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> ExtractiveAnswerer:
-        """The offline answerer over the store's cached sentence vectors."""
+        """The offline answerer: the shipped reader, and the store's cached sentence vectors
+        for summaries."""
         answer = settings.answer
-        return cls(store.sentence_embeddings, answer.min_support, answer.max_sentences)
-
-    def _match(self, question: str, texts: list[str]) -> np.ndarray:
-        """How well each text matches the question: meaning and shared terms, 0..1."""
-        vectors = np.array(self.embeddings.embed_documents(texts))
-        semantic = vectors @ np.array(self.embeddings.embed_query(question))
-        wanted = stems(question)
-        overlap = np.array([len(wanted & stems(t)) / len(wanted) if wanted else 0.0 for t in texts])
-        match: np.ndarray = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * overlap
-        return match
+        return cls(
+            shipped_reader(), store.sentence_embeddings, answer.min_support, answer.max_sentences
+        )
 
     def score(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """All candidate sentences, scored and sorted best first. A sentence answering a
-        question the document asks itself scores as well as that question matches."""
+        """All candidate sentences, read against the question and sorted best first."""
         candidates = _candidates(chunks)
-        if not candidates:
-            return []
-        scores = self._match(question, [c.scored_text for c in candidates])
-        leads = sorted({c.lead for c in candidates if c.lead})
-        lead_scores = dict(zip(leads, self._match(question, leads), strict=True)) if leads else {}
-        kind = expects(question)
-        term = defined_term(question) if kind == Expects.DEFINITION else None
-        for candidate, score in zip(candidates, scores, strict=True):
-            bonus = CUE_BONUS * (
-                (kind == Expects.REASON and gives_reason(candidate.text))
-                or (term is not None and defines(candidate.text, term))
-            )
-            candidate.score = max(float(score) + bonus, lead_scores.get(candidate.lead, 0.0))
+        readings = self.reader.read(question, [(c.text, c.context) for c in candidates])
+        for candidate, reading in zip(candidates, readings, strict=True):
+            candidate.score, candidate.span = reading.answers, reading.span
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
     def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """The scored sentences that could answer, best first: holding the kind of answer the
+        """The read sentences that could answer, best first: holding the kind of answer the
         question expects (among the best ``TYPED``), and none when the question names something
         the chunks never mention."""
         if not supported_by_retrieval(question, chunks):
@@ -186,8 +168,6 @@ class ExtractiveAnswerer(Answerer):
             for c in ranked[:TYPED]
             if mentioned(asked, f"{c.before} {c.text}") and answers_kind(question, c.text, kind)
         ]
-        for candidate in typed:
-            candidate.score += CUE_BONUS
         if not typed and kind in NAMED_KINDS:  # a name spaCy does not know ("the harbour office")
             return [c for c in ranked if mentioned(asked, f"{c.before} {c.text}")]
         return typed
@@ -242,7 +222,7 @@ class ExtractiveAnswerer(Answerer):
             for n, c in enumerate(selected, 1)
         ]
         text = " ".join(cite(c.quote, [c.n]) for c in citations)
-        short = None if summary else short_answer(question, selected[0].text, kind)
+        short = None if kind in NO_SHORT_ANSWER else selected[0].short
         return Answer(answer=text, refused=False, short_answer=short, citations=citations)
 
     def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:

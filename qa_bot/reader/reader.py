@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,8 @@ CARD = WEIGHTS.with_name("reader.json")
 """The weights' sha256, the calibrated refusal threshold and the validation figures."""
 BATCH = 64
 """Pairs read in one forward pass."""
+REMEMBERED = 8
+"""Questions whose readings are kept: the reranker and the answerer read the same sentences."""
 
 
 @dataclass
@@ -43,15 +46,22 @@ class Reader:
         self.threshold = threshold
         """Below this best probability a question is refused (calibrated on held-out data)."""
         self._turn = threading.Lock()
+        self._memo: OrderedDict[str, dict[tuple[str, str], Reading]] = OrderedDict()
 
     @torch.inference_mode()
     def read(self, question: str, candidates: list[tuple[str, str]]) -> list[Reading]:
-        """Read each (sentence, sentence before it) candidate against ``question``."""
-        readings: list[Reading] = []
+        """Read each (sentence, sentence before it) candidate against ``question``; pairs read
+        for one of the last ``REMEMBERED`` questions are not read again."""
         with self._turn:
-            for at in range(0, len(candidates), BATCH):
-                readings += self._read(question, candidates[at : at + BATCH])
-        return readings
+            memo = self._memo.pop(question, {})
+            self._memo[question] = memo
+            while len(self._memo) > REMEMBERED:
+                self._memo.popitem(last=False)
+            new = list(dict.fromkeys(c for c in candidates if c not in memo))
+            for at in range(0, len(new), BATCH):
+                part = new[at : at + BATCH]
+                memo.update(zip(part, self._read(question, part), strict=True))
+            return [memo[c] for c in candidates]
 
     def _read(self, question: str, candidates: list[tuple[str, str]]) -> list[Reading]:
         items = [encode(self.tokenizer, question, s, b) for s, b in candidates]
@@ -110,20 +120,24 @@ def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizerFast]
     return net, tokenizer
 
 
-@cache
-def shipped_reader() -> Reader:
-    """The reader shipped with qa-bot, its weights checked against the card's sha256."""
-    if not WEIGHTS.is_file() or not CARD.is_file():
+def load_reader(weights: Path, card: Path) -> Reader:
+    """A trained reader, its weights checked against the card's sha256."""
+    if not weights.is_file() or not card.is_file():
         raise QaBotError(
-            f"The reader's weights are missing ({WEIGHTS.name}): reinstall qa-bot, or run "
+            f"The reader's weights are missing ({weights.name}): reinstall qa-bot, or run "
             "`make train-reader` to train them."
         )
-    card = json.loads(CARD.read_text(encoding="utf-8"))
-    if sha256(WEIGHTS) != card["sha256"]:
+    facts = json.loads(card.read_text(encoding="utf-8"))
+    if sha256(weights) != facts["sha256"]:
         raise QaBotError(
-            f"The reader's weights ({WEIGHTS.name}) do not match their checksum: reinstall "
+            f"The reader's weights ({weights.name}) do not match their checksum: reinstall "
             "qa-bot, or run `make train-reader` to train them again."
         )
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    net, tokenizer = load_net(WEIGHTS)
-    return Reader(net, tokenizer, float(card["threshold"]))
+    net, tokenizer = load_net(weights)
+    return Reader(net, tokenizer, float(facts["threshold"]))
+
+
+@cache
+def shipped_reader() -> Reader:
+    """The reader shipped with qa-bot, loaded once per process."""
+    return load_reader(WEIGHTS, CARD)

@@ -24,6 +24,9 @@ from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net, sha256
 from qa_bot.reader.validation import card_markdown, validate
 
 SEED = 13
+NEGATIVES = 1
+"""Random other sentences of the paragraph per question (besides the near miss and the
+sentence of another paragraph)."""
 
 
 def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
@@ -44,9 +47,12 @@ def _loss(net: torch.nn.Module, tokenizer, pairs: list[Pair]) -> torch.Tensor:
     if spanned:
         allowed = sentence_mask(items, inputs["input_ids"].shape[1])
         rows = torch.tensor([r for r, _ in spanned])
-        targets = [_span_tokens(items[r].offsets, s) for r, s in spanned]
-        starts = torch.tensor([items[r].first + t[0] for (r, _), t in zip(spanned, targets)])
-        ends = torch.tensor([items[r].first + t[1] for (r, _), t in zip(spanned, targets)])
+        tokens = [
+            (items[r].first + a, items[r].first + b)
+            for r, s in spanned
+            for a, b in [_span_tokens(items[r].offsets, s)]
+        ]
+        starts, ends = torch.tensor(tokens).unbind(1)
         mask = ~allowed[rows]
         loss = loss + 0.5 * (
             F.cross_entropy(start[rows].masked_fill(mask, -1e4), starts)
@@ -70,7 +76,7 @@ def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dic
     train_articles, validation_articles = split(load_articles(data))
     held_out = questions(validation_articles)
     net, tokenizer = load_net()
-    steps_per_epoch = math.ceil(len(training_pairs(train_articles, SEED)) / batch_size)
+    steps_per_epoch = math.ceil(len(training_pairs(train_articles, SEED, NEGATIVES)) / batch_size)
     total = steps_per_epoch * epochs
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, total // 16)
@@ -80,7 +86,7 @@ def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dic
     best: dict = {}
     began, step = time.monotonic(), 0
     for epoch in range(1, epochs + 1):
-        pairs = training_pairs(train_articles, SEED + epoch)  # fresh negatives each epoch
+        pairs = training_pairs(train_articles, SEED + epoch, NEGATIVES)  # fresh each epoch
         net.train()
         running = []
         for chunk in _batches(pairs, batch_size, rng):
@@ -114,7 +120,9 @@ def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dic
             "lr": lr,
             "batch_size": batch_size,
             "validation_articles": list(VALIDATION),
-            "training_questions": sum(len(p["qas"]) for a in train_articles for p in a["paragraphs"]),
+            "training_questions": sum(
+                len(p["qas"]) for a in train_articles for p in a["paragraphs"]
+            ),
             "data_sha256": sha256(data),
             "wall_minutes": round((time.monotonic() - began) / 60, 1),
         }
@@ -138,13 +146,16 @@ def _write_card(card: dict, out: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/benchmarks/squad2-dev-train.json"))
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--data", type=Path, default=Path("../shared/benchmarks/squad2-dev-train.json")
+    )
+    parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(args.threads)
     card = train(args.data, args.epochs, args.batch_size, args.lr, args.out)
     print(json.dumps(card, indent=2))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from qa_bot.evaluation.metrics import token_f1
-from qa_bot.reader.data import Question
+from qa_bot.reader.data import DISTRACTORS, Question
 from qa_bot.reader.reader import Reader
 
 ANSWERED = 0.85
@@ -16,7 +16,7 @@ ANSWERED = 0.85
 def auc(positives: list[float], negatives: list[float]) -> float:
     """Probability that a random positive scores above a random negative (ties count half)."""
     pos, neg = np.array(positives)[:, None], np.array(negatives)[None, :]
-    return float(((pos > neg).mean() + 0.5 * (pos == neg).mean()))
+    return float((pos > neg).mean() + 0.5 * (pos == neg).mean())
 
 
 def calibrate(answerable: list[float], unanswerable: list[float]) -> float:
@@ -76,7 +76,7 @@ the probability that the sentence answers the question, and the short answer's s
   calibration: {", ".join(card["validation_articles"])}. Never trained or calibrated on Rhine,
   `evals/datasets/` or the default corpus.
 - **Training pairs per question**: the answering sentence with its span (or, unanswerable,
-  the sentence holding the plausible answer), two other sentences of the paragraph, and the
+  the sentence holding the plausible answer), one other sentence of the paragraph, and the
   sentence of another paragraph sharing the most words with the question; fresh negatives
   every epoch; binary cross-entropy plus span cross-entropy.
 - **Training**: `make train-reader` (seed {card["seed"]}, {card["epochs_run"]} epochs, batch
@@ -85,7 +85,7 @@ the probability that the sentence answers the question, and the short answer's s
 - **Weights**: `reader.safetensors`, fp16, sha256 `{card["sha256"]}` (checked at load).
 
 ## Validation ({card["questions"]} held-out questions; candidates: the question's paragraph and
-the {2} paragraphs of the article sharing the most words with it)
+the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 
 | figure | value |
 |---|---|
@@ -93,7 +93,8 @@ the {2} paragraphs of the article sharing the most words with it)
 | short-answer F1 (answerable, top sentence) | {card["span_f1"]:.3f} |
 | AUC, best score: answerable vs unanswerable | {card["auc"]:.3f} |
 | refusal threshold (calibrated here, Youden's J) | {card["threshold"]:.3f} |
-| answerable answered / unanswerable refused at it | {card["answered"]:.3f} / {card["refused"]:.3f} |
+| answerable answered at it | {card["answered"]:.3f} |
+| unanswerable refused at it | {card["refused"]:.3f} |
 | unanswerable refused at 0.85 answered | {card["refused_at_85"]:.3f} |
 
 ## Known limits

@@ -15,10 +15,11 @@ from langchain_core.documents import Document
 
 from qa_bot.registry import RERANKERS
 from qa_bot.retrieval.base import ranked
-from qa_bot.text import chunk_sentences
+from qa_bot.text import chunk_sentences, with_before
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
+    from qa_bot.reader.reader import Reader
     from qa_bot.storage.store import Store
 
 # How the sentence reranker weighs its three signals (set by hand, not fitted to a benchmark).
@@ -69,6 +70,31 @@ class SentenceReranker(Reranker):
             start += len(texts)
             share = keywords.get(chunk_id, 0.0) / top_keywords
             scores.append(BEST_SENTENCE * best + WHOLE_CHUNK * whole + KEYWORDS * share)
+        return ranked(docs, "rerank", scores)
+
+
+class ReaderReranker(Reranker):
+    """Scores a chunk by qa-bot's reader: the probability that its best sentence answers the
+    question (the reader keeps its readings, so the answerer does not read them again)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: Store) -> ReaderReranker:
+        from qa_bot.reader.reader import shipped_reader
+
+        return cls(shipped_reader())
+
+    def rerank(self, query: str, vector: list[float], docs: list[Document]) -> list[Document]:
+        pairs = [[(s.text, before) for s, before in with_before(chunk_sentences(d))] for d in docs]
+        readings = self.reader.read(query, [p for chunk in pairs for p in chunk])
+        scores, start = [], 0
+        for chunk in pairs:
+            scores.append(
+                max((r.answers for r in readings[start : start + len(chunk)]), default=0.0)
+            )
+            start += len(chunk)
         return ranked(docs, "rerank", scores)
 
 

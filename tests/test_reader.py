@@ -1,0 +1,148 @@
+"""qa-bot's reader: the shipped weights, what it reads, its checks, and its training loop."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from langchain_core.documents import Document
+
+from qa_bot.errors import QaBotError
+from qa_bot.reader.data import VALIDATION, questions, split, training_pairs
+from qa_bot.reader.model import MAX_SPAN
+from qa_bot.reader.reader import CARD, WEIGHTS, Reader, best_spans, load_reader, shipped_reader
+from qa_bot.reader.train import train
+from qa_bot.retrieval.rerank import ReaderReranker
+
+BRIDGE = [
+    ("The old bridge over the river was built in 1850 by the city's engineers.", ""),
+    ("The river is about 200 kilometres long and flows into the sea.", ""),
+    ("Many tourists visit the town in the summer months.", ""),
+]
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return shipped_reader()
+
+
+def test_the_answering_sentence_scores_highest_and_holds_the_short_answer(reader: Reader) -> None:
+    readings = reader.read("When was the old bridge built?", BRIDGE)
+    best = max(range(len(BRIDGE)), key=lambda i: readings[i].answers)
+    assert best == 0 and readings[0].answers >= reader.threshold
+    a, b = readings[0].span
+    assert "1850" in BRIDGE[0][0][a:b] and b - a < len(BRIDGE[0][0]) // 2
+
+
+def test_a_sentence_about_something_else_is_below_the_threshold(reader: Reader) -> None:
+    readings = reader.read("What is the capital of France?", BRIDGE)
+    assert max(r.answers for r in readings) < reader.threshold
+
+
+def test_readings_are_remembered_per_question(reader: Reader) -> None:
+    first = reader.read("How long is the river?", BRIDGE)
+    assert reader.read("How long is the river?", list(reversed(BRIDGE))) == first[::-1]
+
+
+def test_spans_stay_in_the_sentence_and_are_short() -> None:
+    start = torch.tensor([[9.0, 0.0, 1.0, 0.0, 0.0] + [0.0] * 40])
+    end = torch.zeros_like(start)
+    end[0, 44] = 9.0
+    allowed = torch.zeros_like(start, dtype=torch.bool)
+    allowed[0, 2:] = True
+    first, last = best_spans(start, end, allowed)
+    assert int(first) >= 2 and int(first) <= int(last) and int(last) - int(first) < MAX_SPAN
+
+
+def test_weights_that_fail_their_checksum_are_refused(tmp_path: Path) -> None:
+    weights, card = tmp_path / WEIGHTS.name, tmp_path / CARD.name
+    shutil.copy(WEIGHTS, weights)
+    shutil.copy(CARD, card)
+    with weights.open("r+b") as f:
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 1]))
+    with pytest.raises(QaBotError, match="do not match their checksum"):
+        load_reader(weights, card)
+    with pytest.raises(QaBotError, match="missing"):
+        load_reader(tmp_path / "absent.safetensors", card)
+
+
+def test_the_card_describes_the_shipped_weights() -> None:
+    card = json.loads(CARD.read_text())
+    assert card["validation_articles"] == list(VALIDATION)
+    assert 0 < card["threshold"] < 1 and card["auc"] > 0.5
+    assert WEIGHTS.stat().st_size < 60 * 2**20
+    assert (WEIGHTS.parent / "MODEL_CARD.md").read_text().count(card["sha256"]) == 1
+
+
+def test_the_reader_reranker_puts_the_answering_chunk_first(reader: Reader) -> None:
+    docs = [
+        Document(page_content=" ".join(s for s, _ in BRIDGE[1:]), id="a"),
+        Document(page_content=BRIDGE[0][0], id="b"),
+    ]
+    ranked = ReaderReranker(reader).rerank("When was the old bridge built?", [], docs)
+    assert [d.id for d in ranked] == ["b", "a"]
+    assert ranked[0].metadata["rerank"] > ranked[1].metadata["rerank"]
+
+
+def _article(title: str) -> dict:
+    context = (
+        "The harbour was dredged in 1921 by the port authority. "
+        "Ships larger than ten thousand tonnes could then dock. "
+        "The lighthouse was painted red and white."
+    )
+    return {
+        "title": title,
+        "paragraphs": [
+            {
+                "context": context,
+                "qas": [
+                    {
+                        "question": "When was the harbour dredged?",
+                        "answers": [{"text": "1921", "answer_start": context.index("1921")}],
+                        "is_impossible": False,
+                    },
+                    {
+                        "question": "When was the lighthouse dredged?",
+                        "answers": [],
+                        "plausible_answers": [
+                            {"text": "1921", "answer_start": context.index("1921")}
+                        ],
+                        "is_impossible": True,
+                    },
+                ],
+            }
+        ]
+        * 2,
+    }
+
+
+def test_training_pairs_hold_the_answer_span_and_the_plausible_near_miss() -> None:
+    train_articles, held_out = split([_article("Harbour"), _article(VALIDATION[0])])
+    assert [a["title"] for a in held_out] == [VALIDATION[0]]
+    pairs = training_pairs(train_articles, seed=1)
+    positives = [p for p in pairs if p.answers]
+    assert positives and all(p.span for p in positives)
+    assert {p.sentence[p.span[0] : p.span[1]] for p in positives if p.span} == {"1921"}
+    near_misses = [p for p in pairs if p.question.startswith("When was the lighthouse")]
+    assert any("1921" in p.sentence for p in near_misses)
+    assert not any(p.answers for p in near_misses)
+    found = questions(held_out)
+    assert [q.gold for q in found] == [0, None, 0, None]
+
+
+def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None:
+    data = tmp_path / "squad.json"
+    articles = [_article("Harbour"), _article(VALIDATION[0]), _article(VALIDATION[1])]
+    data.write_text(json.dumps({"version": "v2.0", "data": articles}))
+    out = tmp_path / "weights" / "reader.safetensors"
+    card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out)
+    assert card["epochs_run"] == 1 and card["questions"] == 4
+    trained = load_reader(out, out.with_name(CARD.name))
+    assert trained.threshold == card["threshold"]
+    assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()

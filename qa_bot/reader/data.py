@@ -7,9 +7,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa_bot.text import Span, sentence_spans, stems
 
+Article = dict[str, Any]
+"""One article of a SQuAD 2.0 file, as parsed from its JSON."""
 VALIDATION = ("Amazon_rainforest", "Prime_number", "Scottish_Parliament")
 """Articles of the training file held out for validation and calibration."""
 
@@ -43,13 +46,13 @@ DISTRACTORS = 2
 """Other paragraphs read with each validation question."""
 
 
-def load_articles(path: Path) -> list[dict]:
+def load_articles(path: Path) -> list[Article]:
     """The articles of a SQuAD 2.0 JSON file."""
-    articles: list[dict] = json.loads(path.read_text(encoding="utf-8"))["data"]
+    articles: list[Article] = json.loads(path.read_text(encoding="utf-8"))["data"]
     return articles
 
 
-def split(articles: list[dict]) -> tuple[list[dict], list[dict]]:
+def split(articles: list[Article]) -> tuple[list[Article], list[Article]]:
     """The training articles and the held-out ``VALIDATION`` ones."""
     train = [a for a in articles if a["title"] not in VALIDATION]
     return train, [a for a in articles if a["title"] in VALIDATION]
@@ -63,10 +66,12 @@ def _containing(sentences: list[Span], at: int) -> int | None:
     return None
 
 
-def _gold(sentences: list[Span], answers: list[dict]) -> tuple[int | None, tuple[int, int] | None]:
+def _gold(
+    sentences: list[Span], answers: list[dict[str, Any]]
+) -> tuple[int | None, tuple[int, int] | None]:
     """The sentence most annotators' answers fall in, and the first such answer's span."""
-    votes = Counter(_containing(sentences, a["answer_start"]) for a in answers)
-    votes.pop(None, None)
+    held = (_containing(sentences, a["answer_start"]) for a in answers)
+    votes = Counter(i for i in held if i is not None)
     if not votes:
         return None, None
     best = votes.most_common(1)[0][0]
@@ -82,7 +87,7 @@ def _before(sentences: list[Span], i: int) -> str:
     return sentences[i - 1].text if i > 0 else ""
 
 
-def questions(articles: list[dict]) -> list[Question]:
+def questions(articles: list[Article]) -> list[Question]:
     """Every question of ``articles`` with its candidates."""
     found = []
     for article in articles:
@@ -108,7 +113,7 @@ def questions(articles: list[dict]) -> list[Question]:
     return found
 
 
-def training_pairs(articles: list[dict], seed: int, negatives: int = 2) -> list[Pair]:
+def training_pairs(articles: list[Article], seed: int, negatives: int = 2) -> list[Pair]:
     """For each question: the answering sentence (with its span) or, for an unanswerable one,
     the sentence holding the plausible answer, the hardest negative; ``negatives`` other
     sentences of the paragraph; and the sentence of another paragraph of the article that
@@ -132,7 +137,7 @@ def training_pairs(articles: list[dict], seed: int, negatives: int = 2) -> list[
 
 
 def _pairs_for(
-    qa: dict,
+    qa: dict[str, Any],
     sentences: list[Span],
     elsewhere: list[tuple[Span, str, set[str]]],
     rng: random.Random,

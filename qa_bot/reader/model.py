@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from transformers import BertConfig, BertModel, BertTokenizerFast
+from transformers import BertConfig, BertModel, BertTokenizer
 
 MAX_QUESTION = 32
 """Tokens kept of a question."""
@@ -58,7 +58,7 @@ class Encoded:
     """Character span in the sentence of each of its tokens."""
 
 
-def encode(tokenizer: BertTokenizerFast, question: str, sentence: str, before: str) -> Encoded:
+def encode(tokenizer: BertTokenizer, question: str, sentence: str, before: str) -> Encoded:
     """The reader's input for one pair, each part cut to its budget."""
     q = tokenizer(question, add_special_tokens=False, truncation=True, max_length=MAX_QUESTION)
     s = tokenizer(

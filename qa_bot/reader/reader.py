@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
-from transformers import BertConfig, BertTokenizerFast
+from transformers import BertConfig, BertTokenizer
 
 from qa_bot.errors import QaBotError
 from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, encode, sentence_mask
@@ -40,7 +40,7 @@ class Reader:
     """Scores (question, sentence) pairs in batches: does the sentence answer, and with
     which words. One call runs at a time (the model uses every core already)."""
 
-    def __init__(self, net: ReaderNet, tokenizer: BertTokenizerFast, threshold: float) -> None:
+    def __init__(self, net: ReaderNet, tokenizer: BertTokenizer, threshold: float) -> None:
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.threshold = threshold
@@ -103,7 +103,7 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizerFast]:
+def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizer]:
     """The network (fresh from all-MiniLM-L6-v2's encoder when ``weights`` is None) and the
     tokenizer."""
     base = base_model_path()
@@ -116,7 +116,7 @@ def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizerFast]
         )
     else:
         net.load_state_dict({k: v.float() for k, v in load_file(weights).items()})
-    tokenizer = BertTokenizerFast.from_pretrained(base, local_files_only=True)
+    tokenizer = BertTokenizer.from_pretrained(base, local_files_only=True)
     return net, tokenizer
 
 

@@ -12,11 +12,13 @@ import math
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch.nn import functional as F
+from transformers import BertTokenizer
 
 from qa_bot.reader.data import VALIDATION, Pair, load_articles, questions, split, training_pairs
 from qa_bot.reader.model import batch, encode, sentence_mask
@@ -37,7 +39,7 @@ def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> 
     return first, max(first, last)
 
 
-def _loss(net: torch.nn.Module, tokenizer, pairs: list[Pair]) -> torch.Tensor:
+def _loss(net: torch.nn.Module, tokenizer: BertTokenizer, pairs: list[Pair]) -> torch.Tensor:
     items = [encode(tokenizer, p.question, p.sentence, p.before) for p in pairs]
     inputs = batch(items, tokenizer.pad_token_id)
     logits, start, end = net(**inputs)
@@ -69,7 +71,7 @@ def _batches(pairs: list[Pair], size: int, rng: random.Random) -> list[list[Pair
     return chunks
 
 
-def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dict:
+def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dict[str, Any]:
     """Train, validate after each epoch, and keep the epoch that validates best."""
     torch.manual_seed(SEED)
     rng = random.Random(SEED)
@@ -83,7 +85,7 @@ def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dic
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
     )
-    best: dict = {}
+    best: dict[str, Any] = {}
     began, step = time.monotonic(), 0
     for epoch in range(1, epochs + 1):
         pairs = training_pairs(train_articles, SEED + epoch, NEGATIVES)  # fresh each epoch
@@ -91,7 +93,7 @@ def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dic
         running = []
         for chunk in _batches(pairs, batch_size, rng):
             loss = _loss(net, tokenizer, chunk)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimiser.step()
             schedule.step()
@@ -138,7 +140,7 @@ def _save(net: torch.nn.Module, out: Path) -> None:
     tmp.replace(out)
 
 
-def _write_card(card: dict, out: Path) -> None:
+def _write_card(card: dict[str, Any], out: Path) -> None:
     """The card (JSON) and MODEL_CARD.md beside the weights, after every epoch."""
     out.with_name(CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     out.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")

@@ -3,6 +3,8 @@ model card."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from qa_bot.evaluation.metrics import token_f1
@@ -28,7 +30,7 @@ def calibrate(answerable: list[float], unanswerable: list[float]) -> float:
     return float(cuts[int(np.argmax(j))])
 
 
-def validate(reader: Reader, held_out: list[Question]) -> dict:
+def validate(reader: Reader, held_out: list[Question]) -> dict[str, Any]:
     """Sentence choice, short-answer F1, answerable-vs-unanswerable AUC, the calibrated
     threshold and the refusal rate at ``ANSWERED`` answered, on held-out questions."""
     best_answerable, best_unanswerable, top1, f1 = [], [], [], []
@@ -61,7 +63,7 @@ def validate(reader: Reader, held_out: list[Question]) -> dict:
     return figures
 
 
-def card_markdown(card: dict) -> str:
+def card_markdown(card: dict[str, Any]) -> str:
     """MODEL_CARD.md: what the reader is, its data, licence, training and figures."""
     return f"""# qa-bot reader
 

@@ -47,7 +47,7 @@ def best_scores(store: Store, questions: list) -> list[float]:
     for q in track(questions, description="scoring", console=console):
         chunks = retriever.invoke(q.question)
         ranked = answerer.eligible(q.question, chunks)
-        scores.append(ranked[0].score if ranked else 0.0)
+        scores.append(max((c.answers for c in ranked), default=0.0))
     return scores
 
 

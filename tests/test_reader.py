@@ -142,7 +142,7 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     data.write_text(json.dumps({"version": "v2.0", "data": articles}))
     out = tmp_path / "weights" / "reader.safetensors"
     card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out)
-    assert card["epochs_run"] == 1 and card["questions"] == 4
+    assert card["epochs_run"] == 1 and card["questions"] == 8  # 2 held-out articles
     trained = load_reader(out, out.with_name(CARD.name))
     assert trained.threshold == card["threshold"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()

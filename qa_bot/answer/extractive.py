@@ -16,12 +16,18 @@ from qa_bot.answer.grounding import mentioned
 from qa_bot.answer.questions import ENTITY_LABELS, Expects, answers_kind, expects
 from qa_bot.reader.reader import Reader, shipped_reader
 from qa_bot.records import Answer, Citation, cite
-from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms
+from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
     from qa_bot.storage.store import Store
 
+MATCH_WEIGHT = 0.25
+"""Share of a sentence's rank from how well it matches the question in meaning and words (the
+rest is the reader's probability): the reader was trained on encyclopaedic prose, and the match
+steadies it on news and documentation."""
+SEMANTIC_WEIGHT = 0.6
+"""Share of the match from embeddings; the rest is shared terms."""
 NAMED_KINDS = {Expects.PERSON, Expects.ORGANISATION, Expects.PLACE}
 """Kinds whose answer may be a name spaCy does not tag: without a tagged one, any sentence
 that holds the question's names may answer. Numbers and dates must be there."""
@@ -56,6 +62,9 @@ class _Candidate:
     before: str = ""
     """The sentence right before it, which may name what it speaks of ("He …")."""
     score: float = 0.0
+    """The rank: mostly the reader's probability, partly the match with the question."""
+    answers: float = 0.0
+    """The reader's probability that the sentence answers the question."""
     span: tuple[int, int] = (0, 0)
     """The reader's short answer: characters of ``text``."""
 
@@ -116,9 +125,11 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
 
 class ExtractiveAnswerer(Answerer):
     """Reads each retrieved sentence against the question with qa-bot's reader (the
-    probability that it answers, and the words that do), keeps those that hold the kind of
+    probability that it answers, and the words that do), ranks them by that probability and,
+    for ``MATCH_WEIGHT``, their match with the question, keeps those that hold the kind of
     answer the question expects (a name, a date, a number), and answers with the best one or
-    two, each cited, and the reader's short answer; refuses when none reaches ``min_support``.
+    two, each cited, and the reader's short answer; refuses when no sentence's probability
+    reaches ``min_support``.
     A request for a summary gets four central sentences."""
 
     def __init__(
@@ -144,12 +155,25 @@ class ExtractiveAnswerer(Answerer):
             shipped_reader(), store.sentence_embeddings, answer.min_support, answer.max_sentences
         )
 
+    def _match(self, question: str, texts: list[str]) -> np.ndarray:
+        """How well each text matches the question: meaning and shared terms, 0..1."""
+        vectors = np.array(self.embeddings.embed_documents(texts))
+        semantic = vectors @ np.array(self.embeddings.embed_query(question))
+        wanted = stems(question)
+        overlap = np.array([len(wanted & stems(t)) / len(wanted) if wanted else 0.0 for t in texts])
+        match: np.ndarray = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * overlap
+        return match
+
     def score(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """All candidate sentences, read against the question and sorted best first."""
         candidates = _candidates(chunks)
+        if not candidates:
+            return []
         readings = self.reader.read(question, [(c.text, c.context) for c in candidates])
-        for candidate, reading in zip(candidates, readings, strict=True):
-            candidate.score, candidate.span = reading.answers, reading.span
+        matches = self._match(question, [c.text for c in candidates])
+        for candidate, reading, match in zip(candidates, readings, matches, strict=True):
+            candidate.answers, candidate.span = reading.answers, reading.span
+            candidate.score = (1 - MATCH_WEIGHT) * reading.answers + MATCH_WEIGHT * float(match)
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
     def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:
@@ -174,7 +198,7 @@ class ExtractiveAnswerer(Answerer):
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The sentences to answer with; empty when the chunks do not support an answer."""
-        ranked = [c for c in self.eligible(question, chunks) if c.score >= self.min_support]
+        ranked = [c for c in self.eligible(question, chunks) if c.answers >= self.min_support]
         if not ranked:
             return []
         floor = ranked[0].score - self.margin

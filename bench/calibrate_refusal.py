@@ -42,7 +42,7 @@ def best_scores(store: Store, questions: list) -> list[float]:
     """The reader's best probability among eligible sentences per question (0 when none is
     eligible)."""
     retriever = HybridRetriever.from_settings(store)
-    answerer = ExtractiveAnswerer(shipped_reader(), store.sentence_embeddings, min_support=0.0)
+    answerer = ExtractiveAnswerer(store.sentence_embeddings, 0.0, reader=shipped_reader())
     scores = []
     for q in track(questions, description="scoring", console=console):
         chunks = retriever.invoke(q.question)

@@ -128,12 +128,17 @@ class AnswerSettings(Section):
         description="A registered answerer: 'extractive' quotes the documents (offline); "
         "'openai' asks an OpenAI-compatible chat endpoint.",
     )
-    min_support: float | None = Field(
-        None,
+    min_support: float = Field(
+        0.48,
         ge=0,
         le=1,
-        description="Below this reader probability the extractive answerer refuses; unset, the "
-        "threshold calibrated with the shipped reader on held-out SQuAD 2.0 articles.",
+        description="Below this sentence score the extractive answerer refuses (without the "
+        "reader; with it, the reader's threshold calibrated on held-out SQuAD articles).",
+    )
+    reader: bool = Field(
+        False,
+        description="The extractive answerer reads sentences with qa-bot's reader (sentence, "
+        "short answer, refusal). Off until it measures better on every eval set.",
     )
     max_sentences: int = Field(2, ge=1, le=5, description="Sentences in an extractive answer.")
     unsupported: Literal["drop", "flag"] = Field(

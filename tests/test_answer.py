@@ -154,15 +154,22 @@ def test_a_typed_question_gets_a_short_answer_from_its_quote(
     assert answer.short_answer in answer.citations[0].quote
 
 
-def test_the_reader_gives_a_short_answer_from_within_the_quote(chain: QaChain) -> None:
+def test_an_untyped_question_has_no_short_answer(chain: QaChain) -> None:
     answer = chain.ask("What did TSMC decide?")
-    assert not answer.refused and answer.short_answer
+    assert not answer.refused and answer.short_answer is None
+
+
+def test_with_the_reader_the_short_answer_is_its_span_in_the_quote(chain: QaChain) -> None:
+    reading = chain.variant(answer={"reader": True})
+    answer = reading.ask("When might funding for the project materialize?")
+    assert not answer.refused and answer.short_answer == "early 2026"
     assert answer.short_answer in answer.citations[0].quote
-    assert len(answer.short_answer) < len(answer.citations[0].quote)
+    assert "materialize in early 2026" in answer.citations[0].quote
 
 
-def test_a_summary_has_no_short_answer(chain: QaChain) -> None:
-    assert chain.ask("Summarize the article").short_answer is None
+@pytest.mark.parametrize("question", ["What is the capital of France?", "What did Samsung decide?"])
+def test_with_the_reader_unanswerable_questions_are_refused(chain: QaChain, question: str) -> None:
+    assert chain.variant(answer={"reader": True}).ask(question).refused
 
 
 def test_why_is_answered_with_the_reason(chain: QaChain) -> None:

@@ -13,7 +13,16 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.answer.base import REFUSAL, Answerer
 from qa_bot.answer.grounding import mentioned
-from qa_bot.answer.questions import ENTITY_LABELS, Expects, answers_kind, expects
+from qa_bot.answer.questions import (
+    ENTITY_LABELS,
+    Expects,
+    answers_kind,
+    defined_term,
+    defines,
+    expects,
+    gives_reason,
+    short_answer,
+)
 from qa_bot.reader.reader import Reader, shipped_reader
 from qa_bot.records import Answer, Citation, cite
 from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
@@ -22,12 +31,16 @@ if TYPE_CHECKING:
     from qa_bot.config import Settings
     from qa_bot.storage.store import Store
 
+SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
 MATCH_WEIGHT = 0.25
-"""Share of a sentence's rank from how well it matches the question in meaning and words (the
-rest is the reader's probability): the reader was trained on encyclopaedic prose, and the match
-steadies it on news and documentation."""
-SEMANTIC_WEIGHT = 0.6
-"""Share of the match from embeddings; the rest is shared terms."""
+"""With the reader: share of a sentence's rank from its match with the question (the rest is
+the reader's probability); the reader was trained on encyclopaedic prose, and the match steadies
+it on news and documentation."""
+READER_MARGIN = 0.1
+"""With the reader: how far below the best a second sentence may rank."""
+CUE_BONUS = 0.1
+"""Added to a sentence that holds the kind of answer asked for: a name, date or number of the
+expected kind, a reason for "why", a definition for "what is X"."""
 NAMED_KINDS = {Expects.PERSON, Expects.ORGANISATION, Expects.PLACE}
 """Kinds whose answer may be a name spaCy does not tag: without a tagged one, any sentence
 that holds the question's names may answer. Numbers and dates must be there."""
@@ -35,12 +48,12 @@ TYPED = 12
 """How many of the best sentences are read for an answer of the expected kind."""
 SUMMARY_SENTENCES = 4
 """Sentences in an extractive summary."""
-NO_SHORT_ANSWER = {Expects.SUMMARY, Expects.YES_NO}
-"""Kinds of question a span of a few words does not answer."""
 _STATEMENT_END = re.compile(r"[.!][\"”’')\]]*$")
 _FIELD = re.compile(r"^[A-Z][\w ]{0,30}:\s+\w")
 """A labelled value on a line of its own: "Author: Andrew Dalke and Raymond Hettinger" (of at
 least ``MIN_WORDS`` words, like any candidate)."""
+SHORT = 8
+"""A sentence of fewer words is scored together with the one before it ("New in version 3.6.")."""
 
 
 def supported_by_retrieval(question: str, chunks: list[Document]) -> bool:
@@ -62,11 +75,10 @@ class _Candidate:
     before: str = ""
     """The sentence right before it, which may name what it speaks of ("He …")."""
     score: float = 0.0
-    """The rank: mostly the reader's probability, partly the match with the question."""
     answers: float = 0.0
-    """The reader's probability that the sentence answers the question."""
+    """The reader's probability that the sentence answers the question (with the reader)."""
     span: tuple[int, int] = (0, 0)
-    """The reader's short answer: characters of ``text``."""
+    """The reader's short answer: characters of ``text`` (with the reader)."""
 
     @property
     def offset(self) -> int:
@@ -74,10 +86,9 @@ class _Candidate:
         return int(self.chunk.metadata["offset"]) + self.at
 
     @property
-    def context(self) -> str:
-        """What the reader reads before the sentence: the question the document asks right
-        before it, or else the sentence before it."""
-        return self.lead or self.before
+    def scored_text(self) -> str:
+        """What is matched against the question: a short sentence with the one before it."""
+        return f"{self.before} {self.text}" if len(self.text.split()) < SHORT else self.text
 
     @property
     def short(self) -> str | None:
@@ -124,35 +135,40 @@ def _candidates(chunks: list[Document]) -> list[_Candidate]:
 
 
 class ExtractiveAnswerer(Answerer):
-    """Reads each retrieved sentence against the question with qa-bot's reader (the
-    probability that it answers, and the words that do), ranks them by that probability and,
-    for ``MATCH_WEIGHT``, their match with the question, keeps those that hold the kind of
-    answer the question expects (a name, a date, a number), and answers with the best one or
-    two, each cited, and the reader's short answer; refuses when no sentence's probability
-    reaches ``min_support``.
-    A request for a summary gets four central sentences."""
+    """Scores each retrieved sentence by meaning (embeddings) and shared terms, keeps those that
+    hold the kind of answer the question expects (a name, a date, a number, a definition, a
+    reason), and answers with the best one or two, each cited, and the short answer; refuses
+    when none reaches ``min_support`` (a sentence of the expected kind is ranked, and judged,
+    ``CUE_BONUS`` higher: holding it is evidence). A request for a summary gets four central
+    sentences.
+
+    Given qa-bot's ``reader``, each sentence is read against the question instead: it is ranked
+    by the reader's probability that it answers and, for ``MATCH_WEIGHT``, the match above; the
+    short answer is the reader's span, and the answerer refuses when no eligible sentence's
+    probability reaches the reader's calibrated threshold."""
 
     def __init__(
         self,
-        reader: Reader,
         embeddings: Embeddings,
-        min_support: float | None = None,
+        min_support: float,
         max_sentences: int = 2,
-        margin: float = 0.1,
+        margin: float = 0.06,
+        reader: Reader | None = None,
     ) -> None:
-        self.reader = reader
         self.embeddings = embeddings
-        self.min_support = reader.threshold if min_support is None else min_support
+        self.reader = reader
+        self.min_support = min_support if reader is None else reader.threshold
         self.max_sentences = max_sentences
-        self.margin = margin
+        self.margin = margin if reader is None else READER_MARGIN
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> ExtractiveAnswerer:
-        """The offline answerer: the shipped reader, and the store's cached sentence vectors
-        for summaries."""
+        """The offline answerer over the store's cached sentence vectors (and the shipped
+        reader when ``answer.reader`` is on)."""
         answer = settings.answer
+        reader = shipped_reader() if answer.reader else None
         return cls(
-            shipped_reader(), store.sentence_embeddings, answer.min_support, answer.max_sentences
+            store.sentence_embeddings, answer.min_support, answer.max_sentences, reader=reader
         )
 
     def _match(self, question: str, texts: list[str]) -> np.ndarray:
@@ -165,19 +181,44 @@ class ExtractiveAnswerer(Answerer):
         return match
 
     def score(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """All candidate sentences, read against the question and sorted best first."""
+        """All candidate sentences, scored and sorted best first. A sentence answering a
+        question the document asks itself scores as well as that question matches."""
         candidates = _candidates(chunks)
         if not candidates:
             return []
-        readings = self.reader.read(question, [(c.text, c.context) for c in candidates])
+        if self.reader is not None:
+            return self._read(question, candidates, self.reader)
+        scores = self._match(question, [c.scored_text for c in candidates])
+        leads = sorted({c.lead for c in candidates if c.lead})
+        lead_scores = dict(zip(leads, self._match(question, leads), strict=True)) if leads else {}
+        kind = expects(question)
+        term = defined_term(question) if kind == Expects.DEFINITION else None
+        for candidate, score in zip(candidates, scores, strict=True):
+            bonus = CUE_BONUS * (
+                (kind == Expects.REASON and gives_reason(candidate.text))
+                or (term is not None and defines(candidate.text, term))
+            )
+            candidate.score = max(float(score) + bonus, lead_scores.get(candidate.lead, 0.0))
+        return sorted(candidates, key=lambda c: c.score, reverse=True)
+
+    def _read(
+        self, question: str, candidates: list[_Candidate], reader: Reader
+    ) -> list[_Candidate]:
+        """The candidates read by the reader (the question a FAQ asks right before a sentence,
+        else the sentence before it, as context), ranked best first."""
+        readings = reader.read(question, [(c.text, c.lead or c.before) for c in candidates])
         matches = self._match(question, [c.text for c in candidates])
         for candidate, reading, match in zip(candidates, readings, matches, strict=True):
             candidate.answers, candidate.span = reading.answers, reading.span
             candidate.score = (1 - MATCH_WEIGHT) * reading.answers + MATCH_WEIGHT * float(match)
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
+    def _support(self, candidate: _Candidate) -> float:
+        """What the refusal threshold is held against: the reader's probability, or the score."""
+        return candidate.score if self.reader is None else candidate.answers
+
     def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:
-        """The read sentences that could answer, best first: holding the kind of answer the
+        """The scored sentences that could answer, best first: holding the kind of answer the
         question expects (among the best ``TYPED``), and none when the question names something
         the chunks never mention."""
         if not supported_by_retrieval(question, chunks):
@@ -192,13 +233,17 @@ class ExtractiveAnswerer(Answerer):
             for c in ranked[:TYPED]
             if mentioned(asked, f"{c.before} {c.text}") and answers_kind(question, c.text, kind)
         ]
+        for candidate in typed:
+            candidate.score += CUE_BONUS
         if not typed and kind in NAMED_KINDS:  # a name spaCy does not know ("the harbour office")
             return [c for c in ranked if mentioned(asked, f"{c.before} {c.text}")]
         return typed
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The sentences to answer with; empty when the chunks do not support an answer."""
-        ranked = [c for c in self.eligible(question, chunks) if c.answers >= self.min_support]
+        ranked = [
+            c for c in self.eligible(question, chunks) if self._support(c) >= self.min_support
+        ]
         if not ranked:
             return []
         floor = ranked[0].score - self.margin
@@ -246,8 +291,15 @@ class ExtractiveAnswerer(Answerer):
             for n, c in enumerate(selected, 1)
         ]
         text = " ".join(cite(c.quote, [c.n]) for c in citations)
-        short = None if kind in NO_SHORT_ANSWER else selected[0].short
+        short = None if summary else self._short(question, selected[0], kind)
         return Answer(answer=text, refused=False, short_answer=short, citations=citations)
+
+    def _short(self, question: str, best: _Candidate, kind: Expects) -> str | None:
+        """The short answer: the reader's span (none for a yes/no question), or the entity of
+        the expected kind."""
+        if self.reader is None:
+            return short_answer(question, best.text, kind)
+        return None if kind == Expects.YES_NO else best.short
 
     def stream(self, question: str, chunks: list[Document]) -> Iterator[str | Answer]:
         """Yield the answer word by word, then the Answer itself."""

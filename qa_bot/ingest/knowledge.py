@@ -29,6 +29,8 @@ from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.store import Store
 
 MAX_NAME_BYTES = 200  # file systems allow 255; room is left for " (2)"
+BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder how a name is shown ("report\u202etxt.exe" reads "reportexe.txt")."""
 UPLOAD_WAIT = 600.0
 """Seconds an upload waits for another ingestion to finish before it is refused."""
 INCOMING = ".incoming"
@@ -61,8 +63,11 @@ class UploadError(QaBotError):
 def safe_filename(name: str) -> str:
     """The last part of a client-given file name, without path tricks or hidden-file dots,
     at most ``MAX_NAME_BYTES`` long (the extension kept)."""
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise UploadError("The file name holds control characters: rename it and upload it again.")
+    if any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in name):
+        raise UploadError(
+            "The file name holds control or text-direction characters: rename it and upload "
+            "it again."
+        )
     base = PurePath(name.replace("\\", "/")).name.strip().lstrip(".")
     if not base or base in {".", ".."}:
         raise UploadError("The file has no usable name: rename it and upload it again.")

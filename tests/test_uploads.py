@@ -88,6 +88,20 @@ def test_a_refused_upload_leaves_no_file_and_no_document(served: tuple[str, Stor
     _assert_exact(store)
 
 
+def test_an_upload_over_the_text_limit_says_why_and_leaves_nothing(
+    served: tuple[str, Store],
+) -> None:
+    """Item 12: one file holds at most what this machine embeds in a few minutes."""
+    url, store = served
+    response = _upload(url, "long.txt", b"The ferry leaves at seven. " * (3 * 1024 * 1024 // 27))
+    assert response.status_code == 200 and response.json()["stored"] == []
+    assert response.json()["failed"]["uploads/long.txt"] == (
+        "it holds more than 2 MB of text, more than this machine embeds in a few minutes "
+        "(raise QA_BOT_INGEST__MAX_TEXT_MB to ingest it)"
+    )
+    _assert_exact(store)
+
+
 def test_an_upload_ingests_itself_only(served: tuple[str, Store]) -> None:
     """Item 6: an earlier upload's file is not read again (changed on disk, it keeps its
     indexed text until it is re-synced)."""

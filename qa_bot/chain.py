@@ -10,6 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from qa_bot.answer import Answerer
+from qa_bot.answer.verify import without_instructions
 from qa_bot.config import Settings
 from qa_bot.errors import BadQuestionError, IndexNotReadyError
 from qa_bot.followup import History
@@ -67,7 +68,7 @@ class QaChain:
         self.runnable: Runnable[dict[str, Any], dict[str, Any]] = RunnablePassthrough.assign(
             chunks=lambda x: self.retriever.invoke(x["question"], only=x["only"])
         ) | RunnablePassthrough.assign(
-            answer=lambda x: self.answerer.answer(x["question"], x["chunks"])
+            answer=lambda x: without_instructions(self.answerer.answer(x["question"], x["chunks"]))
         )
 
     def swap(self, store: Store) -> None:
@@ -141,4 +142,5 @@ class QaChain:
         """Yield pieces of the answer text, then the final Answer."""
         query = self.standalone(question, history)
         chunks = self.retriever.invoke(query, only=only)
-        yield from self.answerer.stream(query, chunks)
+        for piece in self.answerer.stream(query, chunks):
+            yield without_instructions(piece) if isinstance(piece, Answer) else piece

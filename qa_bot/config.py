@@ -91,6 +91,17 @@ class IngestSettings(Section):
         gt=0,
         description="Largest a .docx may grow when unzipped, in MB (guards against zip bombs).",
     )
+    max_part_mb: float = Field(
+        50,
+        gt=0,
+        description="Largest one part of a .docx may grow when unzipped, in MB (counted as read).",
+    )
+    max_text_mb: float = Field(
+        2,
+        gt=0,
+        description="Most text one file may hold, in MB: about what 2 cores embed in a few "
+        "minutes (larger files are skipped).",
+    )
 
 
 class RetrievalSettings(Section):

@@ -351,8 +351,9 @@ def test_key_guesses_and_gradio_calls_count_against_the_limit(
 @pytest.mark.parametrize(
     ("name", "detail"),
     [
-        ("nul\x00.txt", "The file name holds control characters"),
-        ("new\nline.txt", "The file name holds control characters"),
+        ("nul\x00.txt", "The file name holds control or text-direction characters"),
+        ("new\nline.txt", "The file name holds control or text-direction characters"),
+        ("report\u202etxt.exe.txt", "The file name holds control or text-direction characters"),
         ("a." + "x" * 150, "The file name is too long"),
     ],
 )

@@ -65,3 +65,16 @@ def test_data_dirs_answer_from_their_own_corpus(tmp_path: Path) -> None:
     assert not own["refused"] and own["citations"][0]["source"] == "handbook/leave.md"
     foreign = json.loads(run_cli("ask", "--json", "What did TSMC decide?", data_dir=data).stdout)
     assert foreign["refused"] and foreign["citations"] == []
+
+
+def test_emoji_codes_in_titles_print_as_text(tmp_path: Path) -> None:
+    """Item 13: Rich would print ":smile:" in a document's title as an emoji."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.md").write_text(
+        "# Release :smile: notes\n\nThe harbour crane lifts forty tonnes at most.\n"
+    )
+    data = tmp_path / "data"
+    assert run_cli("ingest", str(folder), data_dir=data).returncode == 0
+    done = run_cli("ask", "How much can the harbour crane lift?", data_dir=data)
+    assert done.returncode == 0 and "Release :smile: notes" in done.stdout

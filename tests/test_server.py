@@ -296,12 +296,28 @@ def test_upload_in_documents_tab_then_ask(page: Page, url: str, tmp_path: Path) 
     expect(bot).to_contain_text("uploads/canteen.md")
 
 
+def test_quotes_and_brackets_in_a_source_name_are_shown_as_typed(page: Page, url: str) -> None:
+    """Item 13 of the probe: the chat showed `&#x27;` and `&gt;` in source names."""
+    name = "Tom's > notes.txt"
+    body = b"The Tollgate hotel porter locks the front gate at 11 pm every night."
+    uploaded = httpx.post(f"{url}/api/documents", files={"files": (name, body)}, timeout=120)
+    assert uploaded.json()["stored"] == [f"uploads/{name}"]
+    page.goto(url)
+    _ask_in_chat(page, "When does the Tollgate hotel porter lock the front gate?")
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("11 pm", timeout=30_000)
+    expect(bot).to_contain_text(f"uploads/{name}")
+    expect(bot).not_to_contain_text("&#x27;")
+    expect(bot).not_to_contain_text("&gt;")
+
+
 def test_script_in_a_document_is_shown_as_text(page: Page, url: str) -> None:
     page.goto(url)
     _ask_in_chat(page, "When does the Zanzibar ferry leave the harbour?")
     bot = page.locator('[aria-label^="bot\'s message"]').last
     expect(bot).to_contain_text("seven every morning", timeout=30_000)
-    expect(bot).to_contain_text("<script>")  # visible as text …
+    expect(bot).to_contain_text('<script>window.pwned = 1; alert("pwned")')  # visible as text …
+    expect(bot).not_to_contain_text("&quot;")  # quotes as typed, no entity shown
     assert page.evaluate("window.pwned") is None and page.dialogs == []  # … and never run
     assert bot.locator('a[href^="javascript:"]').count() == 0  # links in documents are text
     with page.expect_popup() as popup:  # the same in the source viewer

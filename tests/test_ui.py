@@ -42,3 +42,19 @@ def test_document_html_is_shown_as_text() -> None:
     shown = render(Answer(answer=f"{quote} [1].", refused=False, citations=[citation]))
     assert "<script>" not in shown and "&lt;script&gt;" in shown
     assert "<b>" not in shown and "\\*bold\\*" in shown
+
+
+def test_quotes_and_source_names_are_shown_as_typed() -> None:
+    """Item 13: no entity the chat would show literally (``&#x27;``, ``&gt;`` in a code span)."""
+    citation = Citation(
+        n=1,
+        source="uploads/a>b's `x`.txt",
+        title="Tom's",
+        quote="It's > 5.",
+        score=0.5,
+        chunk_id="c",
+        offset=0,
+    )
+    shown = render(Answer(answer="It's > 5 [1].", refused=False, citations=[citation]))
+    assert "&#x27;" not in shown and "It's &gt; 5" in shown
+    assert "`uploads/a>b's 'x'.txt`" in shown  # a code span is literal: no entities there

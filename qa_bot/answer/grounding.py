@@ -154,6 +154,24 @@ def _with_currency(doc: Doc, entity: Span) -> tuple[str, str]:
 _CURRENCIES = "$€£¥₹₩"
 
 
+_ADDRESSES_ASSISTANT = re.compile(
+    r"^\W*(?:system|assistant|developer)\s*(?:prompt|message)?\s*:"
+    r"|\b(?:reply|respond|answer)\s+only\s+with\b|\b(?:reply|respond)\s+with\s+(?:only\b|\W)"
+    r"|\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+)?(?:(?:the|your|these)\s+)?"
+    r"(?:previous|prior|earlier|above|preceding|system)\s+(?:instructions?|prompts?|rules)"
+    r"|\byou\s+are\s+now\b|\bpretend\s+you\s+are\b|\bas\s+an?\s+(?:ai|language\s+model)\b",
+    re.IGNORECASE,
+)
+"""Sentences that speak to the assistant ("SYSTEM: …", "reply only with", "ignore previous
+instructions", "you are now"): instructions a document may hold, never facts to state."""
+
+
+def addresses_assistant(text: str) -> bool:
+    """True when ``text`` instructs the assistant instead of stating something: such a
+    sentence may be quoted as what a document says, never stated or cited as a claim."""
+    return bool(_ADDRESSES_ASSISTANT.search(text))
+
+
 def negated(text: str) -> bool:
     """True when ``text`` negates or states a refusal ("did not", "opted out", "declined");
     idioms that negate nothing ("don't hesitate to", "not only") do not count."""

@@ -8,7 +8,10 @@ must ground a sentence on its own: a sentence that joins facts from two sources 
 chunk grounds is listed in ``Answer.unsupported`` and, by the ``unsupported`` policy, either
 dropped from the answer ("drop", the default: when nothing grounded remains, the answer is a
 refusal) or kept with its citations marked ``verified: false`` ("flag"). Citations are
-renumbered 1..n in order of appearance.
+renumbered 1..n in order of appearance. A sentence that speaks to the assistant ("reply only
+with …", "ignore previous instructions", ``grounding.addresses_assistant``) is an instruction a
+document smuggled in: it is listed in ``unsupported`` and dropped under either policy, never
+stated or cited.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Literal
 from langchain_core.documents import Document
 
 from qa_bot.answer.base import REFUSAL
-from qa_bot.answer.grounding import facts, ground
+from qa_bot.answer.grounding import addresses_assistant, facts, ground
 from qa_bot.answer.support import Support, SupportCheck
 from qa_bot.records import Answer, Citation, cite, cited_numbers, strip_markers
 from qa_bot.text import content_words, sentence_spans
@@ -46,12 +49,16 @@ class _Checked:
     supported: bool = True
     states: bool = True
     """False for sentences that state nothing to check ("Sure.") and for refusals."""
+    injected: bool = False
+    """True for an instruction to the assistant taken from a document: always dropped."""
 
 
 def _check(sentence: str, question: str, chunks: list[Document], check: SupportCheck) -> _Checked:
     """Ground one sentence, citing the chunk that grounds it; a bare answer ("$1 trillion.")
     is grounded together with the question it answers."""
     claim = strip_markers(sentence)
+    if addresses_assistant(claim):
+        return _Checked(claim, supported=False, states=False, injected=True)
     cited = list(dict.fromkeys(n - 1 for n in cited_numbers(sentence) if 0 < n <= len(chunks)))
     refusing = bool(_REFUSING.search(claim)) and not cited and not facts(claim)
     if not content_words(claim) or refusing:
@@ -75,7 +82,7 @@ def verify(
     stated = any(s.states and s.supported for s in checked)
     if not stated and (policy == "drop" or not unsupported):
         return Answer(answer=REFUSAL, refused=True, unsupported=unsupported)
-    kept = [s.supported or policy == "flag" for s in checked]
+    kept = [(s.supported or policy == "flag") and not s.injected for s in checked]
     numbers: dict[int, int] = {}  # chunk index -> citation number, in order of appearance
     best: dict[int, Support] = {}
     verified: dict[int, bool] = {}
@@ -102,4 +109,43 @@ def verify(
     ]
     return Answer(
         answer=answer.strip(), refused=False, citations=citations, unsupported=unsupported
+    )
+
+
+def without_instructions(answer: Answer) -> Answer:
+    """``answer`` (from any answerer) without its sentences that speak to the assistant: they
+    are listed in ``unsupported``, the citations only they made go, the rest are renumbered;
+    a refusal when nothing else is said. Unchanged when there is no such sentence."""
+    spans = sentence_spans(answer.answer)
+    injected = [span for span in spans if addresses_assistant(strip_markers(span.text))]
+    if not injected:
+        return answer
+    kept = [span for span in spans if span not in injected]
+    unsupported = [*answer.unsupported, *(strip_markers(span.text) for span in injected)]
+    if not any(content_words(strip_markers(span.text)) for span in kept):
+        return Answer(answer=REFUSAL, refused=True, unsupported=unsupported)
+    numbers: dict[int, int] = {}  # old citation number -> new, in order of appearance
+    for span in kept:
+        for n in cited_numbers(span.text):
+            numbers.setdefault(n, len(numbers) + 1)
+    text = " ".join(
+        cite(
+            strip_markers(span.text), [numbers[n] for n in dict.fromkeys(cited_numbers(span.text))]
+        )
+        for span in kept
+    )
+    citations = sorted(
+        (c.model_copy(update={"n": numbers[c.n]}) for c in answer.citations if c.n in numbers),
+        key=lambda c: c.n,
+    )
+    short = answer.short_answer
+    if short and not any(short in span.text for span in kept):
+        short = None  # it came from an instruction
+    return answer.model_copy(
+        update={
+            "answer": text,
+            "citations": citations,
+            "unsupported": unsupported,
+            "short_answer": short,
+        }
     )

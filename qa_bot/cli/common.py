@@ -34,8 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",  # docstrings wrap as paragraphs
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # ":smile:" in a document's title is text, not an emoji
+err = Console(stderr=True, emoji=False)
 
 
 def settings_problem(error: ValidationError) -> str:

@@ -11,7 +11,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Full, Queue
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from langchain_core.documents import Document
 
@@ -109,25 +109,44 @@ def _link_problem(path: Path, root: Path) -> str | None:
 
 
 @contextmanager
-def exclusive(store: Store) -> Iterator[None]:
-    """Hold the data dir's ingest lock, or fail at once if another ingestion holds it."""
+def exclusive(
+    store: Store, wait: float = 0, waiting: Callable[[float], None] | None = None
+) -> Iterator[None]:
+    """Hold the data dir's ingest lock. Another ingestion holding it is waited for up to
+    ``wait`` seconds (``waiting`` is told the seconds waited so far, about once a second),
+    then it is an error."""
     path = store.settings.data_path / "ingest.lock"
     held: set[Path] = _held.__dict__.setdefault("paths", set())
     if path in held:
         yield
         return
     with open(path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise CorpusError(
-                "Another ingestion is running on this index: wait for it to finish."
-            ) from err
+        _acquire(lock, wait, waiting)
         held.add(path)
         try:
             yield
         finally:
             held.discard(path)
+
+
+def _acquire(lock: IO[str], wait: float, waiting: Callable[[float], None] | None) -> None:
+    started = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError as err:
+            waited = time.monotonic() - started
+            if waited >= wait:
+                raise CorpusError(
+                    "Another ingestion is running on this index: wait for it to finish."
+                    if not wait
+                    else f"Another ingestion has held this index for over {wait / 60:g} "
+                    "minutes: try again when it has finished."
+                ) from err
+            if waiting:
+                waiting(waited)
+            time.sleep(1.0)
 
 
 def is_ingesting(store: Store) -> bool:
@@ -236,6 +255,44 @@ def _index_group(
         catalog.touch(item.name)
 
 
+def _index_files(
+    store: Store,
+    catalog: Catalog,
+    files: list[tuple[Path, str]],
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    """Load, split and index ``files`` (path, name in the report's source), a group of files
+    at a time, telling ``progress`` after each."""
+    prefix = f"{report.source}/"
+    done = 0
+    with closing(_ahead(_prepare(files, prefix, store.settings.ingest))) as prepared:
+        for group in _groups(prepared, GROUP_CHUNKS):
+            _index_group(store, catalog, group, report)
+            for item in group:
+                done += 1
+                if progress:
+                    progress(done, len(files), item.name)
+
+
+def index_files(
+    store: Store,
+    source: Source,
+    files: list[tuple[Path, str]],
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Index these files of ``source`` alone, each read from its path and named by its name
+    in the source (no other file is read again, none is removed); under the ingest lock,
+    which the caller may already hold."""
+    started = time.perf_counter()
+    report = IngestReport(source=source.name)
+    with exclusive(store):
+        _index_files(store, open_catalog(store), files, report, progress)
+        store.sync_lexical()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def _stale(
     document: str, source: str, sources: set[str], unreadable: tuple[str, ...], shared: bool
 ) -> bool:
@@ -312,14 +369,7 @@ def sync_source(
         if source.name == UPLOADS and store.settings.store.shared:
             gone = _forget_deleted_uploads(store, catalog, source.path)
             found.files = [(path, rel) for path, rel in found.files if rel not in gone]
-        done = 0
-        with closing(_ahead(_prepare(found.files, prefix, store.settings.ingest))) as files:
-            for group in _groups(files, GROUP_CHUNKS):
-                _index_group(store, catalog, group, report)
-                for item in group:
-                    done += 1
-                    if progress:
-                        progress(done, len(found.files), item.name)
+        _index_files(store, catalog, found.files, report, progress)
         kept = {prefix + rel for _, rel in found.files}
         unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
         sources = {s.name for s in catalog.sources()}

@@ -4,6 +4,7 @@ all go through ``KnowledgeBase``."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import unicodedata
@@ -18,6 +19,7 @@ from qa_bot.ingest.index import (
     IngestReport,
     Progress,
     exclusive,
+    index_files,
     ingest,
     open_catalog,
     sync_source,
@@ -27,6 +29,12 @@ from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.store import Store
 
 MAX_NAME_BYTES = 200  # file systems allow 255; room is left for " (2)"
+BIDI_CONTROLS = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder how a name is shown ("report\u202etxt.exe" reads "reportexe.txt")."""
+UPLOAD_WAIT = 600.0
+"""Seconds an upload waits for another ingestion to finish before it is refused."""
+INCOMING = ".incoming"
+"""Where, in the uploads folder, an upload waits until it is indexed (hidden: never synced)."""
 
 
 class DocumentInfo(BaseModel):
@@ -55,8 +63,11 @@ class UploadError(QaBotError):
 def safe_filename(name: str) -> str:
     """The last part of a client-given file name, without path tricks or hidden-file dots,
     at most ``MAX_NAME_BYTES`` long (the extension kept)."""
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise UploadError("The file name holds control characters: rename it and upload it again.")
+    if any(unicodedata.category(ch) == "Cc" or ch in BIDI_CONTROLS for ch in name):
+        raise UploadError(
+            "The file name holds control or text-direction characters: rename it and upload "
+            "it again."
+        )
     base = PurePath(name.replace("\\", "/")).name.strip().lstrip(".")
     if not base or base in {".", ".."}:
         raise UploadError("The file has no usable name: rename it and upload it again.")
@@ -196,32 +207,78 @@ class KnowledgeBase:
     def add_uploads(
         self, files: list[tuple[Path, str]], progress: Progress | None = None
     ) -> UploadResult:
-        """Store uploaded files (temporary path, client file name) in the uploads folder, each
-        beside any file of the same name ("report (2).pdf"), then ingest them. Every file is
-        checked before any is written."""
+        """Store uploaded files (temporary path, client file name) in the uploads folder and
+        index them, and only them. Every file is checked before any is written; a file whose
+        content is already uploaded replaces that upload, any other is stored beside a file of
+        the same name ("report (2).pdf"). Another ingestion is waited for (``progress`` is told).
+        A file is in the folder only once it is indexed, so a refused or crashed upload leaves
+        neither a file nor a document."""
         checked = [(path, self.check_upload(name, path.stat().st_size)) for path, name in files]
-        folder = self.uploads_folder()
+        with exclusive(self.store, wait=UPLOAD_WAIT, waiting=_waiting(progress, len(checked))):
+            folder = self.uploads_folder()
+            incoming = folder / INCOMING
+            shutil.rmtree(incoming, ignore_errors=True)  # a crashed upload's copies
+            incoming.mkdir()
+            staged = self._stage(checked, folder, incoming, self._uploaded_names(folder))
+            try:
+                report = index_files(self.store, self._source(UPLOADS), staged, progress)
+            except BaseException:
+                self._unindex(staged, folder)
+                raise
+            failed = dict(report.failed)
+            for temp, name in staged:
+                if f"{UPLOADS}/{name}" not in failed:
+                    temp.replace(folder / name)
+            shutil.rmtree(incoming, ignore_errors=True)
+        kept = [f"{UPLOADS}/{name}" for _, name in staged if f"{UPLOADS}/{name}" not in failed]
+        return UploadResult(stored=kept, failed=failed, chunks_added=report.chunks_added)
+
+    def _uploaded_names(self, folder: Path) -> set[str]:
+        """The names taken in the uploads source. An indexed upload without its file is what
+        a crash during its ingestion left: removed from the index (unless the collection is
+        shared, where other replicas' uploads are not in this folder)."""
         if self.store.settings.store.shared:  # other replicas' latest uploads count too
             self.store.sync_lexical()
         indexed = {
             n.split("/", 1)[1] for n in self.store.documents() if n.startswith(f"{UPLOADS}/")
         }
-        stored = []
+        if self.store.settings.store.shared:
+            return indexed
+        on_disk = {path.name for path in folder.iterdir() if path.is_file()}
+        for name in sorted(indexed - on_disk):
+            self.store.delete_document(f"{UPLOADS}/{name}")
+            self.catalog.forget(f"{UPLOADS}/{name}")
+        return indexed & on_disk
+
+    def _stage(
+        self, checked: list[tuple[Path, str]], folder: Path, incoming: Path, taken: set[str]
+    ) -> list[tuple[Path, str]]:
+        """Copy each upload into ``incoming`` under the name it will have: that of an upload
+        with the same content, else its own or the first free "name (n).ext"."""
+        sizes = {path.stat().st_size for path, _ in checked}  # only these can be the same
+        digests = {
+            _digest(path): path.name
+            for path in folder.iterdir()
+            if path.is_file() and path.stat().st_size in sizes
+        }
+        staged = []
         for path, name in checked:
-            target = _beside(folder / name, indexed)
-            shutil.copyfile(path, target)
-            stored.append(f"{UPLOADS}/{target.name}")
-        try:
-            report = ingest(self.store, folder, progress)
-        except CorpusError:
-            for name in stored:  # another ingestion holds the lock: leave nothing behind
-                (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
-            raise
-        failed = {name: why for name, why in report.failed if name in stored}
-        for name in failed:  # unreadable (corrupt, binary, a zip bomb): not kept
-            (folder / name.split("/", 1)[1]).unlink(missing_ok=True)
-        kept = [name for name in stored if name not in failed]
-        return UploadResult(stored=kept, failed=failed, chunks_added=report.chunks_added)
+            digest = _digest(path)
+            if digest in digests and (incoming / digests[digest]).exists():
+                continue  # the same file twice in one upload
+            target = digests.get(digest) or _beside(folder / name, taken).name
+            taken.add(target)
+            digests[digest] = target
+            shutil.copyfile(path, incoming / target)
+            staged.append((incoming / target, target))
+        return staged
+
+    def _unindex(self, staged: list[tuple[Path, str]], folder: Path) -> None:
+        """Undo an upload that failed part-way: its copies and its new documents go."""
+        for temp, name in staged:
+            temp.unlink(missing_ok=True)
+            if not (folder / name).exists():
+                self.store.delete_document(f"{UPLOADS}/{name}")
 
     def delete_document(self, name: str) -> int:
         """Delete an uploaded document (its file and its chunks); return chunks removed.
@@ -245,6 +302,24 @@ class KnowledgeBase:
             known = ", ".join(s.name for s in self.sources()) or "none yet"
             raise CorpusError(f"No source called '{name}' (sources: {known}).")
         return source
+
+
+def _waiting(progress: Progress | None, files: int) -> Callable[[float], None] | None:
+    """Tells ``progress`` how long an upload has waited for another ingestion."""
+    if progress is None:
+        return None
+    return lambda waited: progress(
+        0, files, f"waiting for another ingestion to finish ({waited:.0f} s)"
+    )
+
+
+def _digest(path: Path) -> str:
+    """The SHA-256 of a file's content, read a MB at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _beside(path: Path, indexed: set[str]) -> Path:

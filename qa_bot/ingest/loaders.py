@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 import stat
 import zipfile
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 import charset_normalizer
-import docx
 import pypdf
 from bs4 import BeautifulSoup
-from bs4.element import NavigableString, PreformattedString
+from bs4.element import NavigableString, PreformattedString, Tag
 from langchain_core.documents import Document
 
 from qa_bot.config import IngestSettings
+from qa_bot.ingest.word import Budget, WordError, parts, read_docx
 from qa_bot.registry import LOADERS
 
 Part = tuple[str, str, int | None]
@@ -32,6 +34,10 @@ Windows-1252 (its “quotes” read as Baltic DOS ōquotesö)."""
 MAX_RATIO = 200
 """A part larger than 1 MB that compresses better than this (deflate's best is about 1000:1)
 is taken for a zip bomb; Word's XML compresses about 10:1."""
+
+
+_LIMITS: ContextVar[IngestSettings | None] = ContextVar("ingest_limits", default=None)
+"""The limits of the file ``load_file`` is loading, for loaders that budget as they read."""
 
 
 class LoadError(Exception):
@@ -88,28 +94,58 @@ def load_html(path: Path) -> list[Part]:
         tag.decompose()
     title_tag = soup.find("title") or soup.find("h1")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
-    for hidden in soup.find_all(string=lambda s: isinstance(s, PreformattedString)):
-        hidden.extract()  # comments, doctype, CDATA, processing instructions: never shown
-    for string in soup.find_all(string=True):
-        if not string.find_parent("pre"):  # elsewhere a line break is a space, as browsers show
-            string.replace_with(re.sub(r"\s+", " ", string))
-    for term in soup.find_all("dt"):
-        term.insert_before("\n")
-    for value in soup.find_all("dd"):  # "Author: Andrew Dalke": a term and its one-line value
-        paragraphs = value.find_all("p")
-        one_line = len(paragraphs) == 1 and paragraphs[0].parent is value
-        if one_line:
-            paragraphs[0].unwrap()
-        gap = value.previous_sibling
-        if isinstance(gap, NavigableString) and gap.isspace():
-            gap.extract()
-        value.insert_before(" " if one_line else "\n")
-        value.insert_after("\n")
-    for tag in soup.find_all(_BLOCKS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = (line.strip() for line in (soup.body or soup).get_text().splitlines())
+    text = "".join(_html_pieces(soup.body or soup))
+    lines = (line.strip() for line in text.splitlines())
     return [(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip(), title, None)]
+
+
+_END = object()
+"""Marks, on the walk's stack, where an element ends (what follows it is pushed before)."""
+
+
+def _html_pieces(root: Tag | BeautifulSoup) -> list[str]:
+    """The text of ``root`` as a browser lays it out, in one walk of the tree (linear: the
+    tree is never changed): blocks on lines of their own, whitespace collapsed outside <pre>,
+    a one-paragraph <dd> on its term's line; comments, doctype and CDATA dropped."""
+    out: list[str] = []
+    stack: list[Any] = [root]
+    in_pre = 0
+    inline: set[int] = set()  # the <p> of a one-paragraph <dd>: no lines of its own
+    while stack:
+        node = stack.pop()
+        if node is _END:
+            after, pre = stack.pop()
+            out.append(after)
+            in_pre -= pre
+        elif isinstance(node, PreformattedString):
+            continue  # comments, doctype, CDATA, processing instructions: never shown
+        elif isinstance(node, NavigableString):
+            out.append(str(node) if in_pre else re.sub(r"\s+", " ", node))
+        elif isinstance(node, Tag):
+            before, after = _html_breaks(node, inline, out)
+            pre = int(node.name == "pre")
+            in_pre += pre
+            out.append(before)
+            stack += [(after, pre), _END, *reversed(node.contents)]
+    return out
+
+
+def _html_breaks(tag: Tag, inline: set[int], out: list[str]) -> tuple[str, str]:
+    """What comes before and after ``tag``'s text: a line break around a block, a <dt>'s new
+    line, a <dd> on its term's line when it holds one paragraph."""
+    if tag.name == "dd":
+        paragraphs = [child for child in tag.children if isinstance(child, Tag)]
+        one_line = len(paragraphs) == 1 and paragraphs[0].name == "p"
+        if one_line:
+            inline.add(id(paragraphs[0]))
+        while out and out[-1].isspace() and "\n" not in out[-1]:
+            out.pop()  # the gap between the term and its value
+        return (" " if one_line else "\n"), "\n"
+    if tag.name == "dt":
+        return "\n", ""
+    if tag.name in _BLOCKS and id(tag) not in inline:
+        return "\n", "\n"
+    return "", ""
 
 
 def load_pdf(path: Path) -> list[Part]:
@@ -132,17 +168,15 @@ def load_pdf(path: Path) -> list[Part]:
 
 
 def load_docx(path: Path) -> list[Part]:
+    limits = _LIMITS.get() or IngestSettings()
+    budget = Budget(part=int(limits.max_part_mb * MB), left=int(limits.max_unpacked_mb * MB))
     try:
-        document = docx.Document(str(path))
-    except Exception as err:  # python-docx raises zip, xml and value errors for broken files
+        word = read_docx(path, budget, max_chars=int(limits.max_text_mb * MB))
+    except WordError as err:
+        raise LoadError(str(err)) from err
+    except Exception as err:  # zipfile and the XML parser raise many types for broken files
         raise LoadError(f"it is not a readable Word file ({type(err).__name__})") from err
-    paragraphs = [p for p in document.paragraphs if p.text.strip()]
-    heading = next(
-        (p.text for p in paragraphs if p.style and p.style.name.startswith(("Heading", "Title"))),
-        "",
-    )
-    title = document.core_properties.title or heading
-    return [("\n\n".join(p.text.strip() for p in paragraphs), title, None)]
+    return [("\n\n".join(word.paragraphs), word.title, None)]
 
 
 def _check_size(path: Path, limits: IngestSettings) -> None:
@@ -160,25 +194,35 @@ def _check_size(path: Path, limits: IngestSettings) -> None:
 
 
 def _check_unpacked(path: Path, limits: IngestSettings) -> None:
-    """Refuse a zip whose parts would unpack past ``max_unpacked_mb`` or compress absurdly well.
-
-    Only the zip's directory is read; zipfile then never unpacks a part past its declared size.
-    """
+    """Refuse a zip with too many parts, or whose parts claim to unpack past
+    ``max_unpacked_mb`` or compress absurdly well: a quick refusal from the zip's directory.
+    What the parts really unpack to is counted as they are read (``word.Budget``)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            parts = archive.infolist()
+        listed = parts(path)
+    except WordError as err:
+        raise LoadError(str(err)) from err
     except (zipfile.BadZipFile, ValueError, EOFError) as err:
         raise LoadError("it is not a readable Word file (not a zip archive)") from err
-    unpacked = sum(part.file_size for part in parts)
+    unpacked = sum(part.file_size for part in listed)
     if unpacked > limits.max_unpacked_mb * MB:
         raise LoadError(
             f"it unpacks to {unpacked / MB:.1f} MB, over the {limits.max_unpacked_mb:g} MB "
             "limit (raise QA_BOT_INGEST__MAX_UNPACKED_MB to ingest it)"
         )
-    for part in parts:
+    for part in listed:
         if part.file_size > max(MB, MAX_RATIO * part.compress_size):
             ratio = part.file_size // max(part.compress_size, 1)
             raise LoadError(f"its part {part.filename} is compressed {ratio}:1, like a zip bomb")
+
+
+def _check_text(loaded: list[Part], limits: IngestSettings) -> None:
+    """Refuse a file holding more text than ``max_text_mb``: what one file may cost in
+    embedding time (loaders that stream stop reading past it)."""
+    if sum(len(text) for text, _, _ in loaded) > limits.max_text_mb * MB:
+        raise LoadError(
+            f"it holds more than {limits.max_text_mb:g} MB of text, more than this machine "
+            "embeds in a few minutes (raise QA_BOT_INGEST__MAX_TEXT_MB to ingest it)"
+        )
 
 
 def is_supported(path: Path) -> bool:
@@ -199,17 +243,21 @@ def load_file(path: Path, source: str, limits: IngestSettings | None = None) -> 
     """
     limits = limits or IngestSettings()
     suffix = path.suffix.lower()
+    token = _LIMITS.set(limits)
     try:
         _check_size(path, limits)
         if suffix in ZIPPED:
             _check_unpacked(path, limits)
-        parts: list[Part] = LOADERS.get(suffix)(path)
+        loaded: list[Part] = LOADERS.get(suffix)(path)
     except PermissionError as err:
         raise LoadError("it cannot be read (permission denied)") from err
     except OSError as err:
         raise LoadError(f"it cannot be read ({err.strerror or err})") from err
+    finally:
+        _LIMITS.reset(token)
+    _check_text(loaded, limits)
     documents = []
-    for text, title, page in parts:
+    for text, title, page in loaded:
         if not text.strip():
             continue
         metadata: dict[str, str | int] = {"source": source, "title": title.strip() or path.stem}

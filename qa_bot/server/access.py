@@ -70,6 +70,14 @@ def needed_role(method: str, path: str) -> Role | None:
     return "reader"
 
 
+def same(given: str, expected: str) -> bool:
+    """Constant-time string comparison that takes any characters (``hmac.compare_digest``
+    raises TypeError on non-ASCII text, which a client controls)."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape")
+    )
+
+
 def _in_networks(host: str, networks: list[str]) -> bool:
     try:
         address = ipaddress.ip_address(host)
@@ -109,7 +117,7 @@ class AccessPolicy:
     def check_key(self, key: str) -> Principal | None:
         """The principal an API key stands for, or None."""
         admin_key = self.settings.api_key
-        if admin_key and hmac.compare_digest(key.encode(), admin_key.get_secret_value().encode()):
+        if admin_key and same(key, admin_key.get_secret_value()):
             return Principal("api-key", "admin", "key")
         stored = self.keys.find(key)
         return Principal(stored.name, stored.role, "key") if stored else None
@@ -117,7 +125,7 @@ class AccessPolicy:
     def identify(self, conn: HTTPConnection) -> Principal | None:
         """Who is asking, or None when nobody is signed in."""
         local = conn.headers.get(TOKEN_HEADER)
-        if local and self.local_token and hmac.compare_digest(local, self.local_token):
+        if local and self.local_token and same(local, self.local_token):
             return Principal("local-cli", "admin", "local")
         if not self.auth_configured:
             role: Role = "admin" if self.settings.loopback else "reader"
@@ -186,7 +194,7 @@ class AccessPolicy:
 
     def _from_cookie(self, value: str) -> Principal | None:
         payload, _, signature = value.partition(".")
-        if not hmac.compare_digest(self._sign(payload.encode()), signature):
+        if not same(self._sign(payload.encode("utf-8", "surrogateescape")), signature):
             return None
         try:
             data = json.loads(base64.urlsafe_b64decode(payload))
@@ -200,7 +208,7 @@ class AccessPolicy:
     def _by_digest(self, wanted: str) -> Principal | None:
         """The key holder whose key hashes to ``wanted`` now (a revoked key matches nothing)."""
         admin_key = self.settings.api_key
-        if admin_key and hmac.compare_digest(digest(admin_key.get_secret_value()), wanted):
+        if admin_key and same(digest(admin_key.get_secret_value()), wanted):
             return Principal("api-key", "admin", "key")
-        stored = next((k for k in self.keys.all() if hmac.compare_digest(k.sha256, wanted)), None)
+        stored = next((k for k in self.keys.all() if same(k.sha256, wanted)), None)
         return Principal(stored.name, stored.role, "key") if stored else None

@@ -1,17 +1,13 @@
 """The access policy at the door of every request (``AccessMiddleware``): who is asking and
-whether they may, the rate limit, CSRF for cookie logins, the body size, and file paths in
-Gradio calls."""
+whether they may, the rate limit, CSRF for cookie logins, the body size, and what a Gradio call
+may hold (``gradio_payload``)."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict, deque
-from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
-from gradio.utils import get_upload_folder
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,10 +18,12 @@ from qa_bot.server.access import (
     Principal,
     needed_role,
 )
+from qa_bot.server.gradio_payload import PayloadRefused, check_gradio_body
 
 LIMITED_PATHS = ("/api/", "/v1/", "/login")  # and every POST to Gradio
 UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
 GRADIO_CALLS = "/gradio_api/"
+GRADIO_MULTIPART = ("/gradio_api/upload", "/gradio_api/process_recording")
 
 
 class RateLimiter:
@@ -85,10 +83,8 @@ class AccessMiddleware:
                     413, f"The request is too large (at most {limit // 1024} KB): send less."
                 )(scope, receive, send)
                 return
-            if conn.url.path.startswith(GRADIO_CALLS) and names_foreign_file(body):
-                await _detail(
-                    400, "Refused: a file in this request was not uploaded through qa-bot."
-                )(scope, receive, send)
+            if (refused := _gradio_refusal(conn.url.path, body)) is not None:
+                await refused(scope, receive, send)
                 return
             receive = _replay(body, receive)
         await self.app(scope, receive, send)
@@ -136,27 +132,16 @@ def _cross_site(conn: HTTPConnection, principal: Principal | None, policy: Acces
     return not policy.trusted_origin(conn, origin)
 
 
-def names_foreign_file(body: bytes) -> bool:
-    """True when a Gradio request names a file outside Gradio's upload folder (or a remote
-    URL): mounted apps skip Gradio's own check and would copy any server path it names."""
+def _gradio_refusal(path: str, body: bytes) -> Response | None:
+    """A 400 for a JSON call to Gradio's API that holds anything but what qa-bot's pages send
+    (``gradio_payload``); None for other requests and for Gradio's multipart uploads."""
+    if not path.startswith(GRADIO_CALLS) or path.startswith(GRADIO_MULTIPART):
+        return None
     try:
-        data = json.loads(body)
-    except ValueError:
-        return False  # not JSON: Gradio rejects it itself
-    folder = Path(get_upload_folder()).resolve()
-    stack: list[Any] = [data]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, dict):
-            is_file = "path" in item or (item.get("meta") or {}).get("_type") == "gradio.FileData"
-            if is_file:
-                path = Path(str(item.get("path") or "/"))
-                if path.is_symlink() or not path.resolve().is_relative_to(folder):
-                    return True
-            stack.extend(item.values())
-    return False
+        check_gradio_body(body)
+    except PayloadRefused as refused:
+        return _detail(400, f"Refused: {refused}.")
+    return None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

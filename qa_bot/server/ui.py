@@ -34,8 +34,15 @@ REMEMBERED = 500  # answers kept for the like / dislike buttons
 
 
 def _escape(text: str) -> str:
-    """Document text shown as text: HTML escaped and Markdown syntax neutralised."""
-    return re.sub(r"([\\`*_{}\[\]#|~])", r"\\\1", html.escape(text))
+    """Document text shown as text: HTML escaped and Markdown syntax neutralised. Quotes stay
+    as they are (the text never lands in an attribute; escaped, the chat showed ``&#x27;``)."""
+    return re.sub(r"([\\`*_{}\[\]#|~])", r"\\\1", html.escape(text, quote=False))
+
+
+def _code(text: str) -> str:
+    """Text shown in a code span: taken literally by Markdown (entities would show as typed),
+    so only backticks, which would end the span, are removed."""
+    return "`" + text.replace("`", "'") + "`"
 
 
 def source_link(chunk_id: str, offset: int, quote: str) -> str:
@@ -52,7 +59,7 @@ def render(answer: Answer) -> str:
     if answer.citations:
         lines += ["", "**Sources**"]
     for c in answer.citations:
-        where = f"`{_escape(c.source)}`" + (f" · page {c.page}" if c.page else "")
+        where = _code(c.source) + (f" · page {c.page}" if c.page else "")
         mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
         link = source_link(c.chunk_id, c.offset, c.quote)
         lines += [

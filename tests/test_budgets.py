@@ -1,0 +1,260 @@
+"""Every loader works within a memory and time budget, whatever a file claims: hostile Word
+files are loaded by the real loader in a process of their own, whose peak RSS (from /proc) is
+measured around the load; every format loads in time linear in its size (ratios, not seconds)."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import docx
+import pytest
+from fpdf import FPDF
+
+from qa_bot.config import IngestSettings
+from qa_bot.ingest.loaders import LoadError, load_file
+from qa_bot.ingest.word import Budget, WordError, read_docx
+from tests.conftest import REPO
+
+MB = 1024 * 1024
+PEAK_BOUND_MB = 64  # docs/security.md: what loading one hostile file may add to a process
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+HEADER_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.header+xml"
+HEADER_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header"
+WORDS = "harbour crane lifts forty tonnes ferry leaves at seven every morning from the pier".split()
+
+PEAK = """
+import json, sys
+from pathlib import Path
+from qa_bot.config import IngestSettings
+from qa_bot.ingest.loaders import LoadError, load_file
+
+def status(key):
+    line = next(l for l in open("/proc/self/status") if l.startswith(key))
+    return int(line.split()[1]) / 1024
+
+limits = IngestSettings(**json.loads(sys.argv[2]))
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # the peak (VmHWM) starts again from the resident size now
+before = status("VmRSS")
+try:
+    outcome = "loaded %d characters" % sum(len(d.page_content) for d in load_file(
+        Path(sys.argv[1]), "x", limits))
+except LoadError as error:
+    outcome = str(error)
+print(json.dumps({"peak_mb": status("VmHWM") - before, "outcome": outcome}))
+"""
+
+
+def load_in_process(path: Path, **limits: float) -> tuple[float, str]:
+    """The real loader on ``path`` in a fresh Python process: the MB its peak RSS rose by while
+    loading, and the outcome (characters loaded, or the refusal)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK, str(path), json.dumps(limits)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    return float(result["peak_mb"]), str(result["outcome"])
+
+
+def paragraphs_xml(megabytes: float, seed: int | None = 1) -> Iterator[bytes]:
+    """A Word body of plain paragraphs of varied words (the same one when ``seed`` is None),
+    ``megabytes`` of XML in all."""
+    rng = random.Random(seed)
+    yield f'<?xml version="1.0"?><w:document xmlns:w="{W_NS}"><w:body>'.encode()
+    written = 0
+    while written < megabytes * MB:
+        words = " ".join(rng.choice(WORDS) if seed else "same" for _ in range(12)).capitalize()
+        paragraph = f"<w:p><w:r><w:t>{words}.</w:t></w:r></w:p>".encode()
+        written += len(paragraph)
+        yield paragraph
+    yield b"</w:body></w:document>"
+
+
+def word_file(path: Path, body: Iterator[bytes], headers: int = 0, header_mb: float = 1) -> Path:
+    """A Word file python-docx starts, whose document is ``body`` (streamed into the zip) and
+    which has ``headers`` header parts of ``header_mb`` MB each, all referenced."""
+    template = path.with_suffix(".template.docx")
+    docx.Document().save(str(template))
+    header = f'<w:hdr xmlns:w="{W_NS}"><w:p><w:r><w:t>'.encode()
+    header += b"h" * int(header_mb * MB - len(header) - 30) + b"</w:t></w:r></w:p></w:hdr>"
+    with (
+        zipfile.ZipFile(template) as source,
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "word/document.xml":
+                with target.open(item.filename, "w") as part:
+                    for piece in body:
+                        part.write(piece)
+                continue
+            if item.filename == "[Content_Types].xml":
+                overrides = "".join(
+                    f'<Override PartName="/word/header{n}.xml" ContentType="{HEADER_TYPE}"/>'
+                    for n in range(headers)
+                )
+                data = data.replace(b"</Types>", overrides.encode() + b"</Types>")
+            if item.filename == "word/_rels/document.xml.rels":
+                rels = "".join(
+                    f'<Relationship Id="rIdH{n}" Type="{HEADER_REL}" Target="header{n}.xml"/>'
+                    for n in range(headers)
+                )
+                data = data.replace(b"</Relationships>", rels.encode() + b"</Relationships>")
+            target.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED)
+        for n in range(headers):
+            target.writestr(f"word/header{n}.xml", header, compress_type=zipfile.ZIP_DEFLATED)
+    template.unlink()
+    return path
+
+
+def declare_size(path: Path, part: str, size: int) -> None:
+    """Make the zip's headers (local and central) claim ``part`` unpacks to ``size`` bytes."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(part)
+        directory = archive.start_dir
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<L", data, info.header_offset + 22, size)
+    at = directory
+    while data[at : at + 4] == b"PK\x01\x02":
+        name_length, extra, comment = struct.unpack_from("<3H", data, at + 28)
+        if data[at + 46 : at + 46 + name_length].decode() == part:
+            struct.pack_into("<L", data, at + 24, size)
+        at += 46 + name_length + extra + comment
+    path.write_bytes(bytes(data))
+
+
+def test_zip_headers_that_lie_about_sizes_cost_no_memory(tmp_path: Path) -> None:
+    """Item 3: document.xml claims 300,000 bytes and inflates to 100 MB."""
+    path = word_file(tmp_path / "liar.docx", paragraphs_xml(100, seed=None))
+    declare_size(path, "word/document.xml", 300_000)
+    assert path.stat().st_size < 5 * MB
+    peak, outcome = load_in_process(path)
+    assert outcome == "it is not a readable Word file (BadZipFile)"
+    assert peak < PEAK_BOUND_MB, f"peak RSS rose by {peak:.0f} MB"
+
+
+def test_header_parts_are_never_unpacked(tmp_path: Path) -> None:
+    """Item 4: 190 header parts of 1 MB each (each under the ratio rule), 190 MB in all."""
+    path = word_file(tmp_path / "headers.docx", paragraphs_xml(0.01), headers=190)
+    assert path.stat().st_size < 2 * MB
+    peak, outcome = load_in_process(path)
+    assert outcome.startswith("loaded ")
+    assert peak < PEAK_BOUND_MB, f"peak RSS rose by {peak:.0f} MB"
+
+
+def test_a_plain_8_mb_document_loads_in_little_memory(tmp_path: Path) -> None:
+    """Item 5's file at 8 MB of XML, read whole (the text limit raised)."""
+    path = word_file(tmp_path / "plain.docx", paragraphs_xml(8))
+    peak, outcome = load_in_process(path, max_text_mb=64)
+    assert outcome.startswith("loaded ") and int(outcome.split()[1]) > 4 * MB
+    assert peak < PEAK_BOUND_MB, f"peak RSS rose by {peak:.0f} MB"
+
+
+def test_a_part_is_counted_as_it_unpacks(tmp_path: Path) -> None:
+    """Headers that tell the truth and pass the ratio rule: the part's real bytes are counted."""
+    path = word_file(tmp_path / "long.docx", paragraphs_xml(8))
+    limits = IngestSettings(max_part_mb=4, max_text_mb=64)
+    with pytest.raises(LoadError, match=r"its part word/document\.xml unpacks past 4 MB"):
+        load_file(path, "long.docx", limits)
+    with pytest.raises(WordError, match="it unpacks past the limit for one file"):
+        read_docx(path, Budget(part=64 * MB, left=4 * MB), max_chars=64 * MB)
+
+
+def test_too_many_parts_are_refused_from_the_directory(tmp_path: Path) -> None:
+    path = word_file(tmp_path / "parts.docx", paragraphs_xml(0.01), headers=1001, header_mb=0.001)
+    with pytest.raises(LoadError, match=r"it has 10[0-9]{2} parts, over the 1000"):
+        load_file(path, "parts.docx")
+
+
+def test_over_the_text_limit_is_refused_with_the_reason(tmp_path: Path) -> None:
+    """Item 12: one file holds at most what this machine embeds in a few minutes."""
+    path = tmp_path / "long.txt"
+    path.write_text("The ferry leaves at seven. " * (3 * MB // 27))
+    with pytest.raises(LoadError, match="more than 2 MB of text, more than this machine embeds"):
+        load_file(path, "long.txt")
+    docx_path = word_file(tmp_path / "long.docx", paragraphs_xml(8))
+    with pytest.raises(LoadError, match="more than 2 MB of text"):
+        load_file(docx_path, "long.docx")
+
+
+def _text_file(path: Path, megabytes: int) -> Path:
+    rng = random.Random(megabytes)
+    lines = []
+    size = 0
+    while size < megabytes * MB:
+        line = " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + ".\n"
+        lines.append(line)
+        size += len(line)
+    if path.suffix == ".html":
+        body = "".join(f"<p>{line}</p>" for line in lines)
+        path.write_text(f"<html><head><title>T</title></head><body>{body}</body></html>")
+    elif path.suffix == ".md":
+        path.write_text("# Title\n\n" + "\n".join(lines))
+    else:
+        path.write_text("".join(lines))
+    return path
+
+
+def _pdf(path: Path, megabytes: int) -> Path:
+    pdf = FPDF()
+    pdf.set_compression(False)  # the file's size is then its text's
+    pdf.set_font("helvetica", size=8)
+    rng = random.Random(megabytes)
+    line = " ".join(rng.choice(WORDS) for _ in range(12))
+    pages = megabytes * 120  # about 8.5 KB of content per page of 60 lines
+    for _ in range(pages):
+        pdf.add_page()
+        for _ in range(60):
+            pdf.cell(0, 4, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+def _make(suffix: str, path: Path, megabytes: int) -> Path:
+    if suffix == ".docx":
+        return word_file(path, paragraphs_xml(megabytes, seed=megabytes))
+    if suffix == ".pdf":
+        return _pdf(path, megabytes)
+    return _text_file(path, megabytes)
+
+
+def _cpu_seconds(work: Callable[[], object]) -> float:
+    """CPU seconds one call of ``work`` takes, averaged over calls for at least 0.2 s (a fast
+    loader's single run is too short to compare)."""
+    runs, started = 0, time.process_time()
+    while True:
+        assert work()
+        runs += 1
+        spent = time.process_time() - started
+        if spent >= 0.2:
+            return spent / runs
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html", ".pdf", ".docx"])
+def test_each_loader_is_linear(tmp_path: Path, suffix: str) -> None:
+    """At 1, 2, 4 and 8 MB, a load's CPU time is measured against that of reading and decoding
+    the same file (linear, and hit by the same cache and memory effects): a linear loader's
+    share stays about the same, a quadratic one's (like the .docx loader that looked up every
+    paragraph's style) grows 8 times from 1 to 8 MB."""
+    limits = IngestSettings(max_text_mb=256)
+    share = {}
+    for megabytes in (1, 2, 4, 8):
+        path = _make(suffix, tmp_path / f"doc{megabytes}{suffix}", megabytes)
+        loading = _cpu_seconds(lambda p=path: load_file(p, p.name, limits)[0].page_content)
+        reading = _cpu_seconds(lambda p=path: p.read_bytes().decode("utf-8", "replace"))
+        share[megabytes] = loading / reading
+    assert share[8] / share[1] < 3, share
+    assert share[8] / share[4] < 2, share

@@ -88,7 +88,7 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 	$(BIN)/python bench/calibrate_refusal.py
 	$(BIN)/python -m bench.answer_quality
 
-# qa-bot's reader, trained on SQuAD 2.0 from ../shared/benchmarks (about 100 min on 2 cores):
+# qa-bot's reader, trained on SQuAD 2.0 from ../shared/benchmarks (about 85 min on 2 cores):
 # writes qa_bot/reader/weights/ (the weights, their card and MODEL_CARD.md)
 SQUAD_TRAIN := ../shared/benchmarks/squad2-dev-train.json
 train-reader: $(VENV)/.installed

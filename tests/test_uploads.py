@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from qa_bot.chain import QaChain
-from qa_bot.ingest.index import exclusive
+from qa_bot.ingest.index import GROUP_CHUNKS, exclusive
 from qa_bot.ingest.knowledge import INCOMING, KnowledgeBase
 from qa_bot.server.app import create_app
 from qa_bot.storage.store import Store
@@ -142,33 +142,44 @@ def test_an_upload_waits_for_another_ingestion_and_answers_go_on(
 
 
 def test_a_server_killed_during_an_upload_leaves_nothing_twice(tmp_path: Path) -> None:
-    """Item 11: kill -9 while the upload is being embedded, restart, upload it again: one
-    document, as many chunks as a clean upload, its file once."""
+    """Item 11: kill -9 while an upload of three files is being embedded (the first file's
+    group is in the index, the others are not), restart, upload them again: three documents,
+    as many chunks as a clean upload, each file once."""
     data = tmp_path / "data"
-    text = " ".join(f"Ferry {n} leaves the pier at dawn and returns by noon." for n in range(4000))
+    files = {
+        f"ferry{k}.txt": " ".join(
+            f"Ferry {k}-{n} leaves the pier at dawn and returns by noon." for n in range(3000)
+        ).encode()
+        for k in range(3)
+    }  # each file over GROUP_CHUNKS chunks: indexed in a group of its own
     url, server = serve_process(data, tmp_path / "serve.log")
     try:
-        threading.Thread(
-            target=lambda: _upload_quietly(url, "killdoc.txt", text.encode()), daemon=True
-        ).start()
-        _wait_for(lambda: _health(url).get("chunks", 0) > 0)  # a first group is in the index
+        threading.Thread(target=lambda: _upload_quietly(url, files), daemon=True).start()
+        _wait_for(lambda: _health(url).get("chunks", 0) > 0)  # the first group is in the index
         os.kill(server.pid, signal.SIGKILL)
         server.wait(30)
+        assert not any(p.is_file() for p in (data / "uploads").iterdir())  # killed mid-upload
         url, server = serve_process(data, tmp_path / "serve2.log")
-        again = _upload(url, "killdoc.txt", text.encode())
-        assert again.json()["stored"] == ["uploads/killdoc.txt"]
+        again = _upload_many(url, files)
+        assert sorted(again.json()["stored"]) == [f"uploads/{name}" for name in sorted(files)]
         documents = httpx.get(f"{url}/api/documents", timeout=60).json()
-        assert [d["name"] for d in documents] == ["uploads/killdoc.txt"]
-        assert os.listdir(data / "uploads") == ["killdoc.txt"]
-        assert documents[0]["chunks"] == again.json()["chunks_added"] > 256  # all, once
+        assert sorted(d["name"] for d in documents) == sorted(again.json()["stored"])
+        assert sorted(os.listdir(data / "uploads")) == sorted(files)
+        chunks = sum(d["chunks"] for d in documents)
+        assert chunks == again.json()["chunks_added"] > 3 * GROUP_CHUNKS  # all, once
     finally:
         server.kill()
         server.wait(30)
 
 
-def _upload_quietly(url: str, name: str, content: bytes) -> None:
+def _upload_many(url: str, files: dict[str, bytes]) -> httpx.Response:
+    parts = [("files", (name, content)) for name, content in files.items()]
+    return httpx.post(f"{url}/api/documents", files=parts, timeout=600)
+
+
+def _upload_quietly(url: str, files: dict[str, bytes]) -> None:
     with contextlib.suppress(httpx.HTTPError):  # the server is killed under it
-        _upload(url, name, content)
+        _upload_many(url, files)
 
 
 def _health(url: str) -> dict[str, int]:

@@ -96,6 +96,7 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 SQUAD_TRAIN := ../shared/benchmarks/squad2-dev-train.json
 train-reader: $(VENV)/.installed
 	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN)
+	$(BIN)/python -m qa_bot.reader.calibrate --data $(SQUAD_TRAIN)
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

@@ -143,13 +143,19 @@ class AnswerSettings(Section):
         0.48,
         ge=0,
         le=1,
-        description="Below this sentence score the extractive answerer refuses (without the "
-        "reader; with it, the reader's threshold calibrated on held-out SQuAD articles).",
+        description="Below this sentence score the extractive answerer refuses.",
     )
     reader: bool = Field(
         False,
-        description="The extractive answerer reads sentences with qa-bot's reader (sentence, "
-        "short answer, refusal). Off until it measures better on every eval set.",
+        description="The extractive answerer reads its best sentences with qa-bot's reader "
+        "(sentence choice, short answer, refusal).",
+    )
+    reader_veto: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="With the reader, a sentence it gives a lower probability of answering is "
+        "not quoted; unset: the value calibrated on held-out SQuAD articles (the reader's card).",
     )
     max_sentences: int = Field(2, ge=1, le=5, description="Sentences in an extractive answer.")
     unsupported: Literal["drop", "flag"] = Field(

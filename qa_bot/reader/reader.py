@@ -19,7 +19,7 @@ from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, enc
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 CARD = WEIGHTS.with_name("reader.json")
-"""The weights' sha256, the calibrated refusal threshold and the validation figures."""
+"""The weights' sha256, the validation figures and the answerer's calibrated veto."""
 BATCH = 64
 """Pairs read in one forward pass."""
 REMEMBERED = 8
@@ -40,11 +40,12 @@ class Reader:
     """Scores (question, sentence) pairs in batches: does the sentence answer, and with
     which words. One call runs at a time (the model uses every core already)."""
 
-    def __init__(self, net: ReaderNet, tokenizer: BertTokenizer, threshold: float) -> None:
+    def __init__(self, net: ReaderNet, tokenizer: BertTokenizer, veto: float = 0.0) -> None:
         self.net = net.eval()
         self.tokenizer = tokenizer
-        self.threshold = threshold
-        """Below this best probability a question is refused (calibrated on held-out data)."""
+        self.veto = veto
+        """Below this probability the answerer does not quote a sentence (calibrated through
+        the whole pipeline on held-out articles)."""
         self._turn = threading.Lock()
         self._memo: OrderedDict[str, dict[tuple[str, str], Reading]] = OrderedDict()
 
@@ -134,7 +135,7 @@ def load_reader(weights: Path, card: Path) -> Reader:
             "qa-bot, or run `make train-reader` to train them again."
         )
     net, tokenizer = load_net(weights)
-    return Reader(net, tokenizer, float(facts["threshold"]))
+    return Reader(net, tokenizer, float(facts.get("veto", 0.0)))
 
 
 @cache

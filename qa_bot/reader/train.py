@@ -71,23 +71,37 @@ def _batches(pairs: list[Pair], size: int, rng: random.Random) -> list[list[Pair
     return chunks
 
 
-def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dict[str, Any]:
-    """Train, validate after each epoch, and keep the epoch that validates best."""
-    torch.manual_seed(SEED)
-    rng = random.Random(SEED)
+def train(
+    data: Path,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    out: Path,
+    init: Path | None = None,
+    first_epoch: int = 1,
+) -> dict[str, Any]:
+    """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
+    count as the epoch before), validate after each, and keep the epoch that validates best."""
+    torch.manual_seed(SEED + first_epoch - 1)
+    rng = random.Random(SEED + first_epoch - 1)
     train_articles, validation_articles = split(load_articles(data))
     held_out = questions(validation_articles)
-    net, tokenizer = load_net()
+    net, tokenizer = load_net(init)
+    best: dict[str, Any] = {}
+    if init is not None:
+        best = validate(Reader(net, tokenizer), held_out) | {"epoch": first_epoch - 1}
+        print(f"validation of {init.name}: {json.dumps(best)}", flush=True)
+        _save(net, out)
+    epochs_left = epochs - first_epoch + 1
     steps_per_epoch = math.ceil(len(training_pairs(train_articles, SEED, NEGATIVES)) / batch_size)
-    total = steps_per_epoch * epochs
+    total = steps_per_epoch * epochs_left
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, total // 16)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
     )
-    best: dict[str, Any] = {}
     began, step = time.monotonic(), 0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, epochs + 1):
         pairs = training_pairs(train_articles, SEED + epoch, NEGATIVES)  # fresh each epoch
         net.train()
         running = []
@@ -108,7 +122,7 @@ def train(data: Path, epochs: int, batch_size: int, lr: float, out: Path) -> dic
                     flush=True,
                 )
                 running = []
-        figures = validate(Reader(net, tokenizer, 0.5), held_out)
+        figures = validate(Reader(net, tokenizer), held_out)
         figures.update(epoch=epoch, minutes=round((time.monotonic() - began) / 60, 1))
         print(f"validation after epoch {epoch}: {json.dumps(figures)}", flush=True)
         if not best or figures["score"] > best["score"]:
@@ -155,10 +169,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=8e-5)
     parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--init", type=Path, help="continue from these weights")
+    parser.add_argument("--first-epoch", type=int, default=1, help="the epoch --init begins")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    card = train(args.data, args.epochs, args.batch_size, args.lr, args.out)
+    card = train(
+        args.data, args.epochs, args.batch_size, args.lr, args.out, args.init, args.first_epoch
+    )
     print(json.dumps(card, indent=2))
 
 

@@ -96,7 +96,7 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 | answerable answered at it | {card["answered"]:.3f} |
 | unanswerable refused at it | {card["refused"]:.3f} |
 | unanswerable refused at 0.85 answered | {card["refused_at_85"]:.3f} |
-
+{_veto(card)}
 ## Known limits
 - Trained on ~9k Wikipedia questions only: the reader knows encyclopaedic English prose best;
   documentation, tables and code read worse.
@@ -104,6 +104,21 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
   sentences, or needing the whole paragraph, is scored low.
 - A near miss that changes one fact of an answerable question (SQuAD 2.0's unanswerable
   questions) is often still scored as answering.
+"""
+
+
+def _veto(card: dict[str, Any]) -> str:
+    """The card's section on the answerer's veto, once `qa_bot.reader.calibrate` has set it."""
+    if "veto" not in card:
+        return ""
+    return f"""
+## The answerer's veto (`python -m qa_bot.reader.calibrate`)
+
+The held-out articles are ingested as a corpus and each answerable question goes through
+retrieval and the scorer as in an answer; the reader reads the best sentences the scorer would
+quote. Its veto, the probability below which the answerer does not quote a sentence, is
+**{card["veto"]:.3f}**: {card["veto_kept"]:.0%} of the {card["veto_questions"]} questions the
+scorer answers keep a sentence at or above it.
 """
 
 

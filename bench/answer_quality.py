@@ -33,7 +33,13 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "answer-quality"
 SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
 DOCS = REPO / "docs"
-GENERATORS = ("extractive", "local")
+ANSWERERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "extractive": ("extractive", {}),
+    "reader": ("extractive", {"reader": True}),
+    "local": ("local", {}),
+}
+"""Each answerer measured: its generator and the answer settings it runs with (``reader``:
+the extractive answerer with qa-bot's reader)."""
 OTHER_MODELS = {"local 0.5B": "qwen2.5-coder-0.5b"}
 """Other models the local answerer can run, measured on the default set to choose between."""
 SQUAD_SAMPLE = 12
@@ -77,8 +83,8 @@ def sampled_squad(every: int) -> Path:
     return path
 
 
-def eval_sets(generator: str) -> list[EvalSet]:
-    squad = SQUAD if generator == "extractive" else sampled_squad(SQUAD_SAMPLE)
+def eval_sets(name: str) -> list[EvalSet]:
+    squad = SQUAD if ANSWERERS[name][0] == "extractive" else sampled_squad(SQUAD_SAMPLE)
     return [
         EvalSet("default", REPO / "evals/datasets/default.jsonl", REPO / "corpus"),
         EvalSet(
@@ -90,27 +96,27 @@ def eval_sets(generator: str) -> list[EvalSet]:
     ]
 
 
-def run_eval(
-    generator: str, evals: EvalSet, fresh: bool, model: str | None = None
-) -> dict[str, Any]:
-    """One `qa-bot eval` run (with the LLM judge for the local model's default-set answers, and
-    another local ``model`` if given); its report."""
-    out = RESULTS / f"{generator}{f'-{model}' if model else ''}-{evals.name}"
-    judged = generator == "local" and evals.name == "default" and model is None
+def run_eval(name: str, evals: EvalSet, fresh: bool, model: str | None = None) -> dict[str, Any]:
+    """One `qa-bot eval` run of answerer ``name`` (with the LLM judge for the local model's
+    default-set answers, and another local ``model`` if given); its report."""
+    generator, answer = ANSWERERS[name]
+    out = RESULTS / f"{name}{f'-{model}' if model else ''}-{evals.name}"
+    judged = name == "local" and evals.name == "default" and model is None
     if fresh or not (out / "report.json").exists():
         command = [sys.executable, "-m", "qa_bot.cli", "eval", *evals.args(), "--out", str(out)]
-        console.print(f"[bold]{generator} {model or ''} on {evals.name}[/]")
+        console.print(f"[bold]{name} {model or ''} on {evals.name}[/]")
+        settings = {f"QA_BOT_ANSWER__{k.upper()}": str(v).lower() for k, v in answer.items()}
         subprocess.run(
             [*command, "--generator", generator, "--no-gate", *(["--judge", "local"] * judged)],
             check=True,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"}
+            env={**os.environ, "HF_HUB_OFFLINE": "1", **settings}
             | ({"QA_BOT_LOCAL__MODEL": model} if model else {}),
         )
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     return report
 
 
-def latency(generator: str) -> dict[str, float]:
+def latency(name: str) -> dict[str, float]:
     """Time to first piece and to the final answer, per question of the default set (ms)."""
     from qa_bot.chain import QaChain
     from qa_bot.config import Settings
@@ -119,10 +125,13 @@ def latency(generator: str) -> dict[str, float]:
     from qa_bot.ingest import ingest
     from qa_bot.storage.store import Store
 
+    generator, answer = ANSWERERS[name]
     cases = [c for c in load_jsonl(REPO / "evals/datasets/default.jsonl") if not c.history]
     first, total = [], []
     with tempfile.TemporaryDirectory(prefix="qa-bot-latency-") as data:
-        settings = Settings().updated(store={"data_dir": data}, answer={"generator": generator})
+        settings = Settings().updated(
+            store={"data_dir": data}, answer={"generator": generator, **answer}
+        )
         store = Store.open(settings)
         ingest(store, REPO / "corpus")
         chain = QaChain(store, settings)
@@ -150,20 +159,20 @@ def measure(fresh: set[str], saved: dict[str, Any]) -> dict[str, Any]:
     if not SQUAD.exists():
         sys.exit(f"Missing {SQUAD}: the SQuAD 2.0 'Rhine' file this benchmark reads.")
     results: dict[str, Any] = {"machine": machine(), "runs": {}, "latency": {}}
-    for generator in GENERATORS:
-        for evals in eval_sets(generator):
-            report = run_eval(generator, evals, generator in fresh)
-            results["runs"][f"{generator}-{evals.name}"] = report["aggregates"]
+    for name in ANSWERERS:
+        for evals in eval_sets(name):
+            report = run_eval(name, evals, name in fresh)
+            results["runs"][f"{name}-{evals.name}"] = report["aggregates"]
     default = eval_sets("extractive")[0]
     for label, model in OTHER_MODELS.items():
         report = run_eval("local", default, "local" in fresh, model)
         results["runs"][f"{label}-default"] = report["aggregates"]
-    for generator in GENERATORS:
-        if generator in fresh or generator not in saved.get("latency", {}):
-            console.print(f"[bold]latency of {generator}[/]")
-            results["latency"][generator] = latency(generator)
+    for name in ANSWERERS:
+        if name in fresh or name not in saved.get("latency", {}):
+            console.print(f"[bold]latency of {name}[/]")
+            results["latency"][name] = latency(name)
         else:
-            results["latency"][generator] = saved["latency"][generator]
+            results["latency"][name] = saved["latency"][name]
     return results
 
 
@@ -302,7 +311,7 @@ def _squad(runs: dict[str, Any]) -> list[str]:
         "F1 (whole answer) | answerable answered | unanswerable refused |",
         "|---|---|---|---|---|---|---|",
     ]
-    for generator in GENERATORS:
+    for generator in ANSWERERS:
         agg = runs.get(f"{generator}-squad-rhine")
         if agg:
             squad = agg["squad"]
@@ -365,7 +374,7 @@ def main() -> None:
     parser.add_argument(
         "--fresh",
         nargs="*",
-        choices=GENERATORS,
+        choices=list(ANSWERERS),
         help="Re-run these answerers' evals even where a report exists (all, when none named).",
     )
     parser.add_argument("--report", action="store_true", help="Only rewrite the report.")
@@ -376,7 +385,7 @@ def main() -> None:
     if args.report:
         results = previous
     else:
-        fresh = set(GENERATORS if args.fresh == [] else args.fresh or ())
+        fresh = set(ANSWERERS if args.fresh == [] else args.fresh or ())
         results = measure(fresh, previous)
         saved.write_text(json.dumps(results, indent=2) + "\n")
     write_report(results)

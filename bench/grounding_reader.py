@@ -5,7 +5,7 @@
 Grounding keeps a generated sentence when a chunk's sentence holds its names, numbers and
 polarity. The reader adds a second question: does the quoted sentence answer the question that
 was asked? This replays every saved `local` answer (bench/results/answer-quality/local-*/
-report.json) with that extra check at the shipped threshold (calibrated on held-out training
+report.json) with that extra check at the shipped veto (calibrated on held-out training
 articles, not here): an answer none of whose quotes the reader judges as answering becomes a
 refusal. It reports, per set, correct-with-citation and unanswerable-refused before and after.
 The check can only turn answers into refusals, so the replay is exact for what it changes.
@@ -38,7 +38,7 @@ def replay(report: dict[str, Any]) -> dict[str, float]:
         quotes = [(c["quote"], "") for c in case["citations"]]
         if case["refused"] or not quotes:
             return False
-        return max(r.answers for r in reader.read(case["question"], quotes)) >= reader.threshold
+        return max(r.answers for r in reader.read(case["question"], quotes)) >= reader.veto
 
     def share(cases: list[dict[str, Any]], test: Any) -> float:
         return sum(map(test, cases)) / len(cases) if cases else float("nan")

@@ -146,7 +146,7 @@ class AnswerSettings(Section):
         description="Below this sentence score the extractive answerer refuses.",
     )
     reader: bool = Field(
-        False,
+        True,
         description="The extractive answerer reads its best sentences with qa-bot's reader "
         "(sentence choice, short answer, refusal).",
     )

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from qa_bot.answer import REFUSAL
-from qa_bot.answer.extractive import SUMMARY_SENTENCES
+from qa_bot.answer.extractive import READ, SUMMARY_SENTENCES, ExtractiveAnswerer
 from qa_bot.answer.questions import Expects, expects
 from qa_bot.chain import QaChain
 from qa_bot.errors import BadQuestionError, IndexNotReadyError
@@ -154,14 +154,13 @@ def test_a_typed_question_gets_a_short_answer_from_its_quote(
     assert answer.short_answer in answer.citations[0].quote
 
 
-def test_an_untyped_question_has_no_short_answer(chain: QaChain) -> None:
-    answer = chain.ask("What did TSMC decide?")
+def test_without_the_reader_an_untyped_question_has_no_short_answer(chain: QaChain) -> None:
+    answer = chain.variant(answer={"reader": False}).ask("What did TSMC decide?")
     assert not answer.refused and answer.short_answer is None
 
 
 def test_with_the_reader_the_short_answer_is_its_span_in_the_quote(chain: QaChain) -> None:
-    reading = chain.variant(answer={"reader": True})
-    answer = reading.ask("When might funding for the project materialize?")
+    answer = chain.ask("When might funding for the project materialize?")
     assert not answer.refused and answer.short_answer == "early 2026"
     assert answer.short_answer in answer.citations[0].quote
     assert "materialize in early 2026" in answer.citations[0].quote
@@ -169,7 +168,25 @@ def test_with_the_reader_the_short_answer_is_its_span_in_the_quote(chain: QaChai
 
 @pytest.mark.parametrize("question", ["What is the capital of France?", "What did Samsung decide?"])
 def test_with_the_reader_unanswerable_questions_are_refused(chain: QaChain, question: str) -> None:
-    assert chain.variant(answer={"reader": True}).ask(question).refused
+    assert chain.ask(question).refused
+
+
+def test_the_readers_veto_refuses_a_near_miss_the_scorer_would_quote(chain: QaChain) -> None:
+    """The article has tariffs and Japanese investment, not a tariff on Japanese steel."""
+    question = "What tariff applies to Japanese steel?"
+    assert not chain.variant(answer={"reader_veto": 0.0}).ask(question).refused
+    assert chain.ask(question).refused
+
+
+def test_the_reader_reads_only_the_scorers_best_sentences(chain: QaChain) -> None:
+    answerer = chain.answerer
+    assert isinstance(answerer, ExtractiveAnswerer) and answerer.reader is not None
+    question = "What is Project Crystal Land?"
+    chunks = chain.retrieve(question)
+    read = answerer.supported(question, chunks)
+    assert 1 <= len(read) <= READ < len(answerer.eligible(question, chunks))
+    assert all(c.support >= answerer.min_support for c in read)
+    assert [c.score for c in read] == sorted((c.score for c in read), reverse=True)
 
 
 def test_why_is_answered_with_the_reason(chain: QaChain) -> None:

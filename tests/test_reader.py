@@ -11,6 +11,7 @@ import torch
 from langchain_core.documents import Document
 
 from qa_bot.errors import QaBotError
+from qa_bot.reader.calibrate import calibrate
 from qa_bot.reader.data import VALIDATION, questions, split, training_pairs
 from qa_bot.reader.model import MAX_SPAN
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, best_spans, load_reader, shipped_reader
@@ -32,14 +33,14 @@ def reader() -> Reader:
 def test_the_answering_sentence_scores_highest_and_holds_the_short_answer(reader: Reader) -> None:
     readings = reader.read("When was the old bridge built?", BRIDGE)
     best = max(range(len(BRIDGE)), key=lambda i: readings[i].answers)
-    assert best == 0 and readings[0].answers >= reader.threshold
+    assert best == 0 and readings[0].answers >= reader.veto
     a, b = readings[0].span
     assert "1850" in BRIDGE[0][0][a:b] and b - a < len(BRIDGE[0][0]) // 2
 
 
-def test_a_sentence_about_something_else_is_below_the_threshold(reader: Reader) -> None:
+def test_a_sentence_about_something_else_is_below_the_veto(reader: Reader) -> None:
     readings = reader.read("What is the capital of France?", BRIDGE)
-    assert max(r.answers for r in readings) < reader.threshold
+    assert max(r.answers for r in readings) < reader.veto
 
 
 def test_readings_are_remembered_per_question(reader: Reader) -> None:
@@ -76,6 +77,7 @@ def test_the_card_describes_the_shipped_weights() -> None:
     card = json.loads(CARD.read_text())
     assert card["validation_articles"] == list(VALIDATION)
     assert 0 < card["threshold"] < 1 and card["auc"] > 0.5
+    assert 0 < card["veto"] < 1 and card["veto_questions"] > 100
     assert WEIGHTS.stat().st_size < 60 * 2**20
     assert (WEIGHTS.parent / "MODEL_CARD.md").read_text().count(card["sha256"]) == 1
 
@@ -103,11 +105,13 @@ def _article(title: str) -> dict:
                 "context": context,
                 "qas": [
                     {
+                        "id": f"{title}-dredged",
                         "question": "When was the harbour dredged?",
                         "answers": [{"text": "1921", "answer_start": context.index("1921")}],
                         "is_impossible": False,
                     },
                     {
+                        "id": f"{title}-lighthouse",
                         "question": "When was the lighthouse dredged?",
                         "answers": [],
                         "plausible_answers": [
@@ -143,6 +147,10 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     out = tmp_path / "weights" / "reader.safetensors"
     card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out)
     assert card["epochs_run"] == 1 and card["questions"] == 8  # 2 held-out articles
-    trained = load_reader(out, out.with_name(CARD.name))
-    assert trained.threshold == card["threshold"]
+    with pytest.raises(QaBotError, match="no calibrated veto"):
+        load_reader(out, out.with_name(CARD.name))
+    card = calibrate(data, out)  # the held-out articles ingested, asked through the pipeline
+    assert 0 <= card["veto"] <= 1 and card["veto_questions"] >= 1
+    assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
+    assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()

@@ -77,6 +77,8 @@ class _Candidate:
     before: str = ""
     """The sentence right before it, which may name what it speaks of ("He …")."""
     score: float = 0.0
+    support: float = 0.0
+    """The score before the reader's reading re-ranked it (with the reader)."""
     answers: float = 0.0
     """The reader's probability that the sentence answers the question (with the reader)."""
     span: tuple[int, int] = (0, 0)
@@ -215,7 +217,10 @@ class ExtractiveAnswerer(Answerer):
         readings = reader.read(question, [(c.text, c.lead or c.before) for c in candidates])
         for candidate, reading in zip(candidates, readings, strict=True):
             candidate.answers, candidate.span = reading.answers, reading.span
-            candidate.score = READER_WEIGHT * reading.answers + (1 - READER_WEIGHT) * candidate.score
+            candidate.support = candidate.score
+            candidate.score = (
+                READER_WEIGHT * reading.answers + (1 - READER_WEIGHT) * candidate.score
+            )
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
     def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:

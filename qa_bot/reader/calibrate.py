@@ -19,6 +19,7 @@ from rich.progress import track
 from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
+from qa_bot.errors import QaBotError
 from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.reader.data import VALIDATION, load_articles, split
@@ -57,8 +58,12 @@ def calibrate(data: Path, weights: Path = WEIGHTS) -> dict[str, Any]:
     """Compute the veto for ``weights`` and write it into their card and MODEL_CARD.md."""
     with tempfile.TemporaryDirectory() as tmp:
         best = best_readings(data, weights, Path(tmp))
+    if not best:
+        raise QaBotError(
+            "The scorer answered none of the held-out questions: no veto to calibrate."
+        )
     card_path = weights.with_name(CARD.name)
-    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
     card |= {
         "veto": round(float(np.quantile(best, 1 - KEPT)), 4),
         "veto_kept": KEPT,

@@ -134,8 +134,13 @@ def load_reader(weights: Path, card: Path) -> Reader:
             f"The reader's weights ({weights.name}) do not match their checksum: reinstall "
             "qa-bot, or run `make train-reader` to train them again."
         )
+    if "veto" not in facts:
+        raise QaBotError(
+            f"The reader's card ({card.name}) has no calibrated veto: run `python -m "
+            "qa_bot.reader.calibrate` (part of `make train-reader`)."
+        )
     net, tokenizer = load_net(weights)
-    return Reader(net, tokenizer, float(facts.get("veto", 0.0)))
+    return Reader(net, tokenizer, float(facts["veto"]))
 
 
 @cache

@@ -34,12 +34,12 @@ RESULTS = REPO / "bench" / "results" / "answer-quality"
 SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
 DOCS = REPO / "docs"
 ANSWERERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "extractive": ("extractive", {}),
+    "extractive": ("extractive", {"reader": False}),
     "reader": ("extractive", {"reader": True}),
     "local": ("local", {}),
 }
-"""Each answerer measured: its generator and the answer settings it runs with (``reader``:
-the extractive answerer with qa-bot's reader)."""
+"""Each answerer measured: its generator and the answer settings it runs with (``extractive``:
+the scorer alone; ``reader``: the scorer with qa-bot's reader, the default)."""
 OTHER_MODELS = {"local 0.5B": "qwen2.5-coder-0.5b"}
 """Other models the local answerer can run, measured on the default set to choose between."""
 SQUAD_SAMPLE = 12

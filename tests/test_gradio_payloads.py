@@ -6,6 +6,7 @@ any parser's depth and credentials in bytes no key holds."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,3 +198,11 @@ def test_non_ascii_credentials_are_refused_not_a_500(
         assert response.status_code == 200 and response.json() == {"status": "ok"}
     else:
         assert response.status_code == 401
+
+
+def test_the_config_names_no_server_path(served: Served) -> None:
+    """Item 13: /config shows a reader the page's layout, not where qa-bot is installed."""
+    config = httpx.get(f"{served.url}/config", headers=served.admin, timeout=30)
+    assert config.status_code == 200 and '"components"' in config.text
+    for place in {sys.prefix, str(Path(gr.__file__).parent), str(served.data)}:
+        assert place not in config.text

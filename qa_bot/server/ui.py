@@ -278,6 +278,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
                 api_name="chat",
             )
             chat.chatbot.like(on_like, None, None)
+            chat.new_chat_button.icon = None  # Gradio's, served by its install path in /config
         with gr.Tab("Documents"):
             _documents_tab(chain)
     return demo  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

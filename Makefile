@@ -93,9 +93,12 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 
 # qa-bot's reader, trained on SQuAD 2.0 from ../shared/benchmarks (about 85 min on 2 cores):
 # writes qa_bot/reader/weights/ (the weights, their card and MODEL_CARD.md)
+READER := qa_bot/reader/weights/reader.safetensors
 SQUAD_TRAIN := ../shared/benchmarks/squad2-dev-train.json
 train-reader: $(VENV)/.installed
-	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN)
+	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --epochs 2 --lr 8e-5
+	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --init $(READER) \
+		--first-epoch 3 --epochs 4 --lr 4e-5
 	$(BIN)/python -m qa_bot.reader.calibrate --data $(SQUAD_TRAIN)
 
 calibrate-refusal: $(VENV)/.installed

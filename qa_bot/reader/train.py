@@ -133,6 +133,8 @@ def train(
             "sha256": sha256(out),
             "seed": SEED,
             "epochs_run": epoch,
+            "first_epoch": first_epoch,
+            "init_sha256": sha256(init) if init else None,
             "lr": lr,
             "batch_size": batch_size,
             "validation_articles": list(VALIDATION),

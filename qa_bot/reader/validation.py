@@ -79,7 +79,7 @@ the probability that the sentence answers the question, and the short answer's s
   the sentence holding the plausible answer), one other sentence of the paragraph, and the
   sentence of another paragraph sharing the most words with the question; fresh negatives
   every epoch; binary cross-entropy plus span cross-entropy.
-- **Training**: `make train-reader` (seed {card["seed"]}, {card["epochs_run"]} epochs, batch
+- **Training**: `make train-reader` (seed {card["seed"]}, {_epochs(card)}, batch
   {card["batch_size"]}, lr {card["lr"]}, AdamW, linear warm-up and decay);
   {card["wall_minutes"]} min on 2 CPU cores. Best epoch by validation: {card["epoch"]}.
 - **Weights**: `reader.safetensors`, fp16, sha256 `{card["sha256"]}` (checked at load).
@@ -105,6 +105,17 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 - A near miss that changes one fact of an answerable question (SQuAD 2.0's unanswerable
   questions) is often still scored as answering.
 """
+
+
+def _epochs(card: dict[str, Any]) -> str:
+    """Which epochs this training ran, and from which weights."""
+    first = card.get("first_epoch", 1)
+    if first == 1:
+        return f"{card['epochs_run']} epochs"
+    return (
+        f"epochs {first}–{card['epochs_run']}, continued from the weights of epochs 1–"
+        f"{first - 1} (sha256 `{card['init_sha256']}`, the first training command)"
+    )
 
 
 def _veto(card: dict[str, Any]) -> str:

@@ -39,7 +39,9 @@ def best_readings(data: Path, weights: Path, workdir: Path) -> list[float]:
     held_out.write_text(json.dumps({"data": split(load_articles(data))[1]}), encoding="utf-8")
     paragraphs, questions = load_squad(held_out)
     write_corpus(paragraphs, workdir / "corpus")
-    settings = Settings().updated(store={"data_dir": str(workdir / "index")})
+    settings = Settings().updated(  # the chain retrieves; the reader being calibrated reads
+        store={"data_dir": str(workdir / "index")}, answer={"reader": False}
+    )
     store = Store.open(settings)
     ingest(store, workdir / "corpus")
     chain = QaChain(store, settings)

@@ -273,7 +273,9 @@ def main() -> None:
         store = Store.open(Settings().updated(store={"data_dir": data / "quality-index"}))
         chunks, seconds = ingest_timed(store, corpus, "ingest quality corpus")
         quality_rate = chunks / seconds
-        rows = quality(store, answerable, "squad/")
+        rows = quality(
+            store, answerable, f"{corpus.name}/squad/"
+        )  # documents are named under their source
         texts = [p.text for p in paragraphs]
         measured = speed(data, texts, answerable[: args.latency_queries], args.chunks)
         for row in rows:

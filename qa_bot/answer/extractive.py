@@ -37,7 +37,7 @@ READ = 12
 READER_WEIGHT = 0.5
 """With the reader: share of a sentence's rank from the reader's probability that it answers
 (the rest is its score). Chosen among 0, ¼, ½, ¾ and 1 by sentence choice on the held-out SQuAD
-articles (0.764, 0.785, 0.790, 0.785, 0.756)."""
+articles, with the reader's first weights (0.764, 0.785, 0.790, 0.785, 0.756)."""
 READER_MARGIN = 0.1
 """With the reader: how far below the best a second sentence may rank."""
 CUE_BONUS = 0.1

@@ -24,7 +24,7 @@ from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.reader.data import VALIDATION, load_articles, split
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
-from qa_bot.reader.validation import card_markdown
+from qa_bot.reader.validation import write_card
 from qa_bot.storage.store import Store
 
 KEPT = 0.98
@@ -71,8 +71,7 @@ def calibrate(data: Path, weights: Path = WEIGHTS) -> dict[str, Any]:
         "veto_kept": KEPT,
         "veto_questions": len(best),
     }
-    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    card_path.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
+    write_card(card, weights)
     return card
 
 

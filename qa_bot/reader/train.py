@@ -22,8 +22,8 @@ from transformers import BertTokenizer
 
 from qa_bot.reader.data import VALIDATION, Pair, load_articles, questions, split, training_pairs
 from qa_bot.reader.model import batch, encode, sentence_mask
-from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net, sha256
-from qa_bot.reader.validation import card_markdown, validate
+from qa_bot.reader.reader import WEIGHTS, Reader, load_net, sha256
+from qa_bot.reader.validation import validate, write_card
 
 SEED = 13
 NEGATIVES = 1
@@ -144,7 +144,7 @@ def train(
             "data_sha256": sha256(data),
             "wall_minutes": round((time.monotonic() - began) / 60, 1),
         }
-        _write_card(card, out)
+        write_card(card, out)  # after every epoch
     return card
 
 
@@ -154,12 +154,6 @@ def _save(net: torch.nn.Module, out: Path) -> None:
     tmp = out.with_suffix(".tmp")
     save_file({k: v.detach().half().contiguous() for k, v in net.state_dict().items()}, tmp)
     tmp.replace(out)
-
-
-def _write_card(card: dict[str, Any], out: Path) -> None:
-    """The card (JSON) and MODEL_CARD.md beside the weights, after every epoch."""
-    out.with_name(CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    out.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
 
 
 def main() -> None:

@@ -3,13 +3,15 @@ model card."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa_bot.evaluation.metrics import token_f1
 from qa_bot.reader.data import DISTRACTORS, Question
-from qa_bot.reader.reader import Reader
+from qa_bot.reader.reader import CARD, WEIGHTS, Reader
 
 ANSWERED = 0.90
 """Share of held-out answerable questions the refusal threshold keeps answering: a wrong
@@ -107,6 +109,12 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 """
 
 
+def write_card(card: dict[str, Any], weights: Path) -> None:
+    """The card (JSON) and MODEL_CARD.md beside ``weights``."""
+    weights.with_name(CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    weights.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
+
+
 def _epochs(card: dict[str, Any]) -> str:
     """Which epochs this training ran, and from which weights."""
     first = card.get("first_epoch", 1)
@@ -136,20 +144,17 @@ scorer answers keep a sentence at or above it.
 def main() -> None:
     """Validate the shipped weights again and rewrite their card's figures (the training
     fields stay): ``python -m qa_bot.reader.validation [squad2-dev-train.json]``."""
-    import json
     import sys
-    from pathlib import Path
 
     from qa_bot.reader.data import load_articles, questions, split
-    from qa_bot.reader.reader import CARD, shipped_reader
+    from qa_bot.reader.reader import shipped_reader
 
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/benchmarks/squad2-dev-train.json")
     held_out = questions(split(load_articles(data))[1])
     card = json.loads(CARD.read_text(encoding="utf-8"))
     figures = validate(shipped_reader(), held_out)
     card |= {k: v for k, v in figures.items() if k != "score"}
-    CARD.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    CARD.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
+    write_card(card, WEIGHTS)
     print(json.dumps(figures, indent=2))
 
 

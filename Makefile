@@ -17,7 +17,7 @@ apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: inst
 	update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 	--no-install-recommends $(1)
 
-.PHONY: run test test-fast ingest eval lint doctor bench bench-retrieval bench-generation \
+.PHONY: run test test-fast ingest eval lint doctor bench bench-retrieval bench-encoders bench-generation \
 	answer-quality calibrate-refusal run-local train-reader clean
 
 $(BIN)/python:
@@ -74,6 +74,9 @@ bench: $(VENV)/.installed-bench $(PYDOCS)  # writes docs/benchmarks.md (about 45
 
 bench-retrieval: $(VENV)/.installed
 	$(BIN)/python bench/retrieval.py
+
+bench-encoders: $(VENV)/.installed  # PyTorch against OpenVINO (fp32, auto, int8): docs/encoders.md
+	$(BIN)/python -m bench.encoders
 
 bench-generation: $(VENV)/.installed-test  # the llama.cpp server comes with the test extras
 	$(BIN)/python -m bench.generation

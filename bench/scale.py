@@ -111,36 +111,36 @@ def rss_mib(pid: int | str = "self") -> float:
     return 0.0
 
 
-def model() -> Any:
+def model(peer: bool = False) -> Any:
+    """qa-bot's embedding model as its settings run it, or (``peer``) as a naive script runs
+    the same weights: sentence-transformers on PyTorch. Warmed up."""
     from qa_bot.config import Settings
-    from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+    from qa_bot.storage.embeddings import load_embeddings
 
     store = Settings().store
-    embeddings = SentenceEmbeddings(
-        resolve_model_path(store.embedding_model), store.embed_batch_size
-    )
+    embeddings = load_embeddings(store.model_copy(update={"encoder": "torch"}) if peer else store)
     embeddings.embed_documents(["warm up"] * 64)
     return embeddings
 
 
 def step_raw(folder: str) -> dict[str, Any]:
-    """The limit: the model's ``encode`` of qa-bot's own chunks, same model and batch size."""
+    """The limit: the model's encode of qa-bot's own chunks, same encoder and batch size."""
     texts = our_chunks(Path(folder))
     embeddings = model()
     started = time.perf_counter()
-    embeddings.model.encode(texts, batch_size=embeddings.batch_size, normalize_embeddings=True)
+    embeddings.embed_documents(texts)
     seconds = time.perf_counter() - started
     return {"chunks": len(texts), "seconds": seconds, "peak_rss_mib": peak_rss_mib()}
 
 
 def step_peer(folder: str, out: str) -> dict[str, Any]:
     """The pipeline a user would write by hand: read, RecursiveCharacterTextSplitter,
-    Chroma.from_documents, with the same model (and nothing else indexed)."""
+    Chroma.from_documents, with the same weights run the usual way (and nothing else indexed)."""
     from langchain_chroma import Chroma
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    embeddings = model()
+    embeddings = model(peer=True)
     started = time.perf_counter()
     docs = [
         Document(page_content=path.read_text(), metadata={"source": str(path)})

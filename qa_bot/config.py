@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -44,6 +44,21 @@ class StoreSettings(Section):
         description="A bundled model name or a local sentence-transformers folder.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
+    encoder: Literal["torch", "openvino"] = Field(
+        "openvino",
+        description="What runs the embedding model: PyTorch, or OpenVINO (converted once from "
+        "the same weights into encoder_cache; faster on CPU). An index keeps the encoder it "
+        "was built with: changing it needs `qa-bot ingest --rebuild`.",
+    )
+    precision: Literal["auto", "fp32", "int8"] = Field(
+        "auto",
+        description="OpenVINO's precision: auto (bf16 where the CPU has it, else fp32), fp32, "
+        "or int8 (quantized); PyTorch runs fp32 (auto).",
+    )
+    encoder_cache: Path = Field(
+        Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "qa-bot",
+        description="Where the OpenVINO conversion of the embedding model is kept.",
+    )
     database_url: SecretStr | None = Field(
         None,
         description="SQLAlchemy URL for ingestion records and feedback, shared by replicas "
@@ -70,6 +85,21 @@ class StoreSettings(Section):
                     "postgresql+psycopg://user:password@host/db"
                 ) from None
         return value
+
+    @model_validator(mode="after")
+    def _precision_of_encoder(self) -> StoreSettings:
+        """PyTorch runs the model as it ships; only OpenVINO converts it."""
+        if self.encoder == "torch" and self.precision != "auto":
+            raise ValueError(
+                f"precision {self.precision} needs encoder openvino (PyTorch runs fp32: "
+                "leave precision at auto)"
+            )
+        return self
+
+    @property
+    def runner(self) -> str:
+        """What runs the model, as an index records it: ``torch`` or ``openvino-<precision>``."""
+        return "torch" if self.encoder == "torch" else f"openvino-{self.precision}"
 
     @property
     def shared(self) -> bool:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from langchain_core.embeddings import Embeddings
 from playwright.sync_api import Browser, sync_playwright
 
 from bench.llm_server import free_port, local_llm_server
@@ -23,7 +24,7 @@ from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
 from qa_bot.server.app import uvicorn_config
-from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+from qa_bot.storage.embeddings import load_embeddings
 from qa_bot.storage.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,9 +88,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="session")
-def embeddings() -> SentenceEmbeddings:
-    """The real bundled all-MiniLM-L6-v2, loaded once."""
-    return SentenceEmbeddings(resolve_model_path(Settings().store.embedding_model))
+def embeddings() -> Embeddings:
+    """The real bundled all-MiniLM-L6-v2, run as the default settings run it, loaded once."""
+    return load_embeddings(Settings().store)
 
 
 @pytest.fixture
@@ -101,7 +102,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def make_store(tmp_path: Path, embeddings: SentenceEmbeddings) -> Callable[..., Store]:
+def make_store(tmp_path: Path, embeddings: Embeddings) -> Callable[..., Store]:
     """Open a store in a fresh data dir of this test; keyword arguments change settings
     sections: ``make_store(store={"chroma_port": 8001}, answer={"generator": "openai"})``."""
 
@@ -113,7 +114,7 @@ def make_store(tmp_path: Path, embeddings: SentenceEmbeddings) -> Callable[..., 
 
 
 @pytest.fixture(scope="session")
-def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings) -> QaChain:
+def chain(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -> QaChain:
     """The default corpus ingested into an embedded store, behind the real chain."""
     settings = Settings().updated(store={"data_dir": tmp_path_factory.mktemp("default-data")})
     store = Store.open(settings, embeddings)

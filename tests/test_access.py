@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from gradio_client import Client, handle_file
+from langchain_core.embeddings import Embeddings
 from playwright.sync_api import Browser, expect
 
 from qa_bot.chain import QaChain
@@ -18,7 +19,6 @@ from qa_bot.config import Settings
 from qa_bot.ingest import ingest
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
-from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.store import Store
 from tests.conftest import REPO, serve_app
@@ -28,7 +28,7 @@ QUESTION = "What did TSMC decide?"
 
 @pytest.fixture(scope="module")
 def secured(
-    tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings
+    tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings
 ) -> Iterator[dict[str, Any]]:
     """The whole app with a reader key and an admin key, proxies at 10.0.0.0/8 only."""
     root = tmp_path_factory.mktemp("secured")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from playwright.sync_api import Browser
 
 from qa_bot.answer.support import SupportCheck
@@ -17,7 +18,6 @@ from qa_bot.evaluation.harness import aggregate, run_eval
 from qa_bot.evaluation.report import gate, write_reports
 from qa_bot.ingest.loaders import load_file
 from qa_bot.records import Answer, Citation
-from qa_bot.storage.embeddings import SentenceEmbeddings
 from tests.conftest import ARTICLE, ARTICLE_FILE, ARTIFACTS, REPO, run_cli
 
 DATASET = REPO / "evals" / "datasets" / "default.jsonl"
@@ -85,7 +85,7 @@ def test_python_docs_set_is_complete_and_quotes_its_pages() -> None:
         assert all(any(k.lower() in near for k in group) for group in case.must_include_any)
 
 
-def test_alce_citations(embeddings: SentenceEmbeddings) -> None:
+def test_alce_citations(embeddings: Embeddings) -> None:
     check = SupportCheck(embeddings)
     passages = {1: FUNDING, 2: EPCOT}
     right = cited("The parks would be funded by Japanese investment [1].", 1)

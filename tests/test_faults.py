@@ -16,11 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from qa_bot.config import Settings
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.server.app import create_app
-from qa_bot.storage.embeddings import SentenceEmbeddings
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.store import Store
@@ -160,7 +160,7 @@ def test_server_answers_while_the_cli_ingests_and_rebuilds(
 
 
 def test_restart_keeps_index_feedback_uploads_keys_and_settings(
-    tmp_path: Path, embeddings: SentenceEmbeddings
+    tmp_path: Path, embeddings: Embeddings
 ) -> None:
     """What one server process stored is there for the next process on the same data dir."""
     from qa_bot.chain import QaChain

@@ -4,7 +4,6 @@ all go through ``KnowledgeBase``."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import threading
 import unicodedata
@@ -26,6 +25,7 @@ from qa_bot.ingest.index import (
 )
 from qa_bot.ingest.loaders import is_supported, supported_formats
 from qa_bot.storage.catalog import UPLOADS, Source
+from qa_bot.storage.digest import sha256
 from qa_bot.storage.store import Store
 
 MAX_NAME_BYTES = 200  # file systems allow 255; room is left for " (2)"
@@ -257,13 +257,13 @@ class KnowledgeBase:
         with the same content, else its own or the first free "name (n).ext"."""
         sizes = {path.stat().st_size for path, _ in checked}  # only these can be the same
         digests = {
-            _digest(path): path.name
+            sha256(path): path.name
             for path in folder.iterdir()
             if path.is_file() and path.stat().st_size in sizes
         }
         staged = []
         for path, name in checked:
-            digest = _digest(path)
+            digest = sha256(path)
             if digest in digests and (incoming / digests[digest]).exists():
                 continue  # the same file twice in one upload
             target = digests.get(digest) or _beside(folder / name, taken).name
@@ -311,15 +311,6 @@ def _waiting(progress: Progress | None, files: int) -> Callable[[float], None] |
     return lambda waited: progress(
         0, files, f"waiting for another ingestion to finish ({waited:.0f} s)"
     )
-
-
-def _digest(path: Path) -> str:
-    """The SHA-256 of a file's content, read a MB at a time."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _beside(path: Path, indexed: set[str]) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from transformers import BertConfig, BertTokenizer
 
 from qa_bot.errors import QaBotError
 from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, encode, sentence_mask
+from qa_bot.storage.digest import sha256
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 CARD = WEIGHTS.with_name("reader.json")
@@ -93,15 +93,6 @@ def best_spans(
     ok = band & allowed.unsqueeze(2) & allowed.unsqueeze(1)
     flat = scores.masked_fill(~ok, float("-inf")).flatten(1).argmax(1)
     return flat // width, flat % width
-
-
-def sha256(path: Path) -> str:
-    """The hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizer]:

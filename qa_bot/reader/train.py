@@ -22,8 +22,9 @@ from transformers import BertTokenizer
 
 from qa_bot.reader.data import VALIDATION, Pair, load_articles, questions, split, training_pairs
 from qa_bot.reader.model import batch, encode, sentence_mask
-from qa_bot.reader.reader import WEIGHTS, Reader, load_net, sha256
+from qa_bot.reader.reader import WEIGHTS, Reader, load_net
 from qa_bot.reader.validation import validate, write_card
+from qa_bot.storage.digest import sha256
 
 SEED = 13
 NEGATIVES = 1

@@ -10,12 +10,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
 from sentence_transformers import SentenceTransformer
 from transformers.utils import logging as transformers_logging
 
 from qa_bot.errors import QaBotError
+
+if TYPE_CHECKING:
+    from qa_bot.config import StoreSettings
 
 transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar on every start
 
@@ -63,3 +67,15 @@ class SentenceEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query."""
         return self.embed_documents([text])[0]
+
+
+def load_embeddings(settings: StoreSettings) -> Embeddings:
+    """The embedding model, run as ``settings`` say (PyTorch or OpenVINO)."""
+    path = resolve_model_path(settings.embedding_model)
+    if settings.encoder == "torch":
+        return SentenceEmbeddings(path, settings.embed_batch_size)
+    from qa_bot.storage.encoders import OpenVinoEmbeddings
+
+    return OpenVinoEmbeddings(
+        path, settings.encoder_cache, settings.precision, settings.embed_batch_size
+    )

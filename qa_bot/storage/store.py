@@ -23,13 +23,14 @@ from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index
 
 from qa_bot.config import Settings
 from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.storage.bm25 import LexicalIndex
 from qa_bot.storage.database import database_url, engine, reaching
-from qa_bot.storage.embeddings import SentenceEmbeddings, resolve_model_path
+from qa_bot.storage.embeddings import load_embeddings
 from qa_bot.storage.sentences import SentenceVectors
 
 P = ParamSpec("P")
@@ -144,7 +145,7 @@ class Store:
     def __init__(
         self,
         settings: Settings,
-        embeddings: SentenceEmbeddings,
+        embeddings: Embeddings,
         client: ClientAPI,
         collection_name: str,
     ) -> None:
@@ -156,7 +157,10 @@ class Store:
             collection_name=collection_name,
             embedding_function=embeddings,
             client=client,
-            collection_metadata={"embedding_model": settings.store.embedding_model},
+            collection_metadata={
+                "embedding_model": settings.store.embedding_model,
+                "runner": settings.store.runner,
+            },
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
         where = (
@@ -179,7 +183,7 @@ class Store:
         self.sentence_embeddings = SentenceVectors(
             embeddings,
             settings.data_path / "sentence-vectors.sqlite",
-            settings.store.embedding_model,
+            f"{settings.store.embedding_model}@{settings.store.runner}",
         )
         """Embeds chunk sentences, cached: each sentence is embedded the first time a question
         reads its chunk, then read back."""
@@ -188,24 +192,30 @@ class Store:
     def open(
         cls,
         settings: Settings,
-        embeddings: SentenceEmbeddings | None = None,
+        embeddings: Embeddings | None = None,
         *,
         any_model: bool = False,
     ) -> Store:
         """Connect to (or create) the index described by ``settings``; ``any_model`` opens an
-        index built with another embedding model (only to rebuild it)."""
-        embeddings = embeddings or SentenceEmbeddings(
-            resolve_model_path(settings.store.embedding_model), settings.store.embed_batch_size
-        )
+        index built with another embedding model or encoder (only to rebuild it)."""
+        embeddings = embeddings or load_embeddings(settings.store)
         client = _chroma_client(settings)
         name = _active_collection(settings)
         store = cls(settings, embeddings, client, name)
-        built_with = (client.get_collection(name).metadata or {}).get("embedding_model")
-        if built_with != settings.store.embedding_model and not any_model:
+        facts = client.get_collection(name).metadata or {}
+        built_with = facts.get("embedding_model")
+        wanted = settings.store.embedding_model
+        if built_with != wanted and not any_model:
             raise IndexNotReadyError(
                 f"The index in {settings.data_path} was built with the embedding model "
-                f"'{built_with}', not '{settings.store.embedding_model}': run "
-                "`qa-bot ingest --rebuild`."
+                f"'{built_with}', not '{wanted}': run `qa-bot ingest --rebuild`."
+            )
+        runner = facts.get("runner", "torch")  # indexes older than the runner setting
+        if runner != settings.store.runner and not any_model:
+            raise IndexNotReadyError(
+                f"The index in {settings.data_path} was embedded by {runner}, not "
+                f"{settings.store.runner} (their vectors differ slightly): run `qa-bot ingest "
+                "--rebuild`, or set QA_BOT_STORE__ENCODER and QA_BOT_STORE__PRECISION back."
             )
         return store
 

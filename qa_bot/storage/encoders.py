@@ -1,0 +1,199 @@
+"""Run the bundled sentence-transformers model with OpenVINO instead of PyTorch.
+
+The model is converted once from its own weights into the cache (``<cache>/encoders/``), in a
+folder named for the weights' sha256 and the precision, so new weights get a new export; a
+stamp beside it holds the sha256 of the converted weights, checked at every load. ``auto``
+lets OpenVINO choose (bf16 on CPUs with AMX or AVX-512 BF16, fp32 elsewhere); ``int8``
+quantizes weights and activations, calibrated on sentences of Python's own documentation
+(``pydoc_data``, part of every CPython).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+from rich.console import Console
+
+from qa_bot.errors import QaBotError
+from qa_bot.storage.digest import sha256
+
+Precision = Literal["auto", "fp32", "int8"]
+CALIBRATION = 128
+"""Sentences run through the model to calibrate int8 activations."""
+
+
+def export(model_path: Path, cache: Path, precision: Precision) -> Path:
+    """The OpenVINO model (``model.xml``) converted from ``model_path`` at ``precision``,
+    made on first use and checked at every use."""
+    source = sha256(model_path / "model.safetensors")
+    variant = "int8" if precision == "int8" else "fp32"  # auto and fp32 differ when compiled
+    target = cache.expanduser() / "encoders" / f"{source[:16]}-{variant}"
+    stamp = target / "stamp.json"
+    if stamp.is_file():
+        facts = json.loads(stamp.read_text(encoding="utf-8"))
+        if sha256(target / "model.bin") == facts.get("sha256"):
+            return target / "model.xml"
+        shutil.rmtree(target)  # a damaged export is made again
+    with Console(stderr=True).status(f"Converting {model_path.name} for OpenVINO ({precision})…"):
+        _convert(model_path, target, variant)
+    return target / "model.xml"
+
+
+def _convert(model_path: Path, target: Path, variant: str) -> None:
+    """Trace the model, quantize it for ``int8``, and move it into ``target`` with its stamp."""
+    import openvino as ov
+
+    model, example = _traced(model_path)
+    if variant == "int8":
+        model = _quantized(model, model_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        work = Path(tmp) / "model"
+        work.mkdir()
+        ov.save_model(model, work / "model.xml", compress_to_fp16=False)
+        stamp = {
+            "sha256": sha256(work / "model.bin"),
+            "inputs": list(example),
+            "source": str(model_path),
+            "openvino": ov.get_version(),
+        }
+        (work / "stamp.json").write_text(json.dumps(stamp), encoding="utf-8")
+        work.rename(target)
+
+
+def _traced(model_path: Path) -> tuple[Any, dict[str, Any]]:
+    """The whole sentence-transformers pipeline (encoder, pooling, normalisation) as an
+    OpenVINO model taking the tokenizer's tensors."""
+    import openvino as ov
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_path), device="cpu", local_files_only=True).eval()
+    features = st.tokenize(["A first sentence.", "A second, longer sentence to pad."])
+    example = {k: v for k, v in features.items() if isinstance(v, torch.Tensor)}
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.st = st
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor | None = None,
+        ) -> torch.Tensor:
+            features = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                features["token_type_ids"] = token_type_ids
+            embedding: torch.Tensor = self.st(features)["sentence_embedding"]
+            return embedding
+
+    shapes = [(name, [-1, -1], ov.Type.i64) for name in example]
+    with torch.no_grad(), warnings.catch_warnings():
+        # the tracer warns of shape checks it freezes; they hold for every input (tested)
+        warnings.filterwarnings("ignore", "Converting a tensor to a Python boolean")
+        model = ov.convert_model(Pipeline(), example_input=example, input=shapes)
+    return model, example
+
+
+def _quantized(model: Any, model_path: Path) -> Any:
+    """``model`` with int8 weights and activations, calibrated on documentation sentences."""
+    import nncf
+
+    tokenizer = Tokenizer(model_path)
+    sentences = calibration_sentences()
+    batches = [tokenizer(sentences[at : at + 8]) for at in range(0, len(sentences), 8)]
+    return nncf.quantize(
+        model,
+        nncf.Dataset(batches),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(batches),
+    )
+
+
+def calibration_sentences() -> list[str]:
+    """``CALIBRATION`` sentences of Python's documentation, spread over all of it."""
+    from pydoc_data.topics import topics
+
+    text = " ".join(" ".join(topics.values()).split())
+    split = re.split(r"(?<=[.!?])\s+", text)
+    sentences = list(dict.fromkeys(s for s in split if 40 <= len(s) <= 400))
+    step = max(1, len(sentences) // CALIBRATION)
+    return sentences[::step][:CALIBRATION]
+
+
+class Tokenizer:
+    """The model's tokenizer, cut as sentence-transformers cuts (``max_seq_length``)."""
+
+    def __init__(self, model_path: Path) -> None:
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
+        config = model_path / "sentence_bert_config.json"
+        facts = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+        self.max_length = int(facts.get("max_seq_length", 512))
+        self.lower = bool(facts.get("do_lower_case", False))
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """The model's inputs for ``texts``, padded to the longest."""
+        texts = [t.strip().lower() if self.lower else t.strip() for t in texts]
+        encoded = self.tokenizer(
+            texts, padding=True, truncation="longest_first", max_length=self.max_length
+        )
+        return {name: np.asarray(ids, dtype=np.int64) for name, ids in encoded.items()}
+
+
+class OpenVinoEmbeddings(Embeddings):
+    """LangChain embeddings over the OpenVINO export of a sentence-transformers model
+    (normalised; texts batched by length like sentence-transformers does)."""
+
+    def __init__(
+        self, model_path: Path, cache: Path, precision: Precision, batch_size: int = 32
+    ) -> None:
+        import openvino as ov
+
+        xml = export(model_path, cache, precision)
+        inputs = json.loads(xml.with_name("stamp.json").read_text(encoding="utf-8"))["inputs"]
+        config = {"INFERENCE_PRECISION_HINT": "f32"} if precision == "fp32" else {}
+        try:
+            self.model = ov.Core().compile_model(xml, "CPU", config)
+        except RuntimeError as err:
+            raise QaBotError(
+                f"OpenVINO cannot run the exported model in {xml.parent}: delete that folder "
+                f"to export it again, or set QA_BOT_STORE__ENCODER=torch ({err})."
+            ) from err
+        self.tokenizer = Tokenizer(model_path)
+        self.inputs = list(inputs)
+        self.batch_size = batch_size
+        self._turn = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed many texts; one call runs at a time (the model uses every core already)."""
+        if not texts:
+            return []
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = np.empty((len(texts), 0), dtype=np.float32)
+        with self._turn:
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                encoded = self.tokenizer([texts[i] for i in rows])
+                out = self.model({name: encoded[name] for name in self.inputs})[0]
+                if vectors.shape[1] == 0:
+                    vectors = np.empty((len(texts), out.shape[1]), dtype=np.float32)
+                vectors[rows] = out
+        result: list[list[float]] = vectors.tolist()
+        return result
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.embed_documents([text])[0]

@@ -85,9 +85,7 @@ def default_runner(rows: list[Row]) -> str:
     """The fastest runner whose hit@1 and nDCG@10 (default pipeline) stay within one point of
     PyTorch's."""
     base = next(r for r in rows if r.runner == "torch")
-    close = [
-        r for r in rows if r.hit1 >= base.hit1 - 0.01 and r.ndcg10 >= base.ndcg10 - 0.01
-    ]
+    close = [r for r in rows if r.hit1 >= base.hit1 - 0.01 and r.ndcg10 >= base.ndcg10 - 0.01]
     return max(close, key=lambda r: r.encode_per_s).runner
 
 
@@ -128,7 +126,7 @@ def report(rows: list[Row], meta: dict, out: Path) -> str:
         "`store.precision`). OpenVINO's `auto` lets it choose the precision: bf16 on CPUs with "
         "AMX or AVX-512 BF16, fp32 elsewhere. `int8` quantizes weights and activations "
         "(NNCF, calibrated on sentences of Python's own documentation).",
-        f"- Corpus: {meta['paragraphs']} SQuAD 2.0 paragraphs of \"Rhine\" + distractors, "
+        f'- Corpus: {meta["paragraphs"]} SQuAD 2.0 paragraphs of "Rhine" + distractors, '
         f"{meta['chunks']} chunks. Quality over its {meta['questions']} answerable questions "
         "(gold = the paragraph the question was written from); query latency is the "
         "question's embedding alone.",

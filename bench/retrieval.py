@@ -32,7 +32,7 @@ from qa_bot.config import Settings
 from qa_bot.evaluation.squad import SquadQuestion, load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.ingest.split import split_documents
-from qa_bot.reader.reader import shipped_reader
+from qa_bot.reader.reader import reader_for
 from qa_bot.retrieval.hybrid import HybridRetriever
 from qa_bot.retrieval.rerank import ReaderReranker, SentenceReranker
 from qa_bot.storage.store import Store
@@ -66,7 +66,7 @@ def retriever(store: Store, config: str, k: int = 10) -> HybridRetriever:
     mode, _, second = config.partition("+")
     rerankers = {
         "rerank": lambda: SentenceReranker(store),
-        "reader": lambda: ReaderReranker(shipped_reader()),
+        "reader": lambda: ReaderReranker(reader_for(store.settings.store)),
     }
     reranker = rerankers[second]() if second else None
     return HybridRetriever(store=store, k=k, mode=mode, reranker=reranker)  # type: ignore[arg-type]

@@ -48,6 +48,21 @@ def test_readings_are_remembered_per_question(reader: Reader) -> None:
     assert reader.read("How long is the river?", list(reversed(BRIDGE))) == first[::-1]
 
 
+@pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-4), ("auto", 0.03)])
+def test_openvino_reads_as_pytorch_does(
+    reader: Reader, tmp_path_factory: pytest.TempPathFactory, precision: str, tolerance: float
+) -> None:
+    cache = tmp_path_factory.getbasetemp() / "reader-openvino"
+    converted = shipped_reader("openvino", precision, cache)  # type: ignore[arg-type]
+    assert converted is not reader and not isinstance(converted.net, torch.nn.Module)
+    for question in ("When was the old bridge built?", "How long is the river?"):
+        mine, theirs = converted.read(question, BRIDGE), reader.read(question, BRIDGE)
+        for a, b in zip(mine, theirs, strict=True):
+            assert abs(a.answers - b.answers) < tolerance
+        best = max(range(len(BRIDGE)), key=lambda i: theirs[i].answers)
+        assert mine[best].span == theirs[best].span
+
+
 def test_spans_stay_in_the_sentence_and_are_short() -> None:
     start = torch.tensor([[9.0, 0.0, 1.0, 0.0, 0.0] + [0.0] * 40])
     end = torch.zeros_like(start)

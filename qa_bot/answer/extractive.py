@@ -23,7 +23,7 @@ from qa_bot.answer.questions import (
     gives_reason,
     short_answer,
 )
-from qa_bot.reader.reader import Reader, shipped_reader
+from qa_bot.reader.reader import Reader, reader_for
 from qa_bot.records import Answer, Citation, cite
 from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
 
@@ -173,7 +173,7 @@ class ExtractiveAnswerer(Answerer):
         """The offline answerer over the store's cached sentence vectors (and the shipped
         reader when ``answer.reader`` is on)."""
         answer = settings.answer
-        reader = shipped_reader() if answer.reader else None
+        reader = reader_for(settings.store) if answer.reader else None
         return cls(
             store.sentence_embeddings,
             answer.min_support,

@@ -54,7 +54,8 @@ class EvalRun:
         else:
             corpus = corpus or settings.ingest.corpus_dir
             cases = load_jsonl(dataset)
-        key = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
+        made_by = f"{corpus.resolve()}|{settings.store.embedding_model}|{settings.store.runner}"
+        key = hashlib.sha256(made_by.encode()).hexdigest()[:12]  # one index per corpus and encoder
         run_settings = settings.updated(
             store={
                 "data_dir": settings.data_path / "evals" / key,

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file
@@ -16,6 +18,10 @@ from transformers import BertConfig, BertTokenizer
 from qa_bot.errors import QaBotError
 from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, encode, sentence_mask
 from qa_bot.storage.digest import sha256
+from qa_bot.storage.encoders import Precision, compile_model, export, trace
+
+if TYPE_CHECKING:
+    from qa_bot.config import StoreSettings
 
 WEIGHTS = Path(__file__).with_name("weights") / "reader.safetensors"
 CARD = WEIGHTS.with_name("reader.json")
@@ -24,6 +30,10 @@ BATCH = 64
 """Pairs read in one forward pass."""
 REMEMBERED = 8
 """Questions whose readings are kept: the reranker and the answerer read the same sentences."""
+
+
+Network = Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+"""The reader's network: input tensors by name in; "answers", start and end logits out."""
 
 
 @dataclass
@@ -40,8 +50,8 @@ class Reader:
     """Scores (question, sentence) pairs in batches: does the sentence answer, and with
     which words. One call runs at a time (the model uses every core already)."""
 
-    def __init__(self, net: ReaderNet, tokenizer: BertTokenizer, veto: float = 0.0) -> None:
-        self.net = net.eval()
+    def __init__(self, net: Network, tokenizer: BertTokenizer, veto: float = 0.0) -> None:
+        self.net = net.eval() if isinstance(net, torch.nn.Module) else net
         self.tokenizer = tokenizer
         self.veto = veto
         """Below this probability the answerer does not quote a sentence (calibrated through
@@ -134,7 +144,44 @@ def load_reader(weights: Path, card: Path) -> Reader:
     return Reader(net, tokenizer, float(facts["veto"]))
 
 
+class OpenVinoNet:
+    """The reader's network converted for OpenVINO (once, into the encoder cache), called as
+    the PyTorch network is."""
+
+    def __init__(self, weights: Path, cache_dir: Path, precision: Precision) -> None:
+        xml = export(weights, cache_dir, "fp32", lambda: _converted(weights))
+        self.model = compile_model(xml, "fp32" if precision == "fp32" else "auto")
+
+    def __call__(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = self.model({name: tensor.numpy() for name, tensor in inputs.items()})
+        answers, start, end = (torch.from_numpy(out[i]) for i in range(3))
+        return answers, start, end
+
+
+def _converted(weights: Path) -> tuple[Any, list[str]]:
+    """The reader's network as an OpenVINO model, and its input names."""
+    net, tokenizer = load_net(weights)
+    pairs = [
+        ("Who?", "A sentence.", ""),
+        ("Where is it?", "A longer sentence than that.", "Before."),
+    ]
+    example = batch([encode(tokenizer, *pair) for pair in pairs], tokenizer.pad_token_id)
+    return trace(net.eval(), example), list(example)
+
+
 @cache
-def shipped_reader() -> Reader:
-    """The reader shipped with qa-bot, loaded once per process."""
-    return load_reader(WEIGHTS, CARD)
+def shipped_reader(
+    encoder: str = "torch", precision: Precision = "auto", cache_dir: Path | None = None
+) -> Reader:
+    """The reader shipped with qa-bot, run by PyTorch or (``encoder="openvino"``) OpenVINO,
+    loaded once per process."""
+    reader = load_reader(WEIGHTS, CARD)
+    if encoder == "openvino" and cache_dir is not None:
+        precision = "fp32" if precision == "fp32" else "auto"  # int8 is for the embedder
+        reader.net = OpenVinoNet(WEIGHTS, cache_dir, precision)
+    return reader
+
+
+def reader_for(store: StoreSettings) -> Reader:
+    """The shipped reader, run as the store's encoder settings run the embedding model."""
+    return shipped_reader(store.encoder, store.precision, store.encoder_cache)

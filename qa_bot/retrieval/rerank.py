@@ -82,9 +82,9 @@ class ReaderReranker(Reranker):
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store) -> ReaderReranker:
-        from qa_bot.reader.reader import shipped_reader
+        from qa_bot.reader.reader import reader_for
 
-        return cls(shipped_reader())
+        return cls(reader_for(settings.store))
 
     def rerank(self, query: str, vector: list[float], docs: list[Document]) -> list[Document]:
         pairs = [[(s.text, before) for s, before in with_before(chunk_sentences(d))] for d in docs]

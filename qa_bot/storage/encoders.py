@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,49 +32,74 @@ CALIBRATION = 128
 """Sentences run through the model to calibrate int8 activations."""
 
 
-def export(model_path: Path, cache: Path, precision: Precision) -> Path:
-    """The OpenVINO model (``model.xml``) converted from ``model_path`` at ``precision``,
-    made on first use and checked at every use."""
-    source = sha256(model_path / "model.safetensors")
-    variant = "int8" if precision == "int8" else "fp32"  # auto and fp32 differ when compiled
-    target = cache.expanduser() / "encoders" / f"{source[:16]}-{variant}"
+def export(
+    weights: Path, cache: Path, variant: str, convert: Callable[[], tuple[Any, list[str]]]
+) -> Path:
+    """The OpenVINO model (``model.xml``) that ``convert`` makes (with its input names) from
+    ``weights``: made on first use into a folder named for the weights' sha256 and
+    ``variant``, and checked at every use."""
+    import openvino as ov
+
+    target = cache.expanduser() / "encoders" / f"{sha256(weights)[:16]}-{variant}"
     stamp = target / "stamp.json"
     if stamp.is_file():
         facts = json.loads(stamp.read_text(encoding="utf-8"))
         if sha256(target / "model.bin") == facts.get("sha256"):
             return target / "model.xml"
         shutil.rmtree(target)  # a damaged export is made again
-    with Console(stderr=True).status(f"Converting {model_path.name} for OpenVINO ({precision})…"):
-        _convert(model_path, target, variant)
-    return target / "model.xml"
-
-
-def _convert(model_path: Path, target: Path, variant: str) -> None:
-    """Trace the model, quantize it for ``int8``, and move it into ``target`` with its stamp."""
-    import openvino as ov
-
-    model, example = _traced(model_path)
-    if variant == "int8":
-        model = _quantized(model, model_path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    label = f"Converting {weights.parent.name}/{weights.name} for OpenVINO ({variant})…"
+    with Console(stderr=True).status(label), tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        model, inputs = convert()
         work = Path(tmp) / "model"
         work.mkdir()
         ov.save_model(model, work / "model.xml", compress_to_fp16=False)
-        stamp = {
-            "sha256": sha256(work / "model.bin"),
-            "inputs": list(example),
-            "source": str(model_path),
-            "openvino": ov.get_version(),
-        }
-        (work / "stamp.json").write_text(json.dumps(stamp), encoding="utf-8")
-        work.rename(target)
+        facts = {"sha256": sha256(work / "model.bin"), "inputs": inputs, "source": str(weights)}
+        (work / "stamp.json").write_text(json.dumps(facts), encoding="utf-8")
+        try:
+            work.rename(target)
+        except OSError:
+            if not stamp.is_file():
+                raise  # not another process finishing the same conversion first
+    return target / "model.xml"
 
 
-def _traced(model_path: Path) -> tuple[Any, dict[str, Any]]:
-    """The whole sentence-transformers pipeline (encoder, pooling, normalisation) as an
-    OpenVINO model taking the tokenizer's tensors."""
+def compile_model(xml: Path, precision: Precision) -> Any:
+    """``xml`` compiled for this machine's CPU (fp32 forced when asked)."""
     import openvino as ov
+
+    config = {"INFERENCE_PRECISION_HINT": "f32"} if precision == "fp32" else {}
+    try:
+        return ov.Core().compile_model(xml, "CPU", config)
+    except RuntimeError as err:
+        raise QaBotError(
+            f"OpenVINO cannot run the converted model in {xml.parent}: delete that folder to "
+            f"convert it again, or set QA_BOT_STORE__ENCODER=torch ({err})."
+        ) from err
+
+
+def trace(module: Any, example: dict[str, Any]) -> Any:
+    """``module`` (called with ``example``'s tensors by name) as an OpenVINO model whose
+    inputs take any batch size and length."""
+    import openvino as ov
+    import torch
+
+    shapes = [(name, [-1, -1], ov.Type.i64) for name in example]
+    with torch.no_grad(), warnings.catch_warnings():
+        # the tracer warns of shape checks it freezes; they hold for every input (tested)
+        warnings.filterwarnings("ignore", "Converting a tensor to a Python boolean")
+        return ov.convert_model(module, example_input=example, input=shapes)
+
+
+def _embedder(model_path: Path, variant: str) -> tuple[Any, list[str]]:
+    """The embedding model converted, quantized for ``int8``."""
+    model, inputs = _traced(model_path)
+    return (_quantized(model, model_path) if variant == "int8" else model), inputs
+
+
+def _traced(model_path: Path) -> tuple[Any, list[str]]:
+    """The whole sentence-transformers pipeline (encoder, pooling, normalisation) as an
+    OpenVINO model taking the tokenizer's tensors, and their names."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -98,12 +124,7 @@ def _traced(model_path: Path) -> tuple[Any, dict[str, Any]]:
             embedding: torch.Tensor = self.st(features)["sentence_embedding"]
             return embedding
 
-    shapes = [(name, [-1, -1], ov.Type.i64) for name in example]
-    with torch.no_grad(), warnings.catch_warnings():
-        # the tracer warns of shape checks it freezes; they hold for every input (tested)
-        warnings.filterwarnings("ignore", "Converting a tensor to a Python boolean")
-        model = ov.convert_model(Pipeline(), example_input=example, input=shapes)
-    return model, example
+    return trace(Pipeline(), example), list(example)
 
 
 def _quantized(model: Any, model_path: Path) -> Any:
@@ -160,20 +181,16 @@ class OpenVinoEmbeddings(Embeddings):
     def __init__(
         self, model_path: Path, cache: Path, precision: Precision, batch_size: int = 32
     ) -> None:
-        import openvino as ov
-
-        xml = export(model_path, cache, precision)
-        inputs = json.loads(xml.with_name("stamp.json").read_text(encoding="utf-8"))["inputs"]
-        config = {"INFERENCE_PRECISION_HINT": "f32"} if precision == "fp32" else {}
-        try:
-            self.model = ov.Core().compile_model(xml, "CPU", config)
-        except RuntimeError as err:
-            raise QaBotError(
-                f"OpenVINO cannot run the exported model in {xml.parent}: delete that folder "
-                f"to export it again, or set QA_BOT_STORE__ENCODER=torch ({err})."
-            ) from err
+        variant = "int8" if precision == "int8" else "fp32"  # auto: fp32 compiled as it likes
+        xml = export(
+            model_path / "model.safetensors",
+            cache,
+            variant,
+            lambda: _embedder(model_path, variant),
+        )
+        self.model = compile_model(xml, precision)
+        self.inputs = json.loads(xml.with_name("stamp.json").read_text(encoding="utf-8"))["inputs"]
         self.tokenizer = Tokenizer(model_path)
-        self.inputs = list(inputs)
         self.batch_size = batch_size
         self._turn = threading.Lock()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from qa_bot.ingest import ingest
 from qa_bot.retrieval.filters import select_documents
 from qa_bot.retrieval.hybrid import HybridRetriever
 from qa_bot.retrieval.rerank import CrossEncoderReranker, SentenceReranker, make_reranker
-from qa_bot.storage.bm25 import LexicalIndex
+from qa_bot.storage.bm25 import VERSION, LexicalIndex, rowid_of
 from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
 from tests.conftest import write_folder
@@ -94,6 +95,31 @@ def test_bm25_index_is_rebuilt_when_out_of_step(parts: tuple[Store, Path]) -> No
     assert store.keyword_ids() == set()
     store.sync_lexical()
     assert store.keyword_ids() == store.chunk_ids() != set()
+
+
+def test_an_old_bm25_index_is_migrated_on_first_open(parts: tuple[Store, Path]) -> None:
+    store, _ = parts
+    (path,) = (store.settings.data_path / "lexical").glob("*.sqlite")
+    question = "Which supplier makes KX-9043?"
+    wanted = store.keyword_scores(question, sorted(store.chunk_ids()))
+    with sqlite3.connect(path) as db:  # as version 1 wrote it: rowids in insertion order
+        rows = db.execute("SELECT chunk_id, source, metadata, text FROM chunks").fetchall()
+        db.execute("DROP TABLE chunks")
+        db.execute(
+            "CREATE VIRTUAL TABLE chunks USING fts5(chunk_id UNINDEXED, source UNINDEXED, "
+            "metadata UNINDEXED, text, tokenize = 'porter unicode61')"
+        )
+        db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", rows)
+        db.execute("PRAGMA user_version = 0")
+    index = LexicalIndex(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
+        rowids = dict(db.execute("SELECT chunk_id, rowid FROM chunks").fetchall())
+    assert rowids == {chunk_id: rowid_of(chunk_id) for chunk_id in store.chunk_ids()}
+    assert index.scores(question, sorted(store.chunk_ids())) == pytest.approx(wanted)
+    some = sorted(store.chunk_ids())[:2]
+    index.update([], set(some))  # deletes find their rows by id
+    assert index.ids() == store.chunk_ids() - set(some)
 
 
 def test_source_filter_by_file_folder_and_glob(parts: tuple[Store, Path]) -> None:

@@ -33,6 +33,9 @@ ARTICLE = f"corpus/{ARTICLE_FILE}"  # its document name: source "corpus", then t
 ARTIFACTS = REPO / "test-artifacts"  # screenshots, kept by CI
 __all__ = ["free_port"]  # re-exported for the test modules
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium (`make test` installs it); never downloaded
+os.environ.setdefault(  # the OpenVINO conversions of this run, never the user's own cache
+    "QA_BOT_STORE__ENCODER_CACHE", tempfile.mkdtemp(prefix="qa-bot-test-encoders-")
+)
 
 
 def run_cli(*args: str, data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:

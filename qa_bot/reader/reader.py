@@ -150,7 +150,7 @@ class OpenVinoNet:
 
     def __init__(self, weights: Path, cache_dir: Path, precision: Precision) -> None:
         xml = export(weights, cache_dir, "fp32", lambda: _converted(weights))
-        self.model = compile_model(xml, "fp32" if precision == "fp32" else "auto")
+        self.model = compile_model(xml, precision)
 
     def __call__(self, **inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.model({name: tensor.numpy() for name, tensor in inputs.items()})
@@ -177,11 +177,12 @@ def shipped_reader(
     loaded once per process."""
     reader = load_reader(WEIGHTS, CARD)
     if encoder == "openvino" and cache_dir is not None:
-        precision = "fp32" if precision == "fp32" else "auto"  # int8 is for the embedder
         reader.net = OpenVinoNet(WEIGHTS, cache_dir, precision)
     return reader
 
 
 def reader_for(store: StoreSettings) -> Reader:
-    """The shipped reader, run as the store's encoder settings run the embedding model."""
-    return shipped_reader(store.encoder, store.precision, store.encoder_cache)
+    """The shipped reader, run as the store's encoder settings run the embedding model (int8
+    is for the embedding model alone: the reader then runs as ``auto``)."""
+    precision: Precision = "fp32" if store.precision == "fp32" else "auto"
+    return shipped_reader(store.encoder, precision, store.encoder_cache)

@@ -31,13 +31,16 @@ def _create(db: sqlite3.Connection) -> None:
     derived from chunk ids, in one transaction."""
     if db.execute("PRAGMA user_version").fetchone()[0] >= VERSION:
         return
+    db.execute("BEGIN IMMEDIATE")  # one process migrates; the others then find it done
+    if db.execute("PRAGMA user_version").fetchone()[0] >= VERSION:
+        return
     old = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunks'").fetchone()
     if old:
         db.execute("DROP TABLE IF EXISTS chunks_v2")
         db.execute(_TABLE.format(name="chunks_v2"))
         rows = db.execute("SELECT chunk_id, source, metadata, text FROM chunks")
         db.executemany(
-            "INSERT INTO chunks_v2 (rowid, chunk_id, source, metadata, text) "
+            "INSERT OR REPLACE INTO chunks_v2 (rowid, chunk_id, source, metadata, text) "
             "VALUES (?, ?, ?, ?, ?)",
             ((rowid_of(row[0]), *row) for row in rows.fetchall()),
         )
@@ -63,7 +66,8 @@ def _in(column: str, values: Iterable[str] | None) -> tuple[str, list[str]]:
 
 def _insert(db: sqlite3.Connection, chunks: list[Document]) -> None:
     db.executemany(
-        "INSERT INTO chunks (rowid, chunk_id, source, metadata, text) VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO chunks (rowid, chunk_id, source, metadata, text) "
+        "VALUES (?, ?, ?, ?, ?)",
         [
             (
                 rowid_of(c.id or ""),
@@ -108,7 +112,8 @@ class LexicalIndex:
         """Add chunks and remove others by id, in one transaction."""
         with connect(self.path) as db:
             db.executemany(
-                "DELETE FROM chunks WHERE rowid = ?", [(rowid_of(i),) for i in sorted(removed)]
+                "DELETE FROM chunks WHERE rowid = ? AND chunk_id = ?",
+                [(rowid_of(i), i) for i in sorted(removed)],
             )
             _insert(db, added)
 
@@ -135,7 +140,7 @@ class LexicalIndex:
         query = match_query(question)
         if not query or not ids:
             return {}
-        sql = "SELECT chunk_id, -bm25(chunks) FROM chunks WHERE chunks MATCH ? AND rowid = ?"
+        sql = "SELECT -bm25(chunks) FROM chunks WHERE chunks MATCH ? AND rowid = ? AND chunk_id = ?"
         with connect(self.path) as db:  # one row looked up per id, not the whole match read
-            found = (db.execute(sql, (query, rowid_of(i))).fetchone() for i in dict.fromkeys(ids))
-            return {row[0]: row[1] for row in found if row is not None}
+            found = {i: db.execute(sql, (query, rowid_of(i), i)).fetchone() for i in set(ids)}
+        return {i: row[0] for i, row in found.items() if row is not None}

@@ -1,8 +1,10 @@
 """Run the bundled sentence-transformers model with OpenVINO instead of PyTorch.
 
 The model is converted once from its own weights into the cache (``<cache>/encoders/``), in a
-folder named for the weights' sha256 and the precision, so new weights get a new export; a
-stamp beside it holds the sha256 of the converted weights, checked at every load. ``auto``
+folder named for the weights' sha256, the variant and ``CONVERSION``, so new weights get a new
+export; a stamp beside it holds the sha256 of the converted weights, checked at every load (a
+damaged export is converted again). One process converts at a time (a lock file). OpenVINO's
+and NNCF's usage statistics are switched off: their telemetry package is never imported. ``auto``
 lets OpenVINO choose (bf16 on CPUs with AMX or AVX-512 BF16, fp32 elsewhere); ``int8``
 quantizes weights and activations, calibrated on sentences of Python's own documentation
 (``pydoc_data``, part of every CPython).
@@ -10,11 +12,14 @@ quantizes weights and activations, calibrated on sentences of Python's own docum
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import shutil
+import sys
 import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +32,11 @@ from rich.console import Console
 from qa_bot.errors import QaBotError
 from qa_bot.storage.digest import sha256
 
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # no phoning home
+
 Precision = Literal["auto", "fp32", "int8"]
+CONVERSION = 1
+"""Bumped when the conversion itself changes, so older exports are not reused."""
 CALIBRATION = 128
 """Sentences run through the model to calibrate int8 activations."""
 
@@ -38,30 +47,56 @@ def export(
     """The OpenVINO model (``model.xml``) that ``convert`` makes (with its input names) from
     ``weights``: made on first use into a folder named for the weights' sha256 and
     ``variant``, and checked at every use."""
+    folder = cache.expanduser() / "encoders"
+    target = folder / f"{sha256(weights)[:16]}-{variant}-v{CONVERSION}"
+    if _intact(target):
+        return target / "model.xml"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / ".lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be converting it right now
+            if not _intact(target):
+                _discard(target)
+                label = f"Converting {weights.parent.name} for OpenVINO ({variant}), once…"
+                with Console(stderr=True).status(label):
+                    _convert(target, convert)
+    except (OSError, RuntimeError, ValueError) as err:
+        raise QaBotError(
+            f"The model could not be converted for OpenVINO into {folder} ({err}): make that "
+            "folder writable (QA_BOT_STORE__ENCODER_CACHE), or set QA_BOT_STORE__ENCODER=torch."
+        ) from err
+    return target / "model.xml"
+
+
+def _intact(target: Path) -> bool:
+    """True when ``target`` holds a whole export whose weights match its stamp."""
+    try:
+        facts = json.loads((target / "stamp.json").read_text(encoding="utf-8"))
+        return bool(facts["sha256"] == sha256(target / "model.bin"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _discard(target: Path) -> None:
+    """Remove a damaged or partial export (renamed first, so no reader sees half of it)."""
+    if target.exists():
+        doomed = target.with_name(f".discarded-{uuid.uuid4().hex}")
+        target.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _convert(target: Path, convert: Callable[[], tuple[Any, list[str]]]) -> None:
+    """Run ``convert`` and move its model, with a stamp, into ``target`` in one rename."""
     import openvino as ov
 
-    target = cache.expanduser() / "encoders" / f"{sha256(weights)[:16]}-{variant}"
-    stamp = target / "stamp.json"
-    if stamp.is_file():
-        facts = json.loads(stamp.read_text(encoding="utf-8"))
-        if sha256(target / "model.bin") == facts.get("sha256"):
-            return target / "model.xml"
-        shutil.rmtree(target)  # a damaged export is made again
-    target.parent.mkdir(parents=True, exist_ok=True)
-    label = f"Converting {weights.parent.name}/{weights.name} for OpenVINO ({variant})…"
-    with Console(stderr=True).status(label), tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".converting-") as tmp:
         model, inputs = convert()
         work = Path(tmp) / "model"
         work.mkdir()
         ov.save_model(model, work / "model.xml", compress_to_fp16=False)
-        facts = {"sha256": sha256(work / "model.bin"), "inputs": inputs, "source": str(weights)}
+        facts = {"sha256": sha256(work / "model.bin"), "inputs": inputs, "openvino": ov.__version__}
         (work / "stamp.json").write_text(json.dumps(facts), encoding="utf-8")
-        try:
-            work.rename(target)
-        except OSError:
-            if not stamp.is_file():
-                raise  # not another process finishing the same conversion first
-    return target / "model.xml"
+        work.rename(target)
 
 
 def compile_model(xml: Path, precision: Precision) -> Any:
@@ -181,13 +216,14 @@ class OpenVinoEmbeddings(Embeddings):
     def __init__(
         self, model_path: Path, cache: Path, precision: Precision, batch_size: int = 32
     ) -> None:
+        weights = model_path / "model.safetensors"
+        if not weights.is_file():
+            raise QaBotError(
+                f"OpenVINO converts a model from its model.safetensors, which {model_path} "
+                "lacks: set QA_BOT_STORE__ENCODER=torch for this model."
+            )
         variant = "int8" if precision == "int8" else "fp32"  # auto: fp32 compiled as it likes
-        xml = export(
-            model_path / "model.safetensors",
-            cache,
-            variant,
-            lambda: _embedder(model_path, variant),
-        )
+        xml = export(weights, cache, variant, lambda: _embedder(model_path, variant))
         self.model = compile_model(xml, precision)
         self.inputs = json.loads(xml.with_name("stamp.json").read_text(encoding="utf-8"))["inputs"]
         self.tokenizer = Tokenizer(model_path)
@@ -205,6 +241,7 @@ class OpenVinoEmbeddings(Embeddings):
                 rows = order[start : start + self.batch_size]
                 encoded = self.tokenizer([texts[i] for i in rows])
                 out = self.model({name: encoded[name] for name in self.inputs})[0]
+                out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
                 if vectors.shape[1] == 0:
                     vectors = np.empty((len(texts), out.shape[1]), dtype=np.float32)
                 vectors[rows] = out

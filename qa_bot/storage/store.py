@@ -139,6 +139,36 @@ def _chroma_client(settings: Settings) -> ClientAPI:
     return client
 
 
+def _metadata(client: ClientAPI, name: str) -> dict[str, Any] | None:
+    """The metadata of collection ``name``; None when it does not exist yet."""
+    if name not in {c.name for c in client.list_collections()}:
+        return None
+    return dict(client.get_collection(name).metadata or {})
+
+
+def _check_made_alike(settings: Settings, facts: dict[str, Any] | None) -> None:
+    """Refuse an index whose vectors another embedding model or runner made."""
+    if facts is None:
+        return
+    built_with, wanted = facts.get("embedding_model"), settings.store.embedding_model
+    if built_with != wanted:
+        raise IndexNotReadyError(
+            f"The index in {settings.data_path} was built with the embedding model "
+            f"'{built_with}', not '{wanted}': run `qa-bot ingest --rebuild`."
+        )
+    runner = str(facts.get("runner", "torch"))  # indexes older than the runner setting
+    if runner != settings.store.runner:
+        encoder, _, precision = runner.partition("-")
+        keep = f"QA_BOT_STORE__ENCODER={encoder}" + (
+            f" and QA_BOT_STORE__PRECISION={precision}" if precision else ""
+        )
+        raise IndexNotReadyError(
+            f"The index in {settings.data_path} was embedded by {runner}, not "
+            f"{settings.store.runner}: run `qa-bot ingest --rebuild` to embed it again, or set "
+            f"{keep} to keep using it."
+        )
+
+
 class Store:
     """Chunks with their vectors (Chroma), keywords (BM25) and sentence vectors (cached)."""
 
@@ -197,27 +227,13 @@ class Store:
         any_model: bool = False,
     ) -> Store:
         """Connect to (or create) the index described by ``settings``; ``any_model`` opens an
-        index built with another embedding model or encoder (only to rebuild it)."""
-        embeddings = embeddings or load_embeddings(settings.store)
+        index built with another embedding model or encoder (only to rebuild it). The check
+        comes before the model loads."""
         client = _chroma_client(settings)
         name = _active_collection(settings)
-        store = cls(settings, embeddings, client, name)
-        facts = client.get_collection(name).metadata or {}
-        built_with = facts.get("embedding_model")
-        wanted = settings.store.embedding_model
-        if built_with != wanted and not any_model:
-            raise IndexNotReadyError(
-                f"The index in {settings.data_path} was built with the embedding model "
-                f"'{built_with}', not '{wanted}': run `qa-bot ingest --rebuild`."
-            )
-        runner = facts.get("runner", "torch")  # indexes older than the runner setting
-        if runner != settings.store.runner and not any_model:
-            raise IndexNotReadyError(
-                f"The index in {settings.data_path} was embedded by {runner}, not "
-                f"{settings.store.runner} (their vectors differ slightly): run `qa-bot ingest "
-                "--rebuild`, or set QA_BOT_STORE__ENCODER and QA_BOT_STORE__PRECISION back."
-            )
-        return store
+        if not any_model:
+            _check_made_alike(settings, _metadata(client, name))
+        return cls(settings, embeddings or load_embeddings(settings.store), client, name)
 
     # reading
 

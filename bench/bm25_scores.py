@@ -1,5 +1,5 @@
-"""Why retrieve+rerank slows down at 100k chunks: the reranker's BM25 scores of 20 candidates
-(``LexicalIndex.scores``) against BM25's own top-20 search, on a 100k-chunk FTS5 index.
+"""Where retrieve+rerank spends its BM25 time at 100k chunks: the reranker's BM25 scores of 20
+candidates (``LexicalIndex.scores``, one row lookup each) against BM25's own top-20 search.
 
     .venv/bin/python -m bench.bm25_scores      # about 2 minutes; needs python3.11-doc
 

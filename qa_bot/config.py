@@ -46,7 +46,8 @@ class StoreSettings(Section):
     embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
     encoder: Literal["torch", "openvino"] = Field(
         "openvino",
-        description="What runs the embedding model: PyTorch, or OpenVINO (converted once from "
+        description="What runs the embedding model and the reader: PyTorch, or OpenVINO "
+        "(converted once from "
         "the same weights into encoder_cache; faster on CPU). An index keeps the encoder it "
         "was built with: changing it needs `qa-bot ingest --rebuild`.",
     )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from langchain_core.documents import Document
 from pydantic import ValidationError
 
 from qa_bot.errors import QaBotError
@@ -95,6 +96,31 @@ def test_bm25_index_is_rebuilt_when_out_of_step(parts: tuple[Store, Path]) -> No
     assert store.keyword_ids() == set()
     store.sync_lexical()
     assert store.keyword_ids() == store.chunk_ids() != set()
+
+
+def test_the_reranker_reuses_the_first_stage_bm25_scores(parts: tuple[Store, Path]) -> None:
+    store, _ = parts
+    retriever = HybridRetriever(store=store, k=5, reranker=SentenceReranker(store))
+    fused = retriever._first_stage(RARE)
+    carried = {d.id: d.metadata["bm25"] for d in fused if "bm25" in d.metadata}
+    lexical = {d.id for d in store.keyword_search(RARE, retriever.candidates)}
+    assert set(carried) == lexical & {d.id for d in fused}  # dense found most of them first
+    assert carried == pytest.approx(store.keyword_scores(RARE, list(carried)))
+    bare = [
+        Document(id=d.id, page_content=d.page_content, metadata=without(d.metadata, "bm25"))
+        for d in fused
+    ]
+    vector = store.embeddings.embed_query(RARE)
+    reused = SentenceReranker(store).rerank(RARE, vector, fused)
+    looked_up = SentenceReranker(store).rerank(RARE, vector, bare)  # every score looked up
+    assert [d.id for d in reused] == [d.id for d in looked_up]
+    assert [d.metadata["rerank"] for d in reused] == pytest.approx(
+        [d.metadata["rerank"] for d in looked_up]
+    )
+
+
+def without(metadata: dict[str, object], key: str) -> dict[str, object]:
+    return {k: v for k, v in metadata.items() if k != key}
 
 
 def test_an_old_bm25_index_is_migrated_on_first_open(parts: tuple[Store, Path]) -> None:

@@ -67,7 +67,8 @@ class HybridRetriever(StoreSearch):
         return cls(store=store, **{**fields, **overrides})
 
     def _first_stage(self, query: str, **kwargs: Any) -> list[Document]:
-        """Candidates from dense search, BM25, or both fused (LangChain's weighted RRF)."""
+        """Candidates from dense search, BM25, or both fused (LangChain's weighted RRF); those
+        BM25 found carry their ``bm25`` score."""
         dense = DenseRetriever(store=self.store, k=self.candidates)
         lexical = LexicalRetriever(store=self.store, k=self.candidates)
         chosen: dict[Mode, list[BaseRetriever]] = {
@@ -76,12 +77,21 @@ class HybridRetriever(StoreSearch):
             "hybrid": [dense, lexical],
         }
         retrievers = [r.bind(**kwargs) for r in chosen[self.mode]]
+        lists = [retriever.invoke(query) for retriever in retrievers]
         fused = EnsembleRetriever(
             retrievers=retrievers,
             weights=[1 / len(retrievers)] * len(retrievers),
             id_key="chunk_id",
-        )
-        return fused.invoke(query)
+        ).weighted_reciprocal_rank(lists)
+        keyword = {d.id: d.metadata["bm25"] for d in lists[-1]} if self.mode != "dense" else {}
+        return [  # a chunk dense search also found keeps its BM25 score: the reranker reuses it
+            Document(
+                id=d.id, page_content=d.page_content, metadata={**d.metadata, "bm25": keyword[d.id]}
+            )
+            if d.id in keyword
+            else d
+            for d in fused
+        ]
 
     def search(
         self, query: str, k: int, only: list[str] | None, vector: list[float] | None
@@ -97,3 +107,12 @@ class HybridRetriever(StoreSearch):
             vectors = np.array([by_id[d.id or ""] for d in docs])
             docs = _mmr(docs, vectors, k, self.mmr_lambda)
         return docs[:k]
+
+
+def _with_bm25(doc: Document, keyword: dict[str | None, float]) -> Document:
+    """``doc`` with the BM25 score the first stage gave it (a chunk dense search found first
+    keeps it too), so the reranker need not look it up again."""
+    if doc.id not in keyword or "bm25" in doc.metadata:
+        return doc
+    metadata = {**doc.metadata, "bm25": keyword[doc.id]}
+    return Document(id=doc.id, page_content=doc.page_content, metadata=metadata)

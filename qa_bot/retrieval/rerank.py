@@ -57,7 +57,11 @@ class SentenceReranker(Reranker):
             return []
         ids = [doc.id or "" for doc in docs]
         query_vector = np.asarray(vector)
-        keywords = self.store.keyword_scores(query, ids)
+        known: dict[str, float] = {
+            doc.id or "": doc.metadata["bm25"] for doc in docs if "bm25" in doc.metadata
+        }
+        looked_up = self.store.keyword_scores(query, [i for i in ids if i not in known])
+        keywords = {**known, **looked_up}  # the first stage's BM25 scores, the rest looked up
         top_keywords = max(keywords.values(), default=0.0) or 1.0
         sentences = [[s.text for s in chunk_sentences(doc)] for doc in docs]
         flat = [text for texts in sentences for text in texts]

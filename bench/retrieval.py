@@ -19,7 +19,7 @@ import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +43,7 @@ SQUAD = REPO.parent / "shared" / "benchmarks" / "squad2-dev-rhine.json"
 # Real English prose that is not about the Rhine: the default corpus plus the long descriptions
 # (READMEs) of pinned dependencies, as they ship in the installed packages.
 DISTRACTOR_PACKAGES = ["chromadb", "gradio", "langchain-core", "pydantic", "rich", "typer"]
-CONFIGS = ["dense", "bm25", "hybrid", "hybrid+rerank", "hybrid+reader"]
+CONFIGS = ("dense", "bm25", "hybrid", "hybrid+rerank", "hybrid+reader")
 """First-stage modes, then "+rerank" for the sentence reranker or "+reader" for the reader's."""
 console = Console()
 
@@ -107,7 +107,7 @@ def rank_of(gold: str, docs: Iterable) -> int | None:
 
 
 def quality(
-    store: Store, questions: list[SquadQuestion], prefix: str, configs: list[str] = CONFIGS
+    store: Store, questions: list[SquadQuestion], prefix: str, configs: Sequence[str] = CONFIGS
 ) -> list[Row]:
     """hit@1, hit@5, MRR@10, nDCG@10 per configuration (one relevant document per question)."""
     rows = []

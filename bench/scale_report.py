@@ -116,8 +116,9 @@ def ingest_section(results: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     labels = {
-        "raw": "raw `encode` of qa-bot's chunks, batch 32 (the limit)",
-        "peer": "naive peer: `RecursiveCharacterTextSplitter` + `Chroma.from_documents`",
+        "raw": "raw encode of qa-bot's chunks by its encoder (OpenVINO), batch 32 (the limit)",
+        "peer": "naive peer: `RecursiveCharacterTextSplitter` + `Chroma.from_documents`, "
+        "sentence-transformers on PyTorch",
         "qabot": "qa-bot ingest: chunks, vectors, BM25, records, catalog",
     }
     for name, label in labels.items():
@@ -223,19 +224,33 @@ def floors_section(results: dict[str, Any]) -> list[str]:
     """Each floor of the benchmark, held or missed, and what profiling found for a miss."""
     ingest, query, serve = results["ingest"], results["query"], results["serve"]
     raw, peer, ours = (ingest[n]["seconds"] for n in ("raw", "peer", "qabot"))
+    rate_peer = ingest["peer"]["chunks"] / peer
+    rate_ours = ingest["qabot"]["chunks"] / ours
     biggest = max(r["size"] for r in query.values())
     rerank = max(r["rerank_warm"]["p95_ms"] for r in query.values() if r["size"] == biggest)
+    cold = max(r["rerank_cold"]["p95_ms"] for r in query.values() if r["size"] == 10_000)
+    asks = serve["ask"]["requests"]["/api/ask"]
     checks = [
         ("ingest at least 90% of the raw encode rate", raw / ours >= 0.9, f"{raw / ours:.0%}"),
         (
-            "ingest faster than the naive peer (same corpus)",
-            ours < peer,
-            f"{ours:.0f} s vs {peer:.0f} s",
+            "ingest at least 1.5× the naive peer's chunks/s (same corpus)",
+            rate_ours >= 1.5 * rate_peer,
+            f"{rate_ours / rate_peer:.2f}× ({rate_ours:.1f} vs {rate_peer:.1f} chunks/s)",
         ),
         (
             f"retrieve+rerank p95 under {FLOOR_MS} ms at {biggest:,}",
             rerank < FLOOR_MS,
             f"{rerank:.0f} ms",
+        ),
+        (
+            "retrieve+rerank p95 under 300 ms at 10,000 right after an ingest (cold)",
+            cold < 300,
+            f"{cold:.0f} ms",
+        ),
+        (
+            "32 clients on /api/ask: at least 8 answers/s, p95 under 5 s",
+            asks["per_s"] >= 8 and asks["p95_ms"] < 5000,
+            f"{asks['per_s']:.1f}/s, p95 {asks['p95_ms'] / 1000:.1f} s",
         ),
         (
             "serving RSS under 3 GiB",
@@ -255,24 +270,38 @@ def floors_section(results: dict[str, Any]) -> list[str]:
     ]
     lines += [
         "",
-        "What profiling found where a floor is missed:",
-        "",
-        f"- *Peer.* qa-bot's pipeline costs nothing on top of the encode ({raw / ours:.0%} of "
-        "the raw rate: reading and splitting run in a thread beside the model). The gap is in "
-        f"what is encoded: the raw encode of qa-bot's own chunks takes {raw:.0f} s, longer than "
-        f"the peer's whole pipeline ({peer:.0f} s). qa-bot packs whole sentences up to 800 "
-        "characters; the peer's splitter cuts at blank lines first, so from the same text it "
-        f"makes more chunks ({ingest['peer']['chunks']:,} vs {ingest['qabot']['chunks']:,}) that "
-        "are shorter and cheaper to encode in all.",
-        "- *100k latency.* Retrieve alone grows with the index (dense HNSW plus BM25 over every "
-        "matching row); the reranker adds BM25 scores of its 20 candidates, and SQLite FTS5 "
-        "evaluates the full-text match over every matching row before filtering by id. "
-        "`python -m bench.bm25_scores` isolates it on a 100k FTS5 index. Since BM25 schema "
-        "version 2 each chunk's row is a hash of its id, so the scores of 20 ids are 20 row "
-        "lookups (p50 100 → 49 ms there); reusing the first stage's BM25 scores is the next "
-        "step.",
+        "Where a floor is missed:",
         "",
     ]
+    if raw / ours < 0.9:
+        lines.append(
+            f"- *Raw rate.* qa-bot's ingest takes {ours - raw:.0f} s beyond the encode of its "
+            f"chunks ({raw / ours:.0%} of the raw rate). Reading and splitting run in a thread "
+            "beside the model, and BM25, Chroma's writes and the records follow each batch; "
+            "with the encoder this fast they no longer hide behind it. Not profiled yet."
+        )
+    if rerank >= FLOOR_MS:
+        first = max(r["retrieve"]["p95_ms"] for r in query.values() if r["size"] == biggest)
+        lines.append(
+            f"- *{biggest:,} latency.* Retrieval alone takes p95 {first:.0f} ms there: dense "
+            "HNSW plus BM25's own top-20 search, which reads every row matching any word of the "
+            "question (`python -m bench.bm25_scores` isolates it). The reranker reuses the first "
+            "stage's BM25 scores and looks the rest up by row (BM25 schema version 2), so what "
+            "is left to cut is the first stage's BM25 search itself."
+        )
+    if cold >= 300:
+        lines.append(
+            "- *Cold.* The first questions after an ingest embed the sentences of every chunk "
+            "they read (sentence vectors are derived when a chunk is first read, not at "
+            "ingest). OpenVINO made that cheaper; deriving them at ingest, or warming them in "
+            "`serve` right after one, is still to do."
+        )
+    if not (asks["per_s"] >= 8 and asks["p95_ms"] < 5000):
+        lines.append(
+            "- *Load.* 32 clients share two cores; every answer runs the embedding model, "
+            "the reranker and the reader, one call at a time each, and the cache starts cold."
+        )
+    lines.append("")
     return lines
 
 

@@ -139,7 +139,7 @@ def _traced(model_path: Path) -> tuple[Any, list[str]]:
     from sentence_transformers import SentenceTransformer
 
     st = SentenceTransformer(str(model_path), device="cpu", local_files_only=True).eval()
-    features = st.tokenize(["A first sentence.", "A second, longer sentence to pad."])
+    features = st.preprocess(["A first sentence.", "A second, longer sentence to pad."])
     example = {k: v for k, v in features.items() if isinstance(v, torch.Tensor)}
 
     class Pipeline(torch.nn.Module):

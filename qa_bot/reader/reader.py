@@ -118,12 +118,20 @@ def load_net(weights: Path | None = None) -> tuple[ReaderNet, BertTokenizer]:
         )
     else:
         net.load_state_dict({k: v.float() for k, v in load_file(weights).items()})
-    tokenizer = BertTokenizer.from_pretrained(base, local_files_only=True)
-    return net, tokenizer
+    return net, _tokenizer()
 
 
-def load_reader(weights: Path, card: Path) -> Reader:
-    """A trained reader, its weights checked against the card's sha256."""
+def _tokenizer() -> BertTokenizer:
+    """The reader's tokenizer: all-MiniLM-L6-v2's."""
+    tokenizer: BertTokenizer = BertTokenizer.from_pretrained(
+        base_model_path(), local_files_only=True
+    )
+    return tokenizer
+
+
+def checked_veto(weights: Path, card: Path) -> float:
+    """The calibrated veto of trained ``weights``, once they are checked against the card's
+    sha256."""
     if not weights.is_file() or not card.is_file():
         raise QaBotError(
             f"The reader's weights are missing ({weights.name}): reinstall qa-bot, or run "
@@ -140,8 +148,14 @@ def load_reader(weights: Path, card: Path) -> Reader:
             f"The reader's card ({card.name}) has no calibrated veto: run `python -m "
             "qa_bot.reader.calibrate` (part of `make train-reader`)."
         )
+    return float(facts["veto"])
+
+
+def load_reader(weights: Path, card: Path) -> Reader:
+    """A trained reader run by PyTorch, its weights checked against the card's sha256."""
+    veto = checked_veto(weights, card)
     net, tokenizer = load_net(weights)
-    return Reader(net, tokenizer, float(facts["veto"]))
+    return Reader(net, tokenizer, veto)
 
 
 class OpenVinoNet:
@@ -175,10 +189,10 @@ def shipped_reader(
 ) -> Reader:
     """The reader shipped with qa-bot, run by PyTorch or (``encoder="openvino"``) OpenVINO,
     loaded once per process."""
-    reader = load_reader(WEIGHTS, CARD)
-    if encoder == "openvino" and cache_dir is not None:
-        reader.net = OpenVinoNet(WEIGHTS, cache_dir, precision)
-    return reader
+    if encoder != "openvino" or cache_dir is None:
+        return load_reader(WEIGHTS, CARD)
+    veto = checked_veto(WEIGHTS, CARD)  # the PyTorch network is never built
+    return Reader(OpenVinoNet(WEIGHTS, cache_dir, precision), _tokenizer(), veto)
 
 
 def reader_for(store: StoreSettings) -> Reader:

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.documents import Document
-from langchain_core.runnables import Runnable, RunnablePassthrough
 
 from qa_bot.answer import Answerer
 from qa_bot.answer.verify import without_instructions
-from qa_bot.config import Settings
+from qa_bot.config import MAX_TOP_K, MIN_TOP_K, Settings
 from qa_bot.errors import BadQuestionError, IndexNotReadyError
 from qa_bot.followup import History
 from qa_bot.records import Answer
@@ -40,44 +39,62 @@ def check_question(question: str, limit: int) -> str:
     return question
 
 
+def check_top_k(top_k: int | None, default: int) -> int:
+    """``top_k`` (default: the configured one) when it is within bounds; otherwise a
+    user-facing error."""
+    if top_k is None:
+        return default
+    if not MIN_TOP_K <= top_k <= MAX_TOP_K:
+        raise BadQuestionError(
+            f"top_k must be between {MIN_TOP_K} and {MAX_TOP_K} chunks (it was {top_k})."
+        )
+    return top_k
+
+
 class QaChain:
     """Retrieval and answering over one store; build once, call from any face or thread.
 
-    Every call takes the question, optionally the chat ``history`` (a follow-up is made
-    standalone before retrieval) and ``only`` (file, folder or glob filters).
+    Every call takes the question and, optionally, the chat ``history`` (a follow-up is made
+    standalone before retrieval), ``only`` (file, folder or glob filters), ``top_k`` (chunks
+    handed to the answerer) and ``answerer`` (a registered name): per-call options, so no call
+    builds a chain. Answerers and rerankers are built once, on first use, and kept by name.
     """
 
     def __init__(
         self,
         store: Store,
         settings: Settings | None = None,
-        answerer: Answerer | None = None,
         _rerankers: dict[str, Reranker | None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or store.settings
-        self.answerer: Answerer = answerer or ANSWERERS.get(self.settings.answer.generator)(
-            self.settings, store
-        )
         self._rerankers = {} if _rerankers is None else _rerankers  # shared by every variant
+        self._answerers: dict[str, Answerer] = {}
         self._variants: dict[str, QaChain] = {}
         store.sync_lexical()
         self.retriever = HybridRetriever.from_settings(
             store, self.settings, reranker=self._reranker()
         )
-        self.runnable: Runnable[dict[str, Any], dict[str, Any]] = RunnablePassthrough.assign(
-            chunks=lambda x: self.retriever.invoke(x["question"], only=x["only"])
-        ) | RunnablePassthrough.assign(
-            answer=lambda x: without_instructions(self.answerer.answer(x["question"], x["chunks"]))
-        )
+
+    @property
+    def answerer(self) -> Answerer:
+        """The configured answerer."""
+        return self.answerer_named(None)
+
+    def answerer_named(self, name: str | None) -> Answerer:
+        """The answerer registered as ``name`` (default: the configured one), built once."""
+        name = ANSWERERS.check(name or self.settings.answer.generator)
+        if name not in self._answerers:
+            self._answerers[name] = ANSWERERS.get(name)(self.settings, self.store)
+        return self._answerers[name]
 
     def swap(self, store: Store) -> None:
         """Answer from ``store`` from now on (after a rebuild); calls under way finish on the
         old one."""
         self._rerankers.clear()
+        self._answerers.clear()
         self._variants.clear()
         self.store = store
-        self.answerer = ANSWERERS.get(self.settings.answer.generator)(self.settings, store)
         self.retriever = HybridRetriever.from_settings(
             store, self.settings, reranker=self._reranker()
         )
@@ -90,9 +107,9 @@ class QaChain:
         return self._rerankers[name]
 
     def variant(self, **sections: dict[str, Any]) -> QaChain:
-        """This chain with some settings changed (``retrieval={"top_k": 3}``,
-        ``answer={"generator": "openai"}``…), on the same store and rerankers; built once per
-        combination."""
+        """This chain with some settings changed (``retrieval={"mode": "bm25"}``,
+        ``openai={"timeout": 5}``…), on the same store and rerankers; built once per
+        combination. Per-question options (``top_k``, ``answerer``) need no variant."""
         settings = self.settings.updated(**sections)
         if settings == self.settings:
             return self
@@ -101,9 +118,12 @@ class QaChain:
             self._variants[key] = QaChain(self.store, settings, _rerankers=self._rerankers)
         return self._variants[key]
 
-    def standalone(self, question: str, history: History | None = None) -> str:
+    def standalone(
+        self, question: str, history: History | None = None, answerer: str | None = None
+    ) -> str:
         """The question as retrieval sees it; raises a user-facing error when it cannot be
-        asked (empty, too long, or nothing indexed yet)."""
+        asked (empty, too long, or nothing indexed yet). The history is cut here, once, to
+        the last ``answer.max_history_turns`` turns."""
         answer = self.settings.answer
         question = check_question(question, answer.max_question_chars)
         if self.store.count() == 0:
@@ -114,33 +134,73 @@ class QaChain:
         recent = [
             (_INVISIBLE.sub("", user), reply and _INVISIBLE.sub("", reply)) for user, reply in turns
         ]
-        return self.answerer.standalone(question, recent, answer.max_history_turns)
+        return self.answerer_named(answerer).standalone(question, recent)
+
+    def _prepare(
+        self,
+        question: str,
+        history: History | None,
+        only: list[str] | None,
+        top_k: int | None,
+        answerer: str | None,
+    ) -> tuple[str, list[Document], Answerer]:
+        """The one route every call takes: the options checked, the question made standalone,
+        the chunks retrieved; returns them with the answerer that will write the answer."""
+        k = check_top_k(top_k, self.settings.retrieval.top_k)
+        chosen = self.answerer_named(answerer)
+        query = self.standalone(question, history, answerer)
+        return query, self.retriever.invoke(query, k=k, only=only), chosen
 
     def ask(
-        self, question: str, history: History | None = None, only: list[str] | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        only: list[str] | None = None,
+        *,
+        top_k: int | None = None,
+        answerer: str | None = None,
     ) -> Answer:
         """Answer one question."""
-        result: Answer = self.trace(question, history, only)["answer"]
+        result: Answer = self.trace(question, history, only, top_k=top_k, answerer=answerer)[
+            "answer"
+        ]
         return result
 
     def trace(
-        self, question: str, history: History | None = None, only: list[str] | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        only: list[str] | None = None,
+        *,
+        top_k: int | None = None,
+        answerer: str | None = None,
     ) -> dict[str, Any]:
         """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
-        query = self.standalone(question, history)
-        return self.runnable.invoke({"question": query, "only": only})
+        query, chunks, chosen = self._prepare(question, history, only, top_k, answerer)
+        answer = without_instructions(chosen.answer(query, chunks))
+        return {"question": query, "chunks": chunks, "answer": answer}
 
     def retrieve(
-        self, question: str, history: History | None = None, only: list[str] | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        only: list[str] | None = None,
+        *,
+        top_k: int | None = None,
     ) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
-        return self.retriever.invoke(self.standalone(question, history), only=only)
+        return self._prepare(question, history, only, top_k, None)[1]
 
     def stream(
-        self, question: str, history: History | None = None, only: list[str] | None = None
+        self,
+        question: str,
+        history: History | None = None,
+        only: list[str] | None = None,
+        *,
+        top_k: int | None = None,
+        answerer: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
-        query = self.standalone(question, history)
-        chunks = self.retriever.invoke(query, only=only)
-        for piece in self.answerer.stream(query, chunks):
+        query, chunks, chosen = self._prepare(question, history, only, top_k, answerer)
+        for piece in chosen.stream(query, chunks):
             yield without_instructions(piece) if isinstance(piece, Answer) else piece

@@ -22,6 +22,8 @@ from qa_bot.registry import ANSWERERS, RERANKERS
 ENV_PREFIX = "QA_BOT_"
 ENV_NESTING = "__"
 CONFIG_FILE = "qa-bot.toml"
+MIN_TOP_K, MAX_TOP_K = 1, 50
+"""Bounds of the chunks handed to the answerer, in settings and per question."""
 
 
 class Section(BaseModel):
@@ -152,7 +154,7 @@ class RetrievalSettings(Section):
     mmr_lambda: float | None = Field(
         None, ge=0, le=1, description="Set (e.g. 0.7) to diversify the top-k with MMR."
     )
-    top_k: int = Field(5, ge=1, le=50, description="Chunks handed to the answerer.")
+    top_k: int = Field(5, ge=MIN_TOP_K, le=MAX_TOP_K, description="Chunks handed to the answerer.")
 
     @field_validator("reranker")
     @classmethod

@@ -9,6 +9,15 @@ class BadQuestionError(QaBotError):
     """The question is empty or too long."""
 
 
+class UnknownNameError(QaBotError, ValueError):
+    """A name no registry knows (an answerer, a reranker, a loader); a ValueError too, so a
+    setting naming one fails validation."""
+
+
+class ForbiddenError(QaBotError):
+    """The caller's role does not allow what was asked."""
+
+
 class CorpusError(QaBotError):
     """The corpus folder cannot be read or holds nothing to ingest."""
 

@@ -29,14 +29,15 @@ def needs_context(question: str) -> bool:
     return not key_terms(question) and len(own) < MIN_OWN_WORDS
 
 
-def standalone_question(question: str, history: History, max_turns: int = 4) -> str:
-    """``question`` alone, or followed by the content words of the last ``max_turns`` user
-    questions (most recent first) when it needs them."""
+def standalone_question(question: str, history: History) -> str:
+    """``question`` alone, or followed by the content words of the user questions of
+    ``history`` (most recent first; the chain has cut it to the turns allowed) when it needs
+    them."""
     if not history or not needs_context(question):
         return question
     present = {w.lower() for w in words(question)}
     carried: list[str] = []
-    for user, _ in reversed(history[-max_turns:]):
+    for user, _ in reversed(history):
         for word in words(user):
             lower = word.lower()
             if lower in STOPWORDS or lower in ANAPHORA or lower in present:

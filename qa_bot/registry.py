@@ -13,6 +13,8 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
+from qa_bot.errors import UnknownNameError
+
 
 class Registry:
     """Named factories of one kind, resolved lazily."""
@@ -39,9 +41,11 @@ class Registry:
         return list(self._targets)
 
     def check(self, name: str) -> str:
-        """``name`` when it is registered; otherwise a ValueError listing the known names."""
+        """``name`` when it is registered; otherwise an error listing the known names."""
         if name not in self.names():
-            raise ValueError(f"unknown {self.kind} '{name}': use one of {', '.join(self.names())}")
+            raise UnknownNameError(
+                f"Unknown {self.kind} '{name}': use one of {', '.join(self.names())}."
+            )
         return name
 
     def get(self, name: str) -> Callable[..., Any]:
@@ -57,7 +61,7 @@ class Registry:
 
 
 ANSWERERS = Registry(
-    "generator",
+    "answerer",
     "qa_bot.answerers",
     {
         "extractive": "qa_bot.answer.extractive:ExtractiveAnswerer.from_settings",

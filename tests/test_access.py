@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from langchain_core.embeddings import Embeddings
 from playwright.sync_api import Browser, expect
 
@@ -117,14 +118,46 @@ def test_a_reader_asks_but_cannot_change_documents(secured: dict[str, Any]) -> N
         )
 
 
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [("/api/ask", {}), ("/api/chat", {}), ("/v1/chat/completions", {"messages": []})],
+)
+def test_only_admins_choose_the_answerer_on_every_route(
+    secured: dict[str, Any], path: str, extra: dict[str, Any]
+) -> None:
+    url = secured["url"]
+    body: dict[str, Any] = {"question": QUESTION, "answerer": "openai", **extra}
+    if "messages" in extra:
+        body = {"messages": [{"role": "user", "content": QUESTION}], "answerer": "openai"}
+    refused = httpx.post(f"{url}{path}", json=body, headers=bearer(secured["reader"]))
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "Only an admin may choose the answerer: leave it unset for the default."
+    )
+    as_admin = httpx.post(
+        f"{url}{path}", json={**body, "answerer": "nowhere"}, headers=bearer(secured["admin"])
+    )
+    assert as_admin.status_code == 400 and as_admin.json()["detail"].startswith(
+        "Unknown answerer 'nowhere': use one of extractive"
+    )
+    default = httpx.post(
+        f"{url}{path}", json={**body, "answerer": "extractive"}, headers=bearer(secured["reader"])
+    )
+    assert default.status_code == 200
+
+
 def test_gradio_api_follows_the_same_policy(secured: dict[str, Any], tmp_path: Path) -> None:
     note = tmp_path / "vault.txt"
     note.write_text("The vault opens at noon.")
     reader = Client(secured["url"], headers=bearer(secured["reader"]), verbose=False)
     assert "opted out" in reader.predict(QUESTION, 5, "extractive", api_name="/chat")
     assert reader.predict(QUESTION, 5, "openai", api_name="/chat") == (
-        "⚠️ Only an admin may switch the generator: keep the default."
+        "⚠️ Only an admin may choose the answerer: leave it unset for the default."
     )
+    with pytest.raises(
+        AppError, match="greater than maximum value"
+    ):  # Gradio checks the slider's bounds
+        reader.predict(QUESTION, 99, "extractive", api_name="/chat")
     with pytest.raises(httpx.HTTPStatusError, match="403 Forbidden"):
         reader.predict([handle_file(str(note))], api_name="/add_documents")
     admin = Client(secured["url"], headers=bearer(secured["admin"]), verbose=False)

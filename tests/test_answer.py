@@ -91,7 +91,7 @@ def test_empty_index_says_to_ingest(make_store: Callable[..., Store]) -> None:
 
 
 def test_unknown_generator_is_a_clear_error(make_store: Callable[..., Store]) -> None:
-    with pytest.raises(ValidationError, match="unknown generator 'magic': use one of extractive"):
+    with pytest.raises(ValidationError, match="Unknown answerer 'magic': use one of extractive"):
         make_store(answer={"generator": "magic"})
 
 

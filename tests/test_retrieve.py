@@ -194,5 +194,5 @@ def test_cross_encoder_setting_loads_a_local_model(
     docs = HybridRetriever(store=store, k=5, reranker=reranker).invoke(RARE)
     scores = [d.metadata["rerank"] for d in docs]
     assert len(docs) == 5 and scores == sorted(scores, reverse=True)
-    with pytest.raises(ValidationError, match="unknown reranker 'nowhere': use one of sentence"):
+    with pytest.raises(ValidationError, match="Unknown reranker 'nowhere': use one of sentence"):
         settings.updated(retrieval={"reranker": "nowhere"})

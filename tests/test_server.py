@@ -100,6 +100,32 @@ def test_bad_requests_get_one_clear_sentence(
     assert response.status_code == status and message in response.json()["detail"]
 
 
+def test_per_question_options_reuse_the_one_chain(served: tuple[str, QaChain]) -> None:
+    url, chain = served
+    retriever, answerer = chain.retriever, chain.answerer
+    question = "What is the long-term goal of Project Crystal Land?"
+    first = chain.retrieve(question, top_k=1)
+    assert len(first) == 1 and len(chain.retrieve(question)) == chain.settings.retrieval.top_k
+    wide = httpx.post(f"{url}/api/ask", json={"question": question}, timeout=60).json()
+    assert {c["chunk_id"] for c in wide["citations"]} - {first[0].id}  # quotes a later chunk
+    body = {"question": question, "top_k": 1, "answerer": "extractive"}
+    narrow = httpx.post(f"{url}/api/ask", json=body, timeout=60).json()
+    assert {c["chunk_id"] for c in narrow["citations"]} <= {first[0].id}
+    assert narrow["answer"] == chain.ask(question, top_k=1).answer != wide["answer"]
+    messages = [{"role": "user", "content": question}]
+    completion = httpx.post(
+        f"{url}/v1/chat/completions", json={"messages": messages, "top_k": 1}, timeout=60
+    ).json()
+    assert completion["choices"][0]["message"]["content"] == narrow["answer"]
+    asked = {"/api/ask": {"question": question}, "/v1/chat/completions": {"messages": messages}}
+    for path, asking in asked.items():
+        for top_k in (0, 51, "many"):
+            refused = httpx.post(f"{url}{path}", json={**asking, "top_k": top_k}, timeout=60)
+            assert refused.status_code == 422 and "top_k" in refused.json()["detail"]
+    assert chain.retriever is retriever and chain.answerer is answerer
+    assert not chain._variants  # no chain was built for an option
+
+
 def _events(response: httpx.Response) -> list[tuple[str, dict]]:
     """Server-sent events as (event, JSON data) pairs."""
     blocks = response.text.replace("\r\n", "\n").strip().split("\n\n")

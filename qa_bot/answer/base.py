@@ -26,7 +26,7 @@ class Answerer(ABC):
         yield result.answer
         yield result
 
-    def standalone(self, question: str, history: History, max_turns: int) -> str:
+    def standalone(self, question: str, history: History) -> str:
         """The question made standalone for retrieval (a follow-up leans on ``history``);
         without an LLM, by carrying over the earlier questions' names and content words."""
-        return standalone_question(question, history, max_turns)
+        return standalone_question(question, history)

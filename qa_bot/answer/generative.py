@@ -130,17 +130,16 @@ class GenerativeAnswerer(Answerer):
         """The verified answer, once the whole reply has arrived."""
         return next(p for p in self.stream(question, chunks) if isinstance(p, Answer))
 
-    def standalone(self, question: str, history: History, max_turns: int) -> str:
+    def standalone(self, question: str, history: History) -> str:
         """A follow-up rewritten by the LLM; the non-LLM rewrite when its reply is no question."""
-        turns = history[-max_turns:] if max_turns else []
-        if not turns or not needs_context(question):
+        if not history or not needs_context(question):
             return question
         conversation = "\n".join(
-            f"User: {user}" + (f"\nAssistant: {reply}" if reply else "") for user, reply in turns
+            f"User: {user}" + (f"\nAssistant: {reply}" if reply else "") for user, reply in history
         )
         messages = REWRITE_PROMPT.format_messages(conversation=conversation, question=question)
         rewritten = _as_question("".join(self.generate(messages)), question)
-        return rewritten or standalone_question(question, history, max_turns)
+        return rewritten or standalone_question(question, history)
 
 
 class OpenAIAnswerer(GenerativeAnswerer):

@@ -71,7 +71,7 @@ class EvalRun:
         chain = QaChain(store)
         judge = None
         if self.judge == "local":
-            llm = chain.variant(answer={"generator": "local"}).answerer
+            llm = chain.answerer_named("local")
             judge = Judge(cast(GenerativeAnswerer, llm), store.sentence_embeddings)
         self.results = run_eval(chain, self.cases, progress, judge)
         self.aggregates = aggregate(self.results)

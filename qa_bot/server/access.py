@@ -25,6 +25,7 @@ from pathlib import Path
 from starlette.requests import HTTPConnection
 
 from qa_bot.config import ServerSettings
+from qa_bot.errors import ForbiddenError
 from qa_bot.server.local import TOKEN_HEADER
 from qa_bot.storage.keys import KeyStore, Role, digest
 
@@ -57,6 +58,14 @@ class Principal:
             return None
         role, name = tag.split(":", 1)
         return cls(name, "admin" if role == "admin" else "reader", "gradio")
+
+
+def check_answerer(principal: Principal | None, answerer: str | None, default: str) -> None:
+    """Anyone may ask the configured answerer; only an admin may choose another (it may call
+    a paid endpoint or load a slow local model). Every face asks this, Gradio's included."""
+    if answerer in (None, default) or (principal is not None and principal.role == "admin"):
+        return
+    raise ForbiddenError("Only an admin may choose the answerer: leave it unset for the default.")
 
 
 def needed_role(method: str, path: str) -> Role | None:

@@ -22,6 +22,7 @@ from qa_bot.config import Settings
 from qa_bot.errors import (
     BadQuestionError,
     CorpusError,
+    ForbiddenError,
     GeneratorError,
     IndexNotReadyError,
     QaBotError,
@@ -36,6 +37,7 @@ from qa_bot.storage.keys import KeyStore
 
 STATUS = {
     BadQuestionError: 400,
+    ForbiddenError: 403,
     viewer.PassageNotFoundError: 404,
     CorpusError: 409,
     IndexNotReadyError: 503,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from qa_bot.chain import QaChain
 from qa_bot.server.access import Principal
@@ -40,3 +41,9 @@ def get_principal(request: Request) -> Principal | None:
     """Who is asking, as the access middleware identified them."""
     principal: Principal | None = request.state.principal
     return principal
+
+
+Chain = Annotated[QaChain, Depends(get_chain)]
+"""A route parameter: the app's one chain."""
+Caller = Annotated[Principal | None, Depends(get_principal)]
+"""A route parameter: who is asking (None: nobody signed in)."""

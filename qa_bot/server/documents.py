@@ -17,12 +17,10 @@ from fastapi import APIRouter, Depends, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.ingest.index import IngestReport, Progress
 from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError, UploadResult
-from qa_bot.server.access import Principal
-from qa_bot.server.deps import ApiError, get_chain, get_feedback, get_principal
+from qa_bot.server.deps import ApiError, Caller, Chain, get_feedback
 from qa_bot.storage.catalog import Source
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 
@@ -30,7 +28,7 @@ router = APIRouter()
 MAX_FILES = 20
 
 
-def get_knowledge(chain: Annotated[QaChain, Depends(get_chain)]) -> KnowledgeBase:
+def get_knowledge(chain: Chain) -> KnowledgeBase:
     """The knowledge base of the app's store."""
     return KnowledgeBase(chain.store)
 
@@ -123,8 +121,8 @@ def _streamed(work: Callable[[Progress], list[IngestReport]]) -> Iterator[str]:
 @router.post("/api/knowledge/ingest")
 def ingest_folders(
     body: IngestRequest,
-    chain: Annotated[QaChain, Depends(get_chain)],
-    principal: Annotated[Principal | None, Depends(get_principal)],
+    chain: Chain,
+    principal: Caller,
 ) -> StreamingResponse:
     """Add or re-sync folders, or rebuild every source into a new collection while the old
     one keeps answering; streams progress as JSON lines."""

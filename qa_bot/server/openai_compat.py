@@ -7,20 +7,19 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.followup import History, history_from_messages
 from qa_bot.records import Answer
-from qa_bot.server.deps import ApiError, get_chain
+from qa_bot.server.ask import AnswerOptions
+from qa_bot.server.deps import ApiError, Caller, Chain
 
 router = APIRouter(prefix="/v1")
-Chain = Annotated[QaChain, Depends(get_chain)]
 
 
 class ChatMessage(BaseModel):
@@ -36,8 +35,9 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class CompletionRequest(BaseModel):
-    """The part of an OpenAI chat-completions request qa-bot uses."""
+class CompletionRequest(AnswerOptions):
+    """The part of an OpenAI chat-completions request qa-bot uses, and qa-bot's own options
+    (``top_k``, ``answerer``: ``extra_body`` in OpenAI's clients)."""
 
     model: str = Field("qa-bot", max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=100)
@@ -85,17 +85,20 @@ def _chunk(
 
 
 @router.post("/chat/completions", response_model=None)
-def completions(body: CompletionRequest, chain: Chain) -> dict[str, Any] | EventSourceResponse:
+def completions(
+    body: CompletionRequest, chain: Chain, caller: Caller
+) -> dict[str, Any] | EventSourceResponse:
     """OpenAI-compatible chat completions (stream or not); citations in ``citations``."""
     question, history = body.question_and_history()
+    options = body.check(caller, chain)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     if not body.stream:
-        return _completion(chain.ask(question, history), body.model, completion_id)
+        return _completion(chain.ask(question, history, **options), body.model, completion_id)
 
     def events() -> Iterator[str]:
         yield json.dumps(_chunk(completion_id, body.model, {"role": "assistant"}))
         try:
-            for piece in chain.stream(question, history):
+            for piece in chain.stream(question, history, **options):
                 if isinstance(piece, Answer):
                     final = _chunk(completion_id, body.model, {}, "stop")
                     final["answer"] = piece.answer  # grounded: what the streamed text became

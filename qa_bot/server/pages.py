@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from qa_bot.chain import QaChain
 from qa_bot.ingest.index import is_ingesting
-from qa_bot.server.access import Principal
-from qa_bot.server.deps import get_chain, get_principal, web_asset
+from qa_bot.server.deps import Caller, Chain, web_asset
 
 router = APIRouter()
 
 
 @router.get("/healthz")
 def healthz(
-    chain: Annotated[QaChain, Depends(get_chain)],
-    principal: Annotated[Principal | None, Depends(get_principal)],
+    chain: Chain,
+    principal: Caller,
 ) -> dict[str, Any]:
     """Liveness for anyone; for signed-in readers, the index as it is now: its size, whether
     an ingestion is running, the collection answering (a 503 when Chroma is unreachable)."""

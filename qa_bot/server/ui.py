@@ -21,7 +21,7 @@ from qa_bot.followup import History, history_from_messages
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
-from qa_bot.server.access import Principal
+from qa_bot.server.access import Principal, check_answerer
 from qa_bot.storage.catalog import UPLOADS
 from qa_bot.storage.feedback import Feedback, FeedbackStore
 
@@ -214,15 +214,12 @@ def build_ui(chain: QaChain) -> gr.Blocks:
         request: gr.Request,
     ) -> Iterator[str]:
         try:
-            principal = _principal(request)
-            if generator != default_generator and (principal is None or principal.role != "admin"):
-                raise QaBotError("Only an admin may switch the generator: keep the default.")
-            ANSWERERS.check(generator)
-            options = chain.variant(
-                retrieval={"top_k": int(top_k)}, answer={"generator": generator}
+            check_answerer(_principal(request), generator, default_generator)
+            streamed = ""  # Gradio has checked the slider's bounds
+            pieces = chain.stream(
+                _text(message), to_history(history), top_k=int(top_k), answerer=generator
             )
-            streamed = ""
-            for piece in options.stream(_text(message), to_history(history)):
+            for piece in pieces:
                 if isinstance(piece, Answer):
                     shown = render(piece)
                     answers[shown] = (_text(message), piece)
@@ -232,7 +229,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
                 else:
                     streamed += piece
                     yield _escape(streamed)
-        except (QaBotError, ValueError) as error:
+        except QaBotError as error:
             yield f"⚠️ {_escape(str(error))}"
 
     def on_like(data: gr.LikeData) -> None:

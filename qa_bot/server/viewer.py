@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import html
 from string import Template
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from langchain_core.documents import Document
 from pydantic import BaseModel
 
-from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
-from qa_bot.server.deps import get_chain, web_asset
+from qa_bot.server.deps import Chain, web_asset
 from qa_bot.storage.store import Store
 
 CONTEXT = 600  # characters shown on each side of the chunk
 
-Chain = Annotated[QaChain, Depends(get_chain)]
 router = APIRouter()
 
 

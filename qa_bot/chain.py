@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.documents import Document
@@ -11,8 +12,9 @@ from langchain_core.documents import Document
 from qa_bot.answer import Answerer
 from qa_bot.answer.verify import without_instructions
 from qa_bot.config import MAX_TOP_K, MIN_TOP_K, Settings
-from qa_bot.errors import BadQuestionError, IndexNotReadyError
+from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
 from qa_bot.followup import History
+from qa_bot.metrics import QuestionRun
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS
 from qa_bot.retrieval import HybridRetriever
@@ -136,20 +138,29 @@ class QaChain:
         ]
         return self.answerer_named(answerer).standalone(question, recent)
 
+    @contextmanager
+    def _observed(self, top_k: int | None, answerer: str | None) -> Iterator[QuestionRun]:
+        """One question's run, its options checked; a user-facing error is counted and
+        logged on its way out."""
+        run = QuestionRun(answerer or self.settings.answer.generator)
+        try:
+            run.k = check_top_k(top_k, self.settings.retrieval.top_k)
+            yield run
+        except QaBotError as error:
+            run.failed(error)
+            raise
+
     def _prepare(
-        self,
-        question: str,
-        history: History | None,
-        only: list[str] | None,
-        top_k: int | None,
-        answerer: str | None,
+        self, run: QuestionRun, question: str, history: History | None, only: list[str] | None
     ) -> tuple[str, list[Document], Answerer]:
-        """The one route every call takes: the options checked, the question made standalone,
-        the chunks retrieved; returns them with the answerer that will write the answer."""
-        k = check_top_k(top_k, self.settings.retrieval.top_k)
-        chosen = self.answerer_named(answerer)
-        query = self.standalone(question, history, answerer)
-        return query, self.retriever.invoke(query, k=k, only=only), chosen
+        """The one route every call takes: the question made standalone, the chunks
+        retrieved; returns them with the answerer that will write the answer."""
+        chosen = self.answerer_named(run.answerer)
+        query = self.standalone(question, history, run.answerer)
+        run.lap("standalone")
+        chunks = self.retriever.invoke(query, k=run.k, only=only)
+        run.lap("retrieve")
+        return query, chunks, chosen
 
     def ask(
         self,
@@ -176,9 +187,10 @@ class QaChain:
         answerer: str | None = None,
     ) -> dict[str, Any]:
         """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
-        query, chunks, chosen = self._prepare(question, history, only, top_k, answerer)
-        answer = without_instructions(chosen.answer(query, chunks))
-        return {"question": query, "chunks": chunks, "answer": answer}
+        with self._observed(top_k, answerer) as run:
+            query, chunks, chosen = self._prepare(run, question, history, only)
+            answer = without_instructions(chosen.answer(query, chunks))
+            return {"question": query, "chunks": chunks, "answer": run.answered(answer, chunks)}
 
     def retrieve(
         self,
@@ -189,7 +201,8 @@ class QaChain:
         top_k: int | None = None,
     ) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
-        return self._prepare(question, history, only, top_k, None)[1]
+        with self._observed(top_k, None) as run:
+            return self._prepare(run, question, history, only)[1]
 
     def stream(
         self,
@@ -201,6 +214,10 @@ class QaChain:
         answerer: str | None = None,
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
-        query, chunks, chosen = self._prepare(question, history, only, top_k, answerer)
-        for piece in chosen.stream(query, chunks):
-            yield without_instructions(piece) if isinstance(piece, Answer) else piece
+        with self._observed(top_k, answerer) as run:
+            query, chunks, chosen = self._prepare(run, question, history, only)
+            for piece in chosen.stream(query, chunks):
+                if isinstance(piece, Answer):
+                    yield run.answered(without_instructions(piece), chunks)
+                else:
+                    yield piece

@@ -285,6 +285,10 @@ class ServerSettings(Section):
         256, ge=1, description="Largest request body, in KB (uploads: ingest.max_file_mb)."
     )
     session_hours: float = Field(12, gt=0, description="How long a chat login lasts.")
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="qa-bot's log level; at info, one line per question."
+    )
+    metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics, to admins.")
 
     @property
     def loopback(self) -> bool:

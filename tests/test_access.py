@@ -74,6 +74,7 @@ def test_keys_are_stored_hashed(secured: dict[str, Any]) -> None:
         ("POST", "/gradio_api/upload"),
         ("GET", "/gradio_api/info"),
         ("GET", "/config"),
+        ("GET", "/metrics"),
     ],
 )
 def test_anonymous_callers_are_refused_everywhere(
@@ -111,6 +112,7 @@ def test_a_reader_asks_but_cannot_change_documents(secured: dict[str, Any]) -> N
         httpx.delete(f"{url}/api/documents/uploads/note.txt", headers=headers),
         httpx.post(f"{url}/api/knowledge/resync", headers=headers),
         httpx.get(f"{url}/api/feedback", headers=headers),
+        httpx.get(f"{url}/metrics", headers=headers),
     ):
         assert response.status_code == 403
         assert (

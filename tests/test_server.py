@@ -126,6 +126,25 @@ def test_per_question_options_reuse_the_one_chain(served: tuple[str, QaChain]) -
     assert not chain._variants  # no chain was built for an option
 
 
+def test_metrics_count_answers_and_requests(url: str) -> None:
+    def answered() -> float:
+        text = httpx.get(f"{url}/metrics").text
+        found = re.search(
+            r'^qa_bot_answers_total\{answerer="extractive",refused="false"\} (\S+)$', text, re.M
+        )
+        return float(found.group(1)) if found else 0.0
+
+    before = answered()
+    assert httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).status_code == 200
+    text = httpx.get(f"{url}/metrics").text
+    assert answered() == before + 1
+    assert re.search(
+        r'^http_requests_total\{handler="/api/ask",method="POST",status="2xx"\} ', text, re.M
+    )
+    assert 'qa_bot_question_stage_seconds_bucket{le="0.005",stage="retrieve"}' in text
+    assert 'qa_bot_ingest_runs_total{outcome="ok"}' in text
+
+
 def _events(response: httpx.Response) -> list[tuple[str, dict]]:
     """Server-sent events as (event, JSON data) pairs."""
     blocks = response.text.replace("\r\n", "\n").strip().split("\n\n")

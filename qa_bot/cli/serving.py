@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from enum import StrEnum
@@ -45,6 +46,10 @@ def serve(
     loaded = load_settings()
     host, port = host or loaded.server.host, port or loaded.server.port
     settings = loaded.updated(server={"host": host, "port": port})
+    logging.basicConfig(
+        level=settings.server.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     with user_errors():
         chain = QaChain(open_store(settings))
     if not access_policy(settings).auth_configured and not settings.server.loopback:

@@ -19,6 +19,7 @@ from qa_bot.config import IngestSettings
 from qa_bot.errors import CorpusError
 from qa_bot.ingest.loaders import LoadError, is_supported, load_file, supported_formats
 from qa_bot.ingest.split import split_documents
+from qa_bot.metrics import INGEST_RUNS
 from qa_bot.storage.catalog import UPLOADS, Catalog, Source
 from qa_bot.storage.store import Store
 
@@ -350,7 +351,20 @@ def sync_source(
     """Bring the index in line with one source folder: new and changed files are embedded,
     deleted ones removed, unchanged ones skipped; a file that fails to load keeps its previous
     chunks. Documents of no registered source (an index from before sources) are removed,
-    unless the collection is shared with other replicas."""
+    unless the collection is shared with other replicas. Each run is counted (``/metrics``)."""
+    try:
+        report = _sync(store, catalog, source, progress)
+    except BaseException:
+        INGEST_RUNS.labels("error").inc()
+        raise
+    INGEST_RUNS.labels("ok").inc()
+    return report
+
+
+def _sync(
+    store: Store, catalog: Catalog, source: Source, progress: Progress | None
+) -> IngestReport:
+    """``sync_source``'s work."""
     started = time.perf_counter()
     found = _discover(source.path)
     if not found.files and source.name != UPLOADS:

@@ -31,7 +31,12 @@ from qa_bot.storage.keys import KeyStore, Role, digest
 
 COOKIE = "qa_bot_session"
 OPEN_PATHS = {"/healthz", "/login", "/logout", "/widget.js", "/embed", "/favicon.ico"}
-ADMIN_PATHS = ("/api/knowledge", "/gradio_api/upload", "/gradio_api/process_recording")
+ADMIN_PATHS = (
+    "/api/knowledge",
+    "/gradio_api/upload",
+    "/gradio_api/process_recording",
+    "/metrics",
+)
 WIDGET_PATHS = ("/api/chat", "/api/ask", "/api/sources/", "/sources/", "/api/feedback")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 

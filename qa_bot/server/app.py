@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.responses import JSONResponse
+from prometheus_fastapi_instrumentator import Instrumentator
 
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
@@ -141,6 +142,10 @@ def create_app(
     _add_error_handlers(app)
     for module in (ask, openai_compat, feedback, documents, viewer, pages, login):
         app.include_router(module.router)
+    if settings.server.metrics:  # request counts and latencies per route, and qa-bot's own
+        Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+            app, include_in_schema=False
+        )
     if ui is not None:
         app = gr.mount_gradio_app(app, ui, path="/", auth_dependency=_gradio_user)
     return app

@@ -2,46 +2,70 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
+
 from qa_bot.storage.keys import KeyStore
-from tests.conftest import REPO, run_cli, write_folder
+from tests.conftest import REPO, run_cli, serve_process, write_folder
 
 MENU = {"menu.txt": "The staff canteen serves lentil soup every Thursday.\n"}
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+THROUGH = "working through it"
 
 
-def test_sources_list_resync_and_remove(tmp_path: Path) -> None:
+@pytest.fixture(params=["here", "through a server"])
+def admin_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Cli, bool]]:
+    """``qa-bot`` on a fresh data dir, doing its work in its own process or through a real
+    `qa-bot serve` on that data dir (each command has one body over either backend)."""
     data = tmp_path / "data"
+    served = request.param == "through a server"
+    server = serve_process(data, tmp_path / "serve.log")[1] if served else None
+    yield functools.partial(run_cli, data_dir=data), served
+    if server is not None:
+        server.terminate()
+        server.wait(30)
+
+
+def test_sources_list_resync_and_remove(admin_cli: tuple[Cli, bool], tmp_path: Path) -> None:
+    cli, served = admin_cli
     canteen = write_folder(tmp_path / "canteen", MENU)
-    assert run_cli("ingest", str(REPO / "corpus"), str(canteen), data_dir=data).returncode == 0
-    listed = run_cli("sources", "list", data_dir=data).stdout
+    added = cli("ingest", str(REPO / "corpus"), str(canteen))
+    assert added.returncode == 0 and (THROUGH in " ".join(added.stderr.split())) is served
+    listed = cli("sources", "list").stdout
     assert "corpus" in listed and "canteen" in listed
-    documents = run_cli("sources", "documents", data_dir=data).stdout
+    documents = cli("sources", "documents").stdout
     assert "canteen/menu.txt" in documents and "corpus/softbank" in documents
     (canteen / "menu.txt").write_text("The staff canteen serves bean stew every Friday.\n")
-    resynced = run_cli("sources", "resync", "canteen", data_dir=data)
+    resynced = cli("sources", "resync", "canteen")
     assert resynced.returncode == 0 and "Ingested canteen" in resynced.stdout
-    answer = json.loads(
-        run_cli("ask", "--json", "What does the canteen serve?", data_dir=data).stdout
-    )
+    answer = json.loads(cli("ask", "--json", "What does the canteen serve?").stdout)
     assert "bean stew" in answer["answer"]
-    removed = run_cli("sources", "remove", "canteen", data_dir=data)
+    removed = cli("sources", "remove", "canteen")
     assert removed.returncode == 0 and "Removed canteen (1 chunks)." in removed.stdout
     assert canteen.exists()  # the folder itself is left alone
-    missing = run_cli("sources", "remove", "canteen", data_dir=data)
+    missing = cli("sources", "remove", "canteen")
     assert missing.returncode == 1
     assert "Error: No source called 'canteen' (sources: corpus)." in missing.stderr
+    unknown = cli("sources", "resync", "nowhere")
+    assert unknown.returncode == 1
+    assert "Error: No source called 'nowhere' (sources: corpus)." in unknown.stderr
 
 
-def test_a_vanished_folder_does_not_block_the_others(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_a_vanished_folder_does_not_block_the_others(
+    admin_cli: tuple[Cli, bool], tmp_path: Path
+) -> None:
+    cli, served = admin_cli
     canteen = write_folder(tmp_path / "canteen", MENU)
-    assert run_cli("ingest", str(REPO / "corpus"), str(canteen), data_dir=data).returncode == 0
+    assert cli("ingest", str(REPO / "corpus"), str(canteen)).returncode == 0
     (canteen / "menu.txt").unlink()
     canteen.rmdir()
-    done = run_cli("sources", "resync", data_dir=data)
-    assert done.returncode == 0
+    done = cli("sources", "resync")
+    assert done.returncode == 0 and (THROUGH in " ".join(done.stderr.split())) is served
     assert "does not exist" in " ".join(done.stderr.split())
     assert "Ingested corpus" in done.stdout
 

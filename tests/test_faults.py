@@ -141,7 +141,7 @@ def test_server_answers_while_the_cli_ingests_and_rebuilds(
     finally:
         done.set()
         asker.join()
-    assert added.returncode == 0 and "ingesting through it" in " ".join(added.stderr.split())
+    assert added.returncode == 0 and "working through it" in " ".join(added.stderr.split())
     assert rebuilt.returncode == 0, rebuilt.stderr
     log = (data.parent / "serve.log").read_text()[-3000:]
     assert len(codes) >= 3 and set(codes) == {200}, log  # never an error, during or after

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
+from qa_bot.cli.backends import backend
+from qa_bot.cli.common import app, load_settings, out, user_errors
 from qa_bot.errors import QaBotError
 from qa_bot.records import Answer
-
-if TYPE_CHECKING:
-    from qa_bot.server.local import LocalServer
-
-from qa_bot.cli.common import app, load_settings, open_store, out, user_errors
 
 
 def _print_sources(answer: Answer) -> None:
@@ -76,18 +72,8 @@ def ask(
 ) -> None:
     """Answer a question from the indexed documents, with numbered, verified sources. When a
     qa-bot server runs on this index, it answers (no model to load here)."""
-    from qa_bot.server.local import find
-
-    settings = load_settings()
     with user_errors():
-        server = None if local else find(settings)
-        pieces = _served_pieces(server, question, only) if server else None
-        if pieces is None:
-            from qa_bot.chain import QaChain, check_question
-
-            check_question(question, settings.answer.max_question_chars)
-            chain = QaChain(open_store(settings))
-            pieces = chain.stream(question, only=only or None)
+        pieces = backend(load_settings(), local=local).stream(question, only)
         if stream and not as_json:
             _print_sources(_stream_answer(pieces))
             return
@@ -97,28 +83,3 @@ def ask(
     else:
         out.print(answer.answer, highlight=False, markup=False)
         _print_sources(answer)
-
-
-def _served_pieces(
-    server: LocalServer, question: str, only: list[str] | None
-) -> Iterator[str | Answer]:
-    """The answer from the running server's /api/chat: text pieces, then the Answer."""
-    import httpx
-
-    body = {"question": question, "only": only}
-    url = f"{server.url}/api/chat"
-    with httpx.stream("POST", url, json=body, headers=server.headers, timeout=None) as reply:
-        if reply.status_code != 200:
-            raise QaBotError(json.loads(reply.read())["detail"])
-        event = ""
-        for line in reply.iter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:"):
-                data = line.split(":", 1)[1].strip()
-                if event == "token":
-                    yield json.loads(data)["text"]
-                elif event == "answer":
-                    yield Answer.model_validate_json(data)
-                elif event == "error":
-                    raise QaBotError(json.loads(data)["message"])

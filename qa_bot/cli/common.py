@@ -3,11 +3,10 @@ progress bars, the store, and working through a running server."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from pydantic import ValidationError
@@ -21,7 +20,6 @@ from qa_bot.errors import QaBotError
 
 if TYPE_CHECKING:  # the heavy modules are imported lazily so that --help stays fast
     from qa_bot.ingest.index import IngestReport, Progress
-    from qa_bot.server.local import LocalServer
     from qa_bot.storage.store import Store
 
 app = typer.Typer(
@@ -117,46 +115,6 @@ def with_progress(
     for report in reports:
         print_report(report, summary_to)
     return reports
-
-
-def through_server(
-    server: LocalServer, folders: list[Path], rebuild: bool = False
-) -> list[IngestReport]:
-    """Ingest through the running server (it owns the index), following its progress."""
-    import httpx
-
-    from qa_bot.ingest.index import IngestReport
-
-    err.print(f"A qa-bot server runs on this index ({server.url}): ingesting through it.")
-    body = {"folders": [str(f.resolve()) for f in folders], "rebuild": rebuild}
-
-    def run(progress: Progress) -> list[IngestReport]:
-        url = f"{server.url}/api/knowledge/ingest"
-        with httpx.stream("POST", url, json=body, headers=server.headers, timeout=None) as reply:
-            if reply.status_code != 200:
-                raise QaBotError(json.loads(reply.read())["detail"])
-            for line in reply.iter_lines():
-                event = json.loads(line)
-                if "progress" in event:
-                    step = event["progress"]
-                    progress(step["done"], step["total"], step["name"])
-                elif "error" in event:
-                    raise QaBotError(event["error"])
-                else:
-                    return [IngestReport.from_dict(r) for r in event["reports"]]
-        raise QaBotError("The server stopped before the ingestion ended: run it again.")
-
-    return with_progress(run)
-
-
-def server_call(server: LocalServer, method: str, path: str, **kwargs: Any) -> Any:
-    """One call to the running server as the local admin; its error as a QaBotError."""
-    import httpx
-
-    reply = httpx.request(method, server.url + path, headers=server.headers, timeout=None, **kwargs)
-    if reply.status_code >= 400:
-        raise QaBotError(reply.json().get("detail", f"The server answered {reply.status_code}."))
-    return reply.json()
 
 
 def ingest_here(store: Store, folders: list[Path], summary_to: Console = out) -> None:

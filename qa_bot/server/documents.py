@@ -4,6 +4,7 @@ resync, remove) and the feedback users left."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import queue
@@ -71,12 +72,11 @@ def list_sources(knowledge: Knowledge) -> list[Source]:
 
 
 @router.post("/api/knowledge/resync")
-def resync(knowledge: Knowledge, name: str | None = None) -> list[dict[str, Any]]:
-    """Re-sync one source (``?name=``) or all of them."""
-    return [
-        {"added": r.added, "updated": r.updated, "deleted": r.deleted, "failed": dict(r.failed)}
-        for r in knowledge.resync(name)
-    ]
+def resync(knowledge: Knowledge, name: str | None = None) -> StreamingResponse:
+    """Re-sync one source (``?name=``) or all of them (a vanished folder is reported and the
+    others go on); streams progress, then the reports, as JSON lines."""
+    work = functools.partial(knowledge.resync, name)
+    return StreamingResponse(_streamed(work), media_type="application/x-ndjson")
 
 
 @router.delete("/api/knowledge/{name}")

@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from qa_bot.errors import SettingsError
 from qa_bot.registry import ANSWERERS, RERANKERS
 
 ENV_PREFIX = "QA_BOT_"
@@ -339,7 +340,7 @@ class Settings(BaseSettings):
         data = self.model_dump()
         for section, values in sections.items():
             if section not in data:
-                raise ValueError(f"Unknown settings section '{section}'.")
+                raise SettingsError(f"Unknown settings section '{section}'.")
             data[section] = {**data[section], **values}
         return Settings(**data)
 
@@ -388,7 +389,7 @@ def check_env_names(environ: os._Environ[str] | dict[str, str]) -> None:
     known = {**known_env_names(), LEGACY_API_KEY: ("server", "api_key")}
     for name in environ:
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
-            raise ValueError(
+            raise SettingsError(
                 f"Unknown setting {name}: qa-bot reads variables such as "
                 f"QA_BOT_RETRIEVAL__TOP_K (`qa-bot config` lists them all)."
             )

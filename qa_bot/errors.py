@@ -9,6 +9,10 @@ class BadQuestionError(QaBotError):
     """The question is empty or too long."""
 
 
+class SettingsError(QaBotError):
+    """A ``QA_BOT_*`` variable or a settings section that names no setting."""
+
+
 class UnknownNameError(QaBotError, ValueError):
     """A name no registry knows (an answerer, a reranker, a loader); a ValueError too, so a
     setting naming one fails validation."""

@@ -40,6 +40,7 @@ def test_answer_streams_then_is_verified(llm_chain: QaChain) -> None:
     assert isinstance(final, Answer)
     numbers = cited_numbers(final.answer)
     assert sorted(set(numbers)) == [c.n for c in final.citations]
+    assert final.citations or final.unsupported  # the model wrote something to check
     check = SupportCheck(llm_chain.store.sentence_embeddings)
     for citation in final.citations:  # every citation quotes its chunk and says if it holds
         chunk = llm_chain.store.chunk(citation.chunk_id)
@@ -52,10 +53,14 @@ def test_answer_streams_then_is_verified(llm_chain: QaChain) -> None:
 def test_base_model_nonsense_is_flagged(llm_chain: QaChain) -> None:
     """Gemma 270M does not follow instructions: it continues the prompt, writing sentences no
     chunk supports, and verification must say so."""
-    answer = llm_chain.ask("Who would fund Project Crystal Land?")
-    assert answer.unsupported  # an unverified citation always comes with its sentence here
-    flagged = [c for c in answer.citations if not c.verified]
-    assert all(f"[{c.n}]" in answer.answer for c in flagged)
+    question = "Who would fund Project Crystal Land?"
+    dropped = llm_chain.ask(question)
+    assert dropped.unsupported and all(s not in dropped.answer for s in dropped.unsupported)
+    assert all(c.verified for c in dropped.citations)  # what stays is grounded
+    flagged = llm_chain.variant(answer={"unsupported": "flag"}).ask(question)
+    assert flagged.unsupported and all(s in flagged.answer for s in flagged.unsupported)
+    unverified = [c for c in flagged.citations if not c.verified]
+    assert all(f"[{c.n}]" in flagged.answer for c in unverified)
 
 
 def test_prompt_numbers_and_delimits_the_chunks(chain: QaChain) -> None:

@@ -131,11 +131,22 @@ def test_a_sentence_stating_facts_is_checked_even_when_it_sounds_like_a_refusal(
     assert answer.unsupported == [invented] and "Samsung" not in answer.answer
 
 
-def test_a_refusal_is_a_refusal(chunks: list[Document], check: SupportCheck) -> None:
-    answer = verify(
-        "The documents do not contain an answer to this question.", Q, chunks, check, "drop"
-    )
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "The documents do not contain an answer to this question.",
+        "I'm sorry, the provided context doesn't mention that.",
+        "The sources say nothing; I cannot answer from the information provided.",
+    ],
+)
+def test_a_refusal_in_any_words_is_a_refusal(
+    chunks: list[Document], check: SupportCheck, reply: str
+) -> None:
+    answer = verify(reply, Q, chunks, check, "drop")
     assert answer.refused and answer.citations == [] and answer.unsupported == []
+    assert answer.answer == REFUSAL  # the model's words are replaced by the one refusal
+    kept = verify(f"{reply} {TSMC} [1].", Q, chunks, check, "drop")  # then a grounded claim
+    assert not kept.refused and kept.citations and kept.answer.endswith("[1].")
 
 
 def test_the_json_shape_stays_backward_compatible() -> None:

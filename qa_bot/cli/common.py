@@ -54,9 +54,6 @@ def user_errors() -> Iterator[None]:
     except ValidationError as error:
         err.print(f"[bold red]Error:[/] {escape(settings_problem(error))}", highlight=False)
         raise typer.Exit(1) from None
-    except ValueError as error:  # an unknown QA_BOT_* variable
-        err.print(f"[bold red]Error:[/] {escape(str(error))}", highlight=False)
-        raise typer.Exit(1) from None
 
 
 def load_settings() -> Settings:

@@ -108,11 +108,3 @@ class HybridRetriever(StoreSearch):
             docs = _mmr(docs, vectors, k, self.mmr_lambda)
         return docs[:k]
 
-
-def _with_bm25(doc: Document, keyword: dict[str | None, float]) -> Document:
-    """``doc`` with the BM25 score the first stage gave it (a chunk dense search found first
-    keeps it too), so the reranker need not look it up again."""
-    if doc.id not in keyword or "bm25" in doc.metadata:
-        return doc
-    metadata = {**doc.metadata, "bm25": keyword[doc.id]}
-    return Document(id=doc.id, page_content=doc.page_content, metadata=metadata)

@@ -17,7 +17,7 @@ apt = command -v apt-get >/dev/null || { echo "Missing $(1) and no apt-get: inst
 	update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
 	--no-install-recommends $(1)
 
-.PHONY: run test test-fast ingest eval lint doctor bench bench-retrieval bench-encoders bench-generation \
+.PHONY: run test test-fast test-unit ingest eval lint doctor bench bench-retrieval bench-encoders bench-generation \
 	answer-quality calibrate-refusal run-local train-reader clean
 
 $(BIN)/python:
@@ -56,6 +56,9 @@ test: $(VENV)/.installed-test $(BROWSER) $(POSTGRES)
 
 test-fast: $(VENV)/.installed-test  # the edit loop: real model and embedded Chroma only
 	$(BIN)/pytest -m "$(FAST)"
+
+test-unit: $(VENV)/.installed-test  # seconds: no model, no spaCy, no subprocess (tests/unit/)
+	$(BIN)/pytest tests/unit
 
 doctor: $(VENV)/.installed
 	$(BIN)/qa-bot doctor

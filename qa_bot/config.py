@@ -18,7 +18,7 @@ from pydantic_settings import (
 )
 
 from qa_bot.errors import SettingsError
-from qa_bot.registry import ANSWERERS, RERANKERS
+from qa_bot.registry import ANSWERERS, EMBEDDINGS, RERANKERS
 
 ENV_PREFIX = "QA_BOT_"
 ENV_NESTING = "__"
@@ -44,7 +44,8 @@ class StoreSettings(Section):
     )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
-        description="A bundled model name or a local sentence-transformers folder.",
+        description="A registered embedding model (the bundled all-MiniLM-L6-v2) or a local "
+        "sentence-transformers folder.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
     encoder: Literal["torch", "openvino"] = Field(
@@ -89,6 +90,13 @@ class StoreSettings(Section):
                     "postgresql+psycopg://user:password@host/db"
                 ) from None
         return value
+
+    @field_validator("embedding_model")
+    @classmethod
+    def _known_embedding_model(cls, value: str) -> str:
+        if Path(value).expanduser().is_dir():
+            return value
+        return EMBEDDINGS.check(value)
 
     @model_validator(mode="after")
     def _precision_of_encoder(self) -> StoreSettings:

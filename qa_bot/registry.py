@@ -82,6 +82,13 @@ RERANKERS = Registry(
 )
 """``(settings, store) -> Reranker | None``; a folder path names a local cross-encoder."""
 
+EMBEDDINGS = Registry(
+    "embedding model",
+    "qa_bot.embeddings",
+    {"all-MiniLM-L6-v2": "qa_bot.storage.embeddings:bundled_minilm"},
+)
+"""``(store settings) -> Embeddings``; a folder path names a local sentence-transformers model."""
+
 LOADERS = Registry(
     "file type",
     "qa_bot.loaders",

@@ -11,21 +11,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
-from playwright.sync_api import Browser, sync_playwright
 
 from bench.llm_server import free_port, local_llm_server
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.ingest import ingest
-from qa_bot.server.app import uvicorn_config
 from qa_bot.storage.embeddings import load_embeddings
 from qa_bot.storage.store import Store
+
+if TYPE_CHECKING:  # Playwright is imported by the fixture that starts the browser
+    from playwright.sync_api import Browser
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE_FILE = "softbank-trump-industrial-parks.txt"
@@ -73,6 +75,8 @@ def browser() -> Iterator[Browser]:
     Module-scoped: Playwright's sync API keeps an event loop running while it is open, which
     would break the asyncio tests of later modules.
     """
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -206,6 +210,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def serve_app(app: FastAPI) -> tuple[str, uvicorn.Server]:
     """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; return its URL."""
+    from qa_bot.server.app import uvicorn_config
+
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))  # as `qa-bot serve` does
     threading.Thread(target=server.run, daemon=True).start()

@@ -19,15 +19,6 @@ def test_only_questions_that_lean_on_context_are_rewritten() -> None:
     )
 
 
-def test_history_is_cut_once_by_the_chain(chain: QaChain) -> None:
-    history = [(f"What about Topic{i}?", None) for i in range(10)]
-    rewritten = chain.variant(answer={"max_history_turns": 2}).standalone("And it?", history)
-    assert "Topic9" in rewritten and "Topic8" in rewritten and "Topic7" not in rewritten
-    assert chain.variant(answer={"max_history_turns": 0}).standalone("And it?", history) == (
-        "And it?"
-    )
-
-
 def test_follow_up_retrieves_the_funding_passage(chain: QaChain) -> None:
     query = chain.standalone("Who would fund it?", CRYSTAL)
     assert query == "Who would fund it? (Project Crystal Land)"

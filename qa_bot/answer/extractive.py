@@ -23,12 +23,12 @@ from qa_bot.answer.questions import (
     gives_reason,
     short_answer,
 )
-from qa_bot.reader.reader import Reader, reader_for
 from qa_bot.records import Answer, Citation, cite
 from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
 
 if TYPE_CHECKING:
     from qa_bot.config import Settings
+    from qa_bot.reader.reader import Reader
     from qa_bot.storage.store import Store
 
 SEMANTIC_WEIGHT = 0.6  # share of the sentence score from embeddings; the rest is term overlap
@@ -173,7 +173,11 @@ class ExtractiveAnswerer(Answerer):
         """The offline answerer over the store's cached sentence vectors (and the shipped
         reader when ``answer.reader`` is on)."""
         answer = settings.answer
-        reader = reader_for(settings.store) if answer.reader else None
+        reader = None
+        if answer.reader:  # PyTorch and the reader are imported only when used
+            from qa_bot.reader.reader import reader_for
+
+            reader = reader_for(settings.store)
         return cls(
             store.sentence_embeddings,
             answer.min_support,

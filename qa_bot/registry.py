@@ -65,11 +65,21 @@ ANSWERERS = Registry(
     "qa_bot.answerers",
     {
         "extractive": "qa_bot.answer.extractive:ExtractiveAnswerer.from_settings",
-        "openai": "qa_bot.answer.generative:OpenAIAnswerer.from_settings",
-        "local": "qa_bot.answer.local:LocalAnswerer.from_settings",
+        "openai": "qa_bot.answer.generative:openai_answerer",
+        "local": "qa_bot.answer.generative:local_answerer",
     },
 )
 """``(settings, store) -> Answerer``."""
+
+CHAT_MODELS = Registry(
+    "chat model",
+    "qa_bot.chat_models",
+    {
+        "openai": "qa_bot.models.chat:OpenAIChat.from_settings",
+        "local": "qa_bot.models.local:LocalChat.from_settings",
+    },
+)
+"""``(settings) -> ChatModel``: what generative answerers and the eval judge talk to."""
 
 RERANKERS = Registry(
     "reranker",

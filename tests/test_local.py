@@ -10,16 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from qa_bot.answer.generative import GenerativeAnswerer
 from qa_bot.answer.grounding import parse
-from qa_bot.answer.local import LocalAnswerer
-from qa_bot.answer.local_model import MODELS as MODELS_UNDER_TEST
-from qa_bot.answer.local_model import ShippedModel, model_file
 from qa_bot.chain import QaChain
 from qa_bot.errors import GeneratorError
 from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.evaluation.harness import aggregate, run_eval
 from qa_bot.evaluation.judge import Judge
+from qa_bot.models.local import LocalChat
+from qa_bot.models.shipped import MODELS as MODELS_UNDER_TEST
+from qa_bot.models.shipped import ShippedModel, model_file
 from qa_bot.records import Answer
+from qa_bot.registry import CHAT_MODELS
 from tests.conftest import REPO
 
 
@@ -67,13 +69,13 @@ def test_samsung_is_refused(local_chain: QaChain) -> None:
 def test_a_reader_that_stops_frees_the_model(local_chain: QaChain) -> None:
     """A client that goes away mid-answer does not keep other questions waiting."""
     answerer = local_chain.answerer
-    assert isinstance(answerer, LocalAnswerer)
+    assert isinstance(answerer, GenerativeAnswerer) and isinstance(answerer.chat, LocalChat)
     stream = local_chain.stream("What did TSMC decide?")
     next(stream)  # the model is generating
-    assert not answerer._lock.acquire(blocking=False)
+    assert not answerer.chat._lock.acquire(blocking=False)
     stream.close()
-    assert answerer._lock.acquire(blocking=False)
-    answerer._lock.release()
+    assert answerer.chat._lock.acquire(blocking=False)
+    answerer.chat._lock.release()
 
 
 @pytest.fixture
@@ -149,8 +151,10 @@ def test_the_local_judge_tells_a_quote_from_an_invention(
     chain: QaChain, local_chain: QaChain
 ) -> None:
     answerer = local_chain.answerer
-    assert isinstance(answerer, LocalAnswerer)
-    judge = Judge(answerer, chain.store.sentence_embeddings)
+    assert isinstance(answerer, GenerativeAnswerer)
+    chat = CHAT_MODELS.get("local")(local_chain.settings)  # the judge's, built by name
+    assert isinstance(chat, LocalChat) and chat.model is answerer.chat.model  # loaded once
+    judge = Judge(chat, chain.store.sentence_embeddings)
     by_id = {c.id: c for c in load_jsonl(REPO / "evals" / "datasets" / "default.jsonl")}
     results = {r.id: r for r in run_eval(chain, [by_id["tsmc"], by_id["samsung"]], judge=judge)}
     assert results["tsmc"].faithfulness == 1.0  # the extractive answer quotes its source

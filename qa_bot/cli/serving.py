@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,12 +21,6 @@ from qa_bot.cli.common import (
     progress_bar,
     user_errors,
 )
-
-
-class Judges(StrEnum):
-    """LLM judges `qa-bot eval --judge` knows."""
-
-    local = "local"
 
 
 @app.command()
@@ -97,8 +90,10 @@ def evaluate(
     ] = True,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases.")] = None,
     judge: Annotated[
-        Judges | None,
-        typer.Option(help="'local': faithfulness and answer relevancy judged by the local LLM."),
+        str | None,
+        typer.Option(
+            help="A chat model ('local', 'openai') judging faithfulness and answer relevancy."
+        ),
     ] = None,
 ) -> None:
     """Measure answer quality on a dataset; exit 1 when an aggregate misses its threshold."""
@@ -112,7 +107,7 @@ def evaluate(
             generator,
             out_dir,
             limit,
-            judge.value if judge else None,
+            judge,
         )
         store = open_store(run.settings)
         ingest_here(store, [run.corpus], summary_to=err)

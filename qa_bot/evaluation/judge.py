@@ -18,8 +18,9 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.prompts import ChatPromptTemplate
 
-from qa_bot.answer.generative import GenerativeAnswerer, format_sources
+from qa_bot.answer.generative import format_sources
 from qa_bot.errors import GeneratorError
+from qa_bot.models.chat import ChatModel
 from qa_bot.records import Answer, strip_markers
 from qa_bot.text import sentence_spans
 
@@ -43,14 +44,14 @@ QUESTION_PROMPT = ChatPromptTemplate.from_messages(
 
 
 class Judge:
-    """Judges answers with a generative answerer's model; embeddings compare questions."""
+    """Judges answers with a chat model (``CHAT_MODELS``); embeddings compare questions."""
 
-    def __init__(self, llm: GenerativeAnswerer, embeddings: Embeddings) -> None:
-        self.llm = llm
+    def __init__(self, chat: ChatModel, embeddings: Embeddings) -> None:
+        self.chat = chat
         self.embeddings = embeddings
 
     def _ask(self, prompt: ChatPromptTemplate, **values: str) -> str:
-        return "".join(self.llm.generate(prompt.format_messages(**values))).strip()
+        return self.chat.complete(prompt.format_messages(**values))
 
     def faithfulness(self, answer: Answer, chunks: list[Document]) -> float | None:
         """Share of the answer's sentences the judge finds in their cited chunks."""

@@ -7,17 +7,17 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from rich.table import Table
 
-from qa_bot.answer.generative import GenerativeAnswerer
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.evaluation import report
 from qa_bot.evaluation.dataset import Case, load_jsonl, load_squad_cases
 from qa_bot.evaluation.harness import CaseResult, aggregate, run_eval
 from qa_bot.evaluation.judge import Judge
+from qa_bot.registry import CHAT_MODELS
 from qa_bot.storage.store import Store
 
 
@@ -48,6 +48,8 @@ class EvalRun:
     ) -> EvalRun:
         """Load the cases (a SQuAD file brings its own corpus, written under ``out``) and give
         the run an index of its own, so an eval never changes the chat's index."""
+        if judge is not None:
+            CHAT_MODELS.check(judge)  # before any work
         if dataset.suffix == ".json":
             corpus = out / "corpus"
             cases = load_squad_cases(dataset, corpus)
@@ -70,9 +72,9 @@ class EvalRun:
         """Run every case through the chat's chain (and the judge) and aggregate."""
         chain = QaChain(store)
         judge = None
-        if self.judge == "local":
-            llm = chain.answerer_named("local")
-            judge = Judge(cast(GenerativeAnswerer, llm), store.sentence_embeddings)
+        if self.judge:  # the judge's chat model, built by name like an answerer's
+            chat = CHAT_MODELS.get(self.judge)(self.settings)
+            judge = Judge(chat, store.sentence_embeddings)
         self.results = run_eval(chain, self.cases, progress, judge)
         self.aggregates = aggregate(self.results)
 

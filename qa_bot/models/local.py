@@ -1,5 +1,5 @@
-"""The ``local`` answerer: an instruct model run in-process by llama.cpp (``pip install -e
-'.[local]'``), through LangChain's ``ChatLlamaCpp``; same prompt and grounding as ``openai``."""
+"""The ``local`` chat model: an instruct model run in-process by llama.cpp (``pip install -e
+'.[local]'``), through LangChain's ``ChatLlamaCpp``; one generation at a time."""
 
 from __future__ import annotations
 
@@ -14,14 +14,12 @@ from typing import TYPE_CHECKING
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from qa_bot.answer.generative import GenerativeAnswerer
-from qa_bot.answer.local_model import model_file
-from qa_bot.answer.support import SupportCheck
 from qa_bot.errors import GeneratorError
+from qa_bot.models.chat import ChatModel
+from qa_bot.models.shipped import model_file
 
 if TYPE_CHECKING:
     from qa_bot.config import LocalSettings, Settings
-    from qa_bot.storage.store import Store
 
 _INSTALL = "pip install -e '.[local]'"
 
@@ -55,21 +53,21 @@ def chat_model(
         raise GeneratorError(f"llama.cpp cannot load {path.name}: {error}") from None
 
 
-class LocalAnswerer(GenerativeAnswerer):
+class LocalChat(ChatModel):
     """A GGUF instruct model in this process; one generation at a time (llama.cpp's context
-    is not shared between threads)."""
+    is not shared between threads), whichever answerer or judge asks."""
 
     _lock = threading.Lock()
     wait_seconds = 120.0
     """How long a question waits for the model while another is being answered."""
 
-    def __init__(self, model: BaseChatModel, check: SupportCheck, settings: Settings) -> None:
-        super().__init__(model, check, settings.answer.unsupported, settings.local.max_tokens)
+    def __init__(self, model: BaseChatModel, settings: Settings) -> None:
+        super().__init__(model, settings.local.max_tokens)
         self.context_tokens = settings.local.context_tokens
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: Store) -> LocalAnswerer:
-        """The ``local`` settings' model, assembled on first use, grounded like ``openai``."""
+    def from_settings(cls, settings: Settings) -> LocalChat:
+        """The ``local`` settings' model, assembled from its packages on first use."""
         local: LocalSettings = settings.local
         path = model_file(local.model, local.cache_dir)
         threads = local.threads or len(os.sched_getaffinity(0))
@@ -77,7 +75,7 @@ class LocalAnswerer(GenerativeAnswerer):
             model = chat_model(
                 path, local.context_tokens, threads, local.max_tokens, local.temperature
             )
-        return cls(model, SupportCheck(store.sentence_embeddings), settings)
+        return cls(model, settings)
 
     def generate(self, messages: list[BaseMessage]) -> Iterator[str]:
         """The reply's pieces, while no other thread of this process generates (the lock is

@@ -91,7 +91,7 @@ $(VENV)/.installed-local: pyproject.toml | $(BIN)/python
 
 run-local: $(VENV)/.installed-local  # the chat answered by the local instruct model
 	$(BIN)/qa-bot ingest
-	QA_BOT_ANSWER__GENERATOR=local $(BIN)/qa-bot serve
+	QA_BOT_ANSWER__ANSWERER=local $(BIN)/qa-bot serve
 
 answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about an hour)
 	$(BIN)/python bench/calibrate_refusal.py

@@ -107,7 +107,7 @@ def run_eval(name: str, evals: EvalSet, fresh: bool, model: str | None = None) -
         console.print(f"[bold]{name} {model or ''} on {evals.name}[/]")
         settings = {f"QA_BOT_ANSWER__{k.upper()}": str(v).lower() for k, v in answer.items()}
         subprocess.run(
-            [*command, "--generator", generator, "--no-gate", *(["--judge", "local"] * judged)],
+            [*command, "--answerer", generator, "--no-gate", *(["--judge", "local"] * judged)],
             check=True,
             env={**os.environ, "HF_HUB_OFFLINE": "1", **settings}
             | ({"QA_BOT_LOCAL__MODEL": model} if model else {}),
@@ -130,7 +130,7 @@ def latency(name: str) -> dict[str, float]:
     first, total = [], []
     with tempfile.TemporaryDirectory(prefix="qa-bot-latency-") as data:
         settings = Settings().updated(
-            store={"data_dir": data}, answer={"generator": generator, **answer}
+            store={"data_dir": data}, answer={"answerer": generator, **answer}
         )
         store = Store.open(settings)
         ingest(store, REPO / "corpus")

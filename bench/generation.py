@@ -151,7 +151,7 @@ def main() -> None:
         with server as base_url:
             settings = Settings().updated(
                 store={"data_dir": Path(tmp) / "data"},
-                answer={"generator": "openai"},
+                answer={"answerer": "openai"},
                 openai={"base_url": base_url, "model": args.model, "max_tokens": args.max_tokens},
             )
             store = Store.open(settings)

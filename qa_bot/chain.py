@@ -85,7 +85,7 @@ class QaChain:
 
     def answerer_named(self, name: str | None) -> Answerer:
         """The answerer registered as ``name`` (default: the configured one), built once."""
-        name = ANSWERERS.check(name or self.settings.answer.generator)
+        name = ANSWERERS.check(name or self.settings.answer.answerer)
         if name not in self._answerers:
             self._answerers[name] = ANSWERERS.get(name)(self.settings, self.store)
         return self._answerers[name]
@@ -142,7 +142,7 @@ class QaChain:
     def _observed(self, top_k: int | None, answerer: str | None) -> Iterator[QuestionRun]:
         """One question's run, its options checked; a user-facing error is counted and
         logged on its way out."""
-        run = QuestionRun(answerer or self.settings.answer.generator)
+        run = QuestionRun(answerer or self.settings.answer.answerer)
         try:
             run.k = check_top_k(top_k, self.settings.retrieval.top_k)
             yield run

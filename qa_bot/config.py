@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,11 +22,20 @@ from pydantic_settings import (
 from qa_bot.errors import SettingsError
 from qa_bot.registry import ANSWERERS, EMBEDDINGS, RERANKERS
 
+log = logging.getLogger(__name__)
 ENV_PREFIX = "QA_BOT_"
 ENV_NESTING = "__"
 CONFIG_FILE = "qa-bot.toml"
+RENAMED_ENV = {"QA_BOT_ANSWER__GENERATOR": ("answer", "generator")}
+"""Former names still read (each with a line saying to rename it)."""
 MIN_TOP_K, MAX_TOP_K = 1, 50
 """Bounds of the chunks handed to the answerer, in settings and per question."""
+
+
+@cache
+def _say_renamed(old: str, new: str) -> None:
+    """One line, once per process, for a setting read under its former name."""
+    log.warning("%s is now %s: rename it, the old name will go.", old, new)
 
 
 class Section(BaseModel):
@@ -176,10 +187,11 @@ class RetrievalSettings(Section):
 class AnswerSettings(Section):
     """How answers are written and which questions are accepted."""
 
-    generator: str = Field(
+    answerer: str = Field(
         "extractive",
         description="A registered answerer: 'extractive' quotes the documents (offline); "
-        "'openai' asks an OpenAI-compatible chat endpoint.",
+        "'openai' asks an OpenAI-compatible chat endpoint; 'local' an instruct model in-process. "
+        "(Formerly 'generator'.)",
     )
     min_support: float = Field(
         0.48,
@@ -210,9 +222,20 @@ class AnswerSettings(Section):
         4, ge=0, le=20, description="Earlier turns a follow-up question may draw on."
     )
 
-    @field_validator("generator")
+    @model_validator(mode="before")
     @classmethod
-    def _known_generator(cls, value: str) -> str:
+    def _renamed(cls, data: Any) -> Any:
+        """``generator``, the former name of ``answerer``, still works, with one line saying
+        to rename it."""
+        if isinstance(data, dict) and "generator" in data:
+            _say_renamed("answer.generator (QA_BOT_ANSWER__GENERATOR)", "answer.answerer")
+            data = {"answerer": data["generator"], **data}  # the new name wins
+            del data["generator"]
+        return data
+
+    @field_validator("answerer")
+    @classmethod
+    def _known_answerer(cls, value: str) -> str:
         return ANSWERERS.check(value)
 
 
@@ -349,7 +372,8 @@ class Settings(BaseSettings):
         for section, values in sections.items():
             if section not in data:
                 raise SettingsError(f"Unknown settings section '{section}'.")
-            data[section] = {**data[section], **values}
+            renamed = {"generator": "answerer"} if section == "answer" else {}
+            data[section] |= {renamed.get(key, key): value for key, value in values.items()}
         return Settings(**data)
 
     @property
@@ -394,7 +418,7 @@ def known_env_names() -> dict[str, tuple[str, str]]:
 
 def check_env_names(environ: os._Environ[str] | dict[str, str]) -> None:
     """Refuse a ``QA_BOT_*`` variable that names no setting (a typo would be silently ignored)."""
-    known = {**known_env_names(), LEGACY_API_KEY: ("server", "api_key")}
+    known = {**known_env_names(), **RENAMED_ENV, LEGACY_API_KEY: ("server", "api_key")}
     for name in environ:
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
             raise SettingsError(

@@ -70,8 +70,8 @@ def _index(settings: Settings) -> Check:
 
 
 def _llm_server(settings: Settings) -> Check:
-    if settings.answer.generator != "openai":
-        return Check("LLM server", "ok", f"not used (generator {settings.answer.generator})")
+    if settings.answer.answerer != "openai":
+        return Check("LLM server", "ok", f"not used (answerer {settings.answer.answerer})")
     url = settings.openai.base_url.rstrip("/") + "/models"
     try:
         with urllib.request.urlopen(url, timeout=5):

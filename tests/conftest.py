@@ -111,7 +111,7 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def make_store(tmp_path: Path, embeddings: Embeddings) -> Callable[..., Store]:
     """Open a store in a fresh data dir of this test; keyword arguments change settings
-    sections: ``make_store(store={"chroma_port": 8001}, answer={"generator": "openai"})``."""
+    sections: ``make_store(store={"chroma_port": 8001}, answer={"answerer": "openai"})``."""
 
     def make(**sections: dict[str, object]) -> Store:
         store = {"data_dir": tmp_path / "data", **sections.pop("store", {})}

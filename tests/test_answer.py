@@ -90,9 +90,9 @@ def test_empty_index_says_to_ingest(make_store: Callable[..., Store]) -> None:
         QaChain(make_store()).ask("What did TSMC decide?")
 
 
-def test_unknown_generator_is_a_clear_error(make_store: Callable[..., Store]) -> None:
+def test_unknown_answerer_is_a_clear_error(make_store: Callable[..., Store]) -> None:
     with pytest.raises(ValidationError, match="Unknown answerer 'magic': use one of extractive"):
-        make_store(answer={"generator": "magic"})
+        make_store(answer={"answerer": "magic"})
 
 
 def test_other_embedding_model_needs_a_rebuild(make_store: Callable[..., Store], tmp_path) -> None:

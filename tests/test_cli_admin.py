@@ -102,8 +102,10 @@ def test_config_names_each_setting_and_refuses_typos(tmp_path: Path) -> None:
     typo = run_cli("config", data_dir=data, QA_BOT_RETRIEVAL__TOPK="8")
     assert typo.returncode == 1
     assert "Error: Unknown setting QA_BOT_RETRIEVAL__TOPK" in typo.stderr
-    bad = run_cli("ask", "x", data_dir=data, QA_BOT_ANSWER__GENERATOR="magic")
-    assert bad.returncode == 1 and "Bad setting answer.generator" in " ".join(bad.stderr.split())
+    bad = run_cli("ask", "x", data_dir=data, QA_BOT_ANSWER__GENERATOR="magic")  # former name
+    said = " ".join(bad.stderr.split())
+    assert bad.returncode == 1 and "Bad setting answer.answerer" in said
+    assert "answer.generator (QA_BOT_ANSWER__GENERATOR) is now answer.answerer" in said
 
 
 def test_doctor_reports_each_part_with_a_fix(tmp_path: Path) -> None:

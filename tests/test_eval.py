@@ -162,7 +162,7 @@ def test_html_report_renders_in_chromium(chain: QaChain, browser: Browser, tmp_p
     meta = {
         "dataset": "default.jsonl",
         "corpus": "corpus",
-        "generator": "extractive",
+        "answerer": "extractive",
         "date": "today",
         "notes": ["LLM judge skipped."],
     }

@@ -1,4 +1,4 @@
-"""The `openai` generator against a real OpenAI-compatible server (llama.cpp serving Gemma 3 270M,
+"""The `openai` answerer against a real OpenAI-compatible server (llama.cpp serving Gemma 3 270M,
 a base model) and, for replies no real server gives on demand, a small fake HTTP server."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ QUESTION = "What did TSMC decide?"
 def llm_chain(chain: QaChain, llm_server: str) -> QaChain:
     """The default corpus's store, answered by the real local LLM server."""
     return chain.variant(
-        answer={"generator": "openai"}, openai={"base_url": llm_server, "max_tokens": 80}
+        answer={"answerer": "openai"}, openai={"base_url": llm_server, "max_tokens": 80}
     )
 
 
@@ -95,7 +95,7 @@ def test_down_server_is_one_line_naming_the_url(chain: QaChain) -> None:
         "--stream",
         QUESTION,
         data_dir=chain.settings.data_path,
-        QA_BOT_ANSWER__GENERATOR="openai",
+        QA_BOT_ANSWER__ANSWERER="openai",
         QA_BOT_OPENAI__BASE_URL=url,
     )
     assert done.returncode == 1
@@ -149,7 +149,7 @@ def test_broken_replies_are_clear_errors(
     message: str,
 ) -> None:
     broken = chain.variant(
-        answer={"generator": "openai"}, openai={"base_url": fake_server(status, kind, body)}
+        answer={"answerer": "openai"}, openai={"base_url": fake_server(status, kind, body)}
     )
     with pytest.raises(GeneratorError, match=message):
         broken.ask(QUESTION)
@@ -182,7 +182,7 @@ def test_llm_server_stopped_then_back_without_a_restart(chain: QaChain, tmp_path
     port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     llm = chain.variant(
-        answer={"generator": "openai"}, openai={"base_url": base_url, "max_tokens": 20}
+        answer={"answerer": "openai"}, openai={"base_url": base_url, "max_tokens": 20}
     )
     url, server = serve_app(create_app(llm))
     ask = {"question": QUESTION}

@@ -28,7 +28,7 @@ from tests.conftest import REPO
 @pytest.fixture(scope="module")
 def local_chain(chain: QaChain) -> QaChain:
     """The default corpus's store, answered by the local instruct model."""
-    return chain.variant(answer={"generator": "local"})
+    return chain.variant(answer={"answerer": "local"})
 
 
 def test_tsmc_is_answered_and_quoted(local_chain: QaChain) -> None:

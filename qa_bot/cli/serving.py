@@ -72,9 +72,13 @@ def evaluate(
         Path | None,
         typer.Option(help="Documents the cases are about (default: QA_BOT_INGEST__CORPUS_DIR)."),
     ] = None,
-    generator: Annotated[
+    answerer: Annotated[
         str | None,
-        typer.Option(help="A registered answerer (default: QA_BOT_ANSWER__GENERATOR)."),
+        typer.Option(
+            "--answerer",
+            "--generator",
+            help="A registered answerer (default: QA_BOT_ANSWER__ANSWERER).",
+        ),
     ] = None,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for report.json and report.html.")
@@ -104,7 +108,7 @@ def evaluate(
             load_settings(),
             dataset,
             corpus,
-            generator,
+            answerer,
             out_dir,
             limit,
             judge,

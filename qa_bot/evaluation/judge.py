@@ -6,7 +6,7 @@ answer relevancy, judged by the local instruct model (evals/README.md gives the 
 - **answer relevancy**: the judge writes the question the answer answers; the score is the
   cosine similarity of that question to the one asked (RAGAS uses 3 such questions; one here,
   to keep a run on 2 cores within minutes).
-Refusals are not judged. With ``--generator local`` the judge is the model that answered.
+Refusals are not judged. With ``--answerer local`` the judge is the model that answered.
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ def html_report(
     return f"""<!doctype html><html><head><meta charset=utf-8>
 <title>qa-bot eval: {html.escape(meta["dataset"])}</title><style>{_STYLE}</style></head><body>
 <h1>qa-bot eval</h1><p>Dataset <code>{html.escape(meta["dataset"])}</code>, corpus
-<code>{html.escape(meta["corpus"])}</code>, generator {html.escape(meta["generator"])},
+<code>{html.escape(meta["corpus"])}</code>, answerer {html.escape(meta["answerer"])},
 {len(results)} cases, {meta["date"]}.</p>{notes}
 <div class=charts>{charts}</div>
 <h2>Aggregates</h2><table><tr><th>group</th><th>metric</th><th>value</th>

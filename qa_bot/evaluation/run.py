@@ -41,7 +41,7 @@ class EvalRun:
         settings: Settings,
         dataset: Path,
         corpus: Path | None,
-        generator: str | None,
+        answerer: str | None,
         out: Path,
         limit: int | None = None,
         judge: str | None = None,
@@ -64,7 +64,7 @@ class EvalRun:
                 "collection": None,
                 "database_url": None,
             },
-            answer={"generator": generator or settings.answer.generator},
+            answer={"answerer": answerer or settings.answer.answerer},
         )
         return cls(run_settings, dataset, corpus, cases[:limit], out, judge)
 
@@ -88,7 +88,7 @@ class EvalRun:
         return {
             "dataset": str(self.dataset),
             "corpus": str(self.corpus),
-            "generator": self.settings.answer.generator,
+            "answerer": self.settings.answer.answerer,
             "judge": self.judge,
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "notes": self.notes,

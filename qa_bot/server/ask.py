@@ -36,7 +36,7 @@ class AnswerOptions(BaseModel):
 
     def check(self, caller: Principal | None, chain: QaChain) -> dict[str, Any]:
         """The options as keyword arguments of the chain, once the caller may use them."""
-        check_answerer(caller, self.answerer, chain.settings.answer.generator)
+        check_answerer(caller, self.answerer, chain.settings.answer.answerer)
         chain.answerer_named(self.answerer)  # an unknown name is refused before any stream
         return {"top_k": self.top_k, "answerer": self.answerer}
 

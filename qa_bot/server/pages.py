@@ -29,7 +29,7 @@ def healthz(
         "documents": len(store.documents()),
         "ingesting": is_ingesting(store),
         "collection": store.collection_name,
-        "generator": chain.settings.answer.generator,
+        "answerer": chain.settings.answer.answerer,
     }
 
 

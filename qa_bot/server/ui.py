@@ -204,20 +204,20 @@ def build_ui(chain: QaChain) -> gr.Blocks:
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads))
     feedback = FeedbackStore.beside(chain.settings)
     answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # shown text -> (question, …)
-    default_generator = chain.settings.answer.generator
+    default_answerer = chain.settings.answer.answerer
 
     def respond(
         message: str,
         history: list[dict[str, Any]],
         top_k: int,
-        generator: str,
+        answerer: str,
         request: gr.Request,
     ) -> Iterator[str]:
         try:
-            check_answerer(_principal(request), generator, default_generator)
+            check_answerer(_principal(request), answerer, default_answerer)
             streamed = ""  # Gradio has checked the slider's bounds
             pieces = chain.stream(
-                _text(message), to_history(history), top_k=int(top_k), answerer=generator
+                _text(message), to_history(history), top_k=int(top_k), answerer=answerer
             )
             for piece in pieces:
                 if isinstance(piece, Answer):
@@ -266,8 +266,8 @@ def build_ui(chain: QaChain) -> gr.Blocks:
                     ),
                     gr.Dropdown(
                         ANSWERERS.names(),
-                        value=settings.answer.generator,
-                        label="Generator",
+                        value=settings.answer.answerer,
+                        label="Answerer",
                         render=False,
                     ),
                 ],

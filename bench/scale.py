@@ -218,7 +218,7 @@ def scaled_index(source: str, size: int, settings: Any, embeddings: Any) -> tupl
 
 def add_batch(store: Any, batch: tuple[list, list, list, list]) -> None:
     if batch[0]:
-        store._vectorstore._collection.add(
+        store._index.vectorstore._collection.add(
             ids=batch[0], embeddings=batch[1], documents=batch[2], metadatas=batch[3]
         )
         for part in batch:

@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from qa_bot.errors import SettingsError
-from qa_bot.registry import ANSWERERS, EMBEDDINGS, RERANKERS
+from qa_bot.registry import ANSWERERS, EMBEDDINGS, INDEXES, RERANKERS
 
 log = logging.getLogger(__name__)
 ENV_PREFIX = "QA_BOT_"
@@ -59,6 +59,11 @@ class StoreSettings(Section):
         "sentence-transformers folder.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
+    index: str = Field(
+        "chroma",
+        description="A registered vector index: 'chroma' (embedded, or the server chroma_host "
+        "names).",
+    )
     encoder: Literal["torch", "openvino"] = Field(
         "openvino",
         description="What runs the embedding model and the reader: PyTorch, or OpenVINO "
@@ -101,6 +106,11 @@ class StoreSettings(Section):
                     "postgresql+psycopg://user:password@host/db"
                 ) from None
         return value
+
+    @field_validator("index")
+    @classmethod
+    def _known_index(cls, value: str) -> str:
+        return INDEXES.check(value)
 
     @field_validator("embedding_model")
     @classmethod

@@ -92,6 +92,11 @@ RERANKERS = Registry(
 )
 """``(settings, store) -> Reranker | None``; a folder path names a local cross-encoder."""
 
+INDEXES = Registry(
+    "vector index", "qa_bot.indexes", {"chroma": "qa_bot.storage.chroma:ChromaIndex.open"}
+)
+"""``(settings, collection name) -> VectorIndex`` (``qa_bot/storage/vector_index.py``)."""
+
 EMBEDDINGS = Registry(
     "embedding model",
     "qa_bot.embeddings",

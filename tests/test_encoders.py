@@ -106,7 +106,7 @@ def test_an_index_from_before_the_runner_setting_counts_as_pytorch(
     data = {"data_dir": tmp_path / "data", "encoder": "torch"}
     store = Store.open(Settings().updated(store=data))
     ingest(store, corpus)
-    collection = store._client.get_collection(store.collection_name)
+    collection = store._index._client.get_collection(store.collection_name)  # type: ignore[attr-defined]
     collection.modify(metadata={"embedding_model": "all-MiniLM-L6-v2"})  # no "runner" key
     assert Store.open(Settings().updated(store=data)).documents() == {ARTICLE}
     with pytest.raises(IndexNotReadyError, match="embedded by torch, not openvino-auto"):

@@ -1,40 +1,33 @@
-"""The index: chunks and their vectors in Chroma, the same chunks in a BM25 index, a record of
-what was ingested, and a cache of sentence vectors. Open once per process with ``Store.open``;
-every other part of qa-bot goes through its methods."""
+"""The index: chunks and their vectors in a vector database (``VectorIndex``; Chroma by
+default), the same chunks in a BM25 index, a record of what was ingested, and a cache of
+sentence vectors. Open once per process with ``Store.open``; every other part of qa-bot goes
+through its methods."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-import chromadb
-import httpx
 import numpy as np
-from chromadb.api import ClientAPI
-from chromadb.config import Settings as ChromaSettings
-from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index
 
 from qa_bot.config import Settings
-from qa_bot.errors import IndexNotReadyError, QaBotError, StoreUnavailableError
+from qa_bot.errors import IndexNotReadyError
+from qa_bot.registry import INDEXES
 from qa_bot.storage.bm25 import LexicalIndex
 from qa_bot.storage.database import database_url, engine, reaching
 from qa_bot.storage.embeddings import load_embeddings
 from qa_bot.storage.sentences import SentenceVectors
-
-P = ParamSpec("P")
-T = TypeVar("T")
+from qa_bot.storage.vector_index import VectorIndex
 
 
 @dataclass(frozen=True)
@@ -58,52 +51,8 @@ def _data_dir_id(data_path: Path) -> str:
     return id_file.read_text().strip()
 
 
-def _unreachable(settings: Settings) -> StoreUnavailableError:
-    store = settings.store
-    return StoreUnavailableError(
-        f"Cannot reach the Chroma server at http://{store.chroma_host}:{store.chroma_port}: "
-        f"start it (chroma run --host {store.chroma_host} --port {store.chroma_port}) or "
-        "unset QA_BOT_STORE__CHROMA_HOST to use the embedded store."
-    )
-
-
-def _reaching_chroma(method: Callable[P, T]) -> Callable[P, T]:
-    """In server mode, a Chroma server that is down or failing becomes one plain sentence
-    (StoreUnavailableError) instead of a connection error from deep inside chromadb; so does a
-    database that cannot be reached."""
-
-    @functools.wraps(method)
-    def call(*args: P.args, **kwargs: P.kwargs) -> T:
-        store = args[0]
-        assert isinstance(store, Store)
-        try:
-            with reaching(store._database):
-                return method(*args, **kwargs)
-        except QaBotError:
-            raise
-        except Exception as err:
-            if store.settings.server_mode and _is_connection_error(err):
-                raise _unreachable(store.settings) from err
-            raise
-
-    return call
-
-
-def _is_connection_error(err: BaseException) -> bool:
-    """True for a refused, reset or timed-out connection anywhere in the error's chain."""
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, (httpx.TransportError, ConnectionError, TimeoutError)):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "connect" in str(err).lower()
-
-
 INDEX_BATCH = 1024
 """Most chunks embedded and written per call (Chroma takes at most 5,461 at once)."""
-
-READ_BATCH = 5000
-"""Most chunks read per Chroma call (its SQLite refuses more than 32,766 variables)."""
 
 _UNSYNCED = "unsynced"
 """No generation yet: the first ``follow`` syncs whatever the collection's stamp."""
@@ -120,30 +69,6 @@ def _active_collection(settings: Settings) -> str:
     if pointer.exists():
         return pointer.read_text().strip()
     return f"qa_bot-{_data_dir_id(settings.data_path)}"
-
-
-def _chroma_client(settings: Settings) -> ClientAPI:
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    store = settings.store
-    if store.chroma_host is None:
-        return chromadb.PersistentClient(
-            path=str(settings.data_path / "chroma"), settings=chroma_settings
-        )
-    try:
-        client = chromadb.HttpClient(
-            host=store.chroma_host, port=store.chroma_port, settings=chroma_settings
-        )
-        client.heartbeat()
-    except Exception as err:  # connection refused, DNS, TLS, HTTP errors
-        raise _unreachable(settings) from err
-    return client
-
-
-def _metadata(client: ClientAPI, name: str) -> dict[str, Any] | None:
-    """The metadata of collection ``name``; None when it does not exist yet."""
-    if name not in {c.name for c in client.list_collections()}:
-        return None
-    return dict(client.get_collection(name).metadata or {})
 
 
 def _check_made_alike(settings: Settings, facts: dict[str, Any] | None) -> None:
@@ -170,35 +95,20 @@ def _check_made_alike(settings: Settings, facts: dict[str, Any] | None) -> None:
 
 
 class Store:
-    """Chunks with their vectors (Chroma), keywords (BM25) and sentence vectors (cached)."""
+    """Chunks with their vectors (a ``VectorIndex``), keywords (BM25) and sentence vectors
+    (cached), and the record of what was ingested."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        embeddings: Embeddings,
-        client: ClientAPI,
-        collection_name: str,
-    ) -> None:
+    def __init__(self, settings: Settings, embeddings: Embeddings, vectors: VectorIndex) -> None:
         self.settings = settings
         self.embeddings = embeddings
-        self._client = client
-        self._collection_name = collection_name
-        self._vectorstore = Chroma(
-            collection_name=collection_name,
-            embedding_function=embeddings,
-            client=client,
-            collection_metadata={
-                "embedding_model": settings.store.embedding_model,
-                "runner": settings.store.runner,
-            },
-            collection_configuration={"hnsw": {"space": "cosine"}},
-        )
+        self._index = vectors
+        vectors.attach(embeddings)
         where = (
             f"{settings.store.chroma_host}:{settings.store.chroma_port}"
             if settings.server_mode
             else "local"
         )
-        namespace = f"{where}/{collection_name}"
+        namespace = f"{where}/{vectors.name}"
         self._database = database_url(settings, "records.sqlite")
         self._records = SQLRecordManager(namespace, engine=engine(self._database))
         with reaching(self._database):
@@ -207,7 +117,7 @@ class Store:
         lexical_dir.mkdir(exist_ok=True)
         key = hashlib.sha256(namespace.encode()).hexdigest()[:16]
         self._lexical = LexicalIndex(lexical_dir / f"{key}.sqlite")
-        self._generation: str | None = _UNSYNCED  # the Chroma generation BM25 last followed
+        self._generation: str | None = _UNSYNCED  # the index generation BM25 last followed
         self._checked = -math.inf  # when that was last asked
         self._following = threading.Lock()
         self.sentence_embeddings = SentenceVectors(
@@ -229,99 +139,60 @@ class Store:
         """Connect to (or create) the index described by ``settings``; ``any_model`` opens an
         index built with another embedding model or encoder (only to rebuild it). The check
         comes before the model loads."""
-        client = _chroma_client(settings)
-        name = _active_collection(settings)
+        vectors: VectorIndex = INDEXES.get(settings.store.index)(
+            settings, _active_collection(settings)
+        )
         if not any_model:
-            _check_made_alike(settings, _metadata(client, name))
-        return cls(settings, embeddings or load_embeddings(settings.store), client, name)
+            _check_made_alike(settings, vectors.made_by())
+        return cls(settings, embeddings or load_embeddings(settings.store), vectors)
 
     # reading
 
     @property
     def collection_name(self) -> str:
-        """The Chroma collection holding the chunks."""
-        return self._collection_name
+        """The collection holding the chunks."""
+        return self._index.name
 
-    @_reaching_chroma
     def collection_names(self) -> list[str]:
-        """Every collection on the Chroma side (embedded or server)."""
-        return [c.name for c in self._client.list_collections()]
+        """Every collection in the vector database."""
+        return self._index.names()
 
-    @_reaching_chroma
     def chunk_ids(self) -> set[str]:
-        """Ids of every chunk in Chroma."""
-        return set(self._vectorstore.get(include=[])["ids"])
+        """Ids of every chunk in the vector index."""
+        return self._index.ids()
 
     def keyword_ids(self) -> set[str]:
         """Ids of every chunk in the BM25 index (equal to ``chunk_ids`` once synced)."""
         return self._lexical.ids()
 
-    @_reaching_chroma
     def count(self) -> int:
         """Number of chunks in the index."""
-        return int(self._client.get_collection(self._collection_name).count())
+        return self._index.count()
 
-    @_reaching_chroma
     def chunk(self, chunk_id: str) -> Document | None:
         """One chunk by id, or None."""
-        found = self._vectorstore.get_by_ids([chunk_id])
+        found = self._index.get(ids=[chunk_id])
         return found[0] if found else None
 
-    @_reaching_chroma
     def chunks(self, document: str | None = None) -> list[Document]:
         """Every chunk in the index, or those of one document, with ids and metadata."""
-        return self._get(where={"source": document} if document else None)
-
-    def _get(
-        self, where: dict[str, Any] | None = None, ids: list[str] | None = None
-    ) -> list[Document]:
-        """The chunks matching a Chroma ``where`` filter or ``ids`` (all when neither), read
-        ``READ_BATCH`` at a time."""
-        pages: list[dict[str, Any]] = []
-        if ids is not None:
-            for start in range(0, len(ids), READ_BATCH):
-                batch = ids[start : start + READ_BATCH]
-                pages.append(self._vectorstore.get(ids=batch, include=["documents", "metadatas"]))
-        else:
-            while not pages or len(pages[-1]["ids"]) == READ_BATCH:
-                pages.append(
-                    self._vectorstore.get(
-                        where=where,
-                        limit=READ_BATCH,
-                        offset=READ_BATCH * len(pages),
-                        include=["documents", "metadatas"],
-                    )
-                )
-        return [
-            Document(id=i, page_content=text, metadata=meta)
-            for page in pages
-            for i, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
-        ]
+        return self._index.get(documents=[document] if document else None)
 
     def documents(self) -> set[str]:
         """Names (paths relative to their folder) of every indexed document."""
         self.follow()
         return self._lexical.documents()
 
-    @_reaching_chroma
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vector of each chunk id."""
-        if not ids:
-            return {}
-        got = self._vectorstore.get(ids=ids, include=["embeddings"])
-        return {i: np.asarray(v) for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+        return self._index.vectors(ids)
 
-    @_reaching_chroma
     def dense_search(
         self, vector: list[float], k: int, only: list[str] | None = None
     ) -> list[tuple[Document, float]]:
         """The ``k`` chunks closest to ``vector`` with their cosine similarity (0..1), from the
         documents ``only`` names when given."""
-        where: dict[str, Any] | None = {"source": {"$in": only}} if only else None
-        hits = self._vectorstore.similarity_search_by_vector_with_relevance_scores(
-            vector, k=k, filter=where
-        )
-        return [(doc, max(0.0, 1.0 - distance)) for doc, distance in hits]
+        return self._index.search(vector, k, only)
 
     def keyword_search(self, query: str, k: int, only: list[str] | None = None) -> list[Document]:
         """The ``k`` best chunks by BM25, ``bm25`` in their metadata."""
@@ -335,27 +206,27 @@ class Store:
 
     # writing
 
-    @_reaching_chroma
     def index_documents(self, documents: dict[str, list[Document]]) -> dict[str, IndexChange]:
         """Make each document's chunks those given, in one pass (so the model embeds across
         files in length-sorted batches): new chunks are embedded, unchanged ones kept, stale
         ones removed, and the BM25 index follows. Sentence vectors are not computed here: the
         reranker and the answerer embed a chunk's sentences the first time they read it."""
-        before = {name: self._keys(name) for name in documents}
-        chunks = [chunk for group in documents.values() for chunk in group]
-        index(
-            chunks,
-            self._records,
-            self._vectorstore,
-            cleanup="scoped_full",
-            source_id_key="source",
-            key_encoder="sha256",
-            batch_size=max(1, min(len(chunks), INDEX_BATCH)),
-        )
-        changes = {}
-        for name, old in before.items():
-            new = self._keys(name)
-            changes[name] = IndexChange(len(new - old), len(old - new), bool(old))
+        with reaching(self._database):
+            before = {name: self._keys(name) for name in documents}
+            chunks = [chunk for group in documents.values() for chunk in group]
+            index(
+                chunks,
+                self._records,
+                self._index.vectorstore,
+                cleanup="scoped_full",
+                source_id_key="source",
+                key_encoder="sha256",
+                batch_size=max(1, min(len(chunks), INDEX_BATCH)),
+            )
+            changes = {}
+            for name, old in before.items():
+                new = self._keys(name)
+                changes[name] = IndexChange(len(new - old), len(old - new), bool(old))
         touched = [name for name, change in changes.items() if change.changed]
         stored = self._chunks_of(touched)
         for name in touched:
@@ -372,34 +243,33 @@ class Store:
         """The stored chunks of several documents, by document, in one read."""
         grouped: dict[str, list[Document]] = {name: [] for name in documents}
         if documents:
-            for chunk in self._get(where={"source": {"$in": documents}}):
+            for chunk in self._index.get(documents=documents):
                 grouped[chunk.metadata["source"]].append(chunk)
         return grouped
 
-    @_reaching_chroma
     def delete_document(self, document: str) -> int:
         """Remove every chunk of one document; return how many were removed."""
-        keys = self._records.list_keys(group_ids=[document])
-        if keys:
-            self._vectorstore.delete(ids=keys)
-            self._records.delete_keys(keys)
-            self._stamp()
+        with reaching(self._database):
+            keys = self._records.list_keys(group_ids=[document])
+            if keys:
+                self._index.delete(keys)
+                self._records.delete_keys(keys)
+                self._stamp()
         self._lexical.replace(document, [])
         return len(keys)
 
-    @_reaching_chroma
     def sync_lexical(self) -> None:
-        """Bring the BM25 index in line with Chroma: chunks another process added (a replica,
-        or a server another machine filled) are read, those it removed are dropped."""
-        in_chroma, in_bm25 = self.chunk_ids(), self._lexical.ids()
-        if in_chroma != in_bm25:
-            added = list(in_chroma - in_bm25)
-            self._lexical.update(self._get(ids=added), in_bm25 - in_chroma)
+        """Bring the BM25 index in line with the vector index: chunks another process added (a
+        replica, or a server another machine filled) are read, those it removed are dropped."""
+        in_vectors, in_bm25 = self.chunk_ids(), self._lexical.ids()
+        if in_vectors != in_bm25:
+            added = list(in_vectors - in_bm25)
+            self._lexical.update(self._index.get(ids=added), in_bm25 - in_vectors)
 
     def follow(self) -> None:
-        """Sync the BM25 index when Chroma's collection changed since it was last synced
-        (another process stamps it on every write); asked at most every
-        ``store.follow_seconds``, by one thread at a time."""
+        """Sync the BM25 index when the collection changed since it was last synced (another
+        process stamps it on every write); asked at most every ``store.follow_seconds``, by
+        one thread at a time."""
         now = time.monotonic()
         if now - self._checked < self.settings.store.follow_seconds:
             return
@@ -407,30 +277,20 @@ class Store:
             return
         try:
             self._checked = now
-            generation = self._stamped()
+            generation = self._index.generation()
             if generation != self._generation:
                 self.sync_lexical()
                 self._generation = generation
         finally:
             self._following.release()
 
-    @_reaching_chroma
-    def _stamped(self) -> str | None:
-        """The collection's generation stamp (None before its first write)."""
-        metadata = self._client.get_collection(self._collection_name).metadata or {}
-        stamp = metadata.get("generation")
-        return str(stamp) if stamp else None
-
     def _stamp(self) -> None:
         """Give the collection a new generation, so other processes' BM25 indexes follow.
         This one is in line with its own write, and with the collection too unless another
         process wrote since it last followed (then its next ``follow`` syncs)."""
-        collection = self._client.get_collection(self._collection_name)
-        metadata = collection.metadata or {}
-        current = metadata.get("generation")
-        in_line = current == self._generation or (current is None and self._generation != _UNSYNCED)
         stamp = uuid.uuid4().hex
-        collection.modify(metadata={**metadata, "generation": stamp})
+        current = self._index.stamp(stamp)
+        in_line = current == self._generation or (current is None and self._generation != _UNSYNCED)
         self._generation = stamp if in_line else _UNSYNCED
         if not in_line:
             self._checked = -math.inf
@@ -438,9 +298,9 @@ class Store:
     def fresh(self) -> Store:
         """An empty store on a new collection, for a rebuild: this one keeps serving queries
         until the new one is ``activate``d."""
-        base = self._collection_name.split(".r", 1)[0]
-        name = f"{base}.r{uuid.uuid4().hex[:8]}"
-        return Store(self.settings, self.embeddings, self._client, name)
+        base = self._index.name.split(".r", 1)[0]
+        fresh = self._index.fresh(f"{base}.r{uuid.uuid4().hex[:8]}")
+        return Store(self.settings, self.embeddings, fresh)
 
     def activate(self) -> None:
         """Make this store's collection the one every later ``Store.open`` uses."""
@@ -450,13 +310,13 @@ class Store:
             )
         pointer = self.settings.data_path / ACTIVE
         tmp = pointer.with_suffix(".tmp")
-        tmp.write_text(self._collection_name)
+        tmp.write_text(self._index.name)
         tmp.replace(pointer)
 
-    @_reaching_chroma
     def drop(self) -> None:
         """Delete this store's collection, records and BM25 index (after a rebuild replaced
         it)."""
-        self._records.delete_keys(self._records.list_keys())
-        self._client.delete_collection(self._collection_name)
+        with reaching(self._database):
+            self._records.delete_keys(self._records.list_keys())
+        self._index.drop()
         self._lexical.path.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from langchain_core.documents import Document
@@ -20,10 +20,22 @@ from qa_bot.text import chunk_sentences, with_before
 if TYPE_CHECKING:
     from qa_bot.config import Settings
     from qa_bot.reader.reader import Reader
+    from qa_bot.storage.sentences import SentenceVectors
     from qa_bot.storage.store import Store
 
 # How the sentence reranker weighs its three signals (set by hand, not fitted to a benchmark).
 BEST_SENTENCE, WHOLE_CHUNK, KEYWORDS = 0.5, 0.3, 0.2
+
+
+class Scored(Protocol):
+    """What the sentence reranker reads (a ``Store`` is one): stored chunk vectors, BM25
+    scores and cached sentence vectors."""
+
+    sentence_embeddings: SentenceVectors
+
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]: ...
+
+    def keyword_scores(self, query: str, ids: list[str]) -> dict[str, float]: ...
 
 
 class Reranker(ABC):
@@ -43,7 +55,7 @@ class SentenceReranker(Reranker):
     sentences, so the best sentence carries most of the weight, and BM25 rewards exact names.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Scored) -> None:
         self.store = store
 
     @classmethod

@@ -1,5 +1,6 @@
 """Deterministic stand-ins registered through qa-bot's own registries, for the unit tier: no
-model, no spaCy, no subprocess. The real tiers never use them."""
+model, no spaCy, no subprocess. The real tiers never use them (the real chat models are
+tested against a real llama.cpp server and a real in-process model)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import math
 import re
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
-from qa_bot.config import StoreSettings
-from qa_bot.registry import EMBEDDINGS
+from qa_bot.config import Settings, StoreSettings
+from qa_bot.models.chat import ChatModel
+from qa_bot.registry import CHAT_MODELS, EMBEDDINGS
 
 HASHED = "hashed-words"
+SCRIPTED = "scripted"
+REPLIES: list[str] = []
+"""What the ``scripted`` chat model says next, in order (a test puts its replies here)."""
 DIMENSIONS = 256
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -44,6 +51,15 @@ def hashed_words(_: StoreSettings) -> Embeddings:
     return HashedWords()
 
 
+def scripted(settings: Settings) -> ChatModel:
+    """The ``scripted`` chat model: LangChain's fake chat model replying with ``REPLIES`` (word
+    by word, as a stream), bounded like any chat model."""
+    replies = iter([AIMessage(content=text) for text in REPLIES])
+    REPLIES.clear()
+    return ChatModel(GenericFakeChatModel(messages=replies), settings.openai.max_tokens)
+
+
 def register() -> None:
     """Make the fakes known by name, as a plugin package would."""
     EMBEDDINGS.register(HASHED, hashed_words)
+    CHAT_MODELS.register(SCRIPTED, scripted)

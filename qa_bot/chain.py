@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from langchain_core.documents import Document
 
@@ -39,6 +39,14 @@ def check_question(question: str, limit: int) -> str:
             "shorten it."
         )
     return question
+
+
+class Options(TypedDict, total=False):
+    """Per-question options: ``top_k`` chunks handed to the answerer, and the ``answerer``
+    (a registered name); unset, the configured ones."""
+
+    top_k: int | None
+    answerer: str | None
 
 
 def check_top_k(top_k: int | None, default: int) -> int:
@@ -139,12 +147,12 @@ class QaChain:
         return self.answerer_named(answerer).standalone(question, recent)
 
     @contextmanager
-    def _observed(self, top_k: int | None, answerer: str | None) -> Iterator[QuestionRun]:
+    def _observed(self, options: Options) -> Iterator[QuestionRun]:
         """One question's run, its options checked; a user-facing error is counted and
         logged on its way out."""
-        run = QuestionRun(answerer or self.settings.answer.answerer)
+        run = QuestionRun(options.get("answerer") or self.settings.answer.answerer)
         try:
-            run.k = check_top_k(top_k, self.settings.retrieval.top_k)
+            run.k = check_top_k(options.get("top_k"), self.settings.retrieval.top_k)
             yield run
         except QaBotError as error:
             run.failed(error)
@@ -167,27 +175,21 @@ class QaChain:
         question: str,
         history: History | None = None,
         only: list[str] | None = None,
-        *,
-        top_k: int | None = None,
-        answerer: str | None = None,
+        **options: Unpack[Options],
     ) -> Answer:
         """Answer one question."""
-        result: Answer = self.trace(question, history, only, top_k=top_k, answerer=answerer)[
-            "answer"
-        ]
-        return result
+        answer: Answer = self.trace(question, history, only, **options)["answer"]
+        return answer
 
     def trace(
         self,
         question: str,
         history: History | None = None,
         only: list[str] | None = None,
-        *,
-        top_k: int | None = None,
-        answerer: str | None = None,
+        **options: Unpack[Options],
     ) -> dict[str, Any]:
         """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
-        with self._observed(top_k, answerer) as run:
+        with self._observed(options) as run:
             query, chunks, chosen = self._prepare(run, question, history, only)
             answer = without_instructions(chosen.answer(query, chunks))
             return {"question": query, "chunks": chunks, "answer": run.answered(answer, chunks)}
@@ -201,7 +203,7 @@ class QaChain:
         top_k: int | None = None,
     ) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
-        with self._observed(top_k, None) as run:
+        with self._observed({"top_k": top_k}) as run:
             return self._prepare(run, question, history, only)[1]
 
     def stream(
@@ -209,12 +211,10 @@ class QaChain:
         question: str,
         history: History | None = None,
         only: list[str] | None = None,
-        *,
-        top_k: int | None = None,
-        answerer: str | None = None,
+        **options: Unpack[Options],
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
-        with self._observed(top_k, answerer) as run:
+        with self._observed(options) as run:
             query, chunks, chosen = self._prepare(run, question, history, only)
             for piece in chosen.stream(query, chunks):
                 if isinstance(piece, Answer):

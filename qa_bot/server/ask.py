@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 from fastapi import APIRouter
 from pydantic import AliasChoices, BaseModel, Field
 from sse_starlette.sse import EventSourceResponse
 
-from qa_bot.chain import QaChain
+from qa_bot.chain import Options, QaChain
 from qa_bot.config import MAX_TOP_K, MIN_TOP_K
 from qa_bot.errors import QaBotError
 from qa_bot.records import Answer
@@ -34,7 +33,7 @@ class AnswerOptions(BaseModel):
         description="A registered answerer; only admins may choose another than the default.",
     )
 
-    def check(self, caller: Principal | None, chain: QaChain) -> dict[str, Any]:
+    def check(self, caller: Principal | None, chain: QaChain) -> Options:
         """The options as keyword arguments of the chain, once the caller may use them."""
         check_answerer(caller, self.answerer, chain.settings.answer.answerer)
         chain.answerer_named(self.answerer)  # an unknown name is refused before any stream

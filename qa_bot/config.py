@@ -331,6 +331,11 @@ class ServerSettings(Section):
         "info", description="qa-bot's log level; at info, one line per question."
     )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics, to admins.")
+    warm_sentences: bool = Field(
+        True,
+        description="After each change of the index, embed every chunk's sentences in the "
+        "background, so the first questions after an ingest do not pay for them.",
+    )
 
     @property
     def loopback(self) -> bool:

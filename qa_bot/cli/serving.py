@@ -55,6 +55,10 @@ def serve(
     local_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     record = announce(settings, f"http://{local_host}:{port}")  # the CLI works through us
     app_ = create_app(chain, build_ui(chain), local_token=record.token)
+    if settings.server.warm_sentences:
+        from qa_bot.storage.warmer import SentenceWarmer
+
+        SentenceWarmer(lambda: chain.store).start()
     # uvicorn re-raises SIGTERM once it has shut down: end through `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:

@@ -178,6 +178,10 @@ class Store:
         """Every chunk in the index, or those of one document, with ids and metadata."""
         return self._index.get(documents=[document] if document else None)
 
+    def generation(self) -> str | None:
+        """The collection's generation stamp: it changes with every write, by any process."""
+        return self._index.generation()
+
     def documents(self) -> set[str]:
         """Names (paths relative to their folder) of every indexed document."""
         self.follow()
@@ -277,7 +281,7 @@ class Store:
             return
         try:
             self._checked = now
-            generation = self._index.generation()
+            generation = self.generation()
             if generation != self._generation:
                 self.sync_lexical()
                 self._generation = generation

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict, Unpack
@@ -67,7 +68,8 @@ class QaChain:
     Every call takes the question and, optionally, the chat ``history`` (a follow-up is made
     standalone before retrieval), ``only`` (file, folder or glob filters), ``top_k`` (chunks
     handed to the answerer) and ``answerer`` (a registered name): per-call options, so no call
-    builds a chain. Answerers and rerankers are built once, on first use, and kept by name.
+    builds a chain. The configured answerer is built with the chain; others on first use;
+    each is kept by name, as the rerankers are.
     """
 
     def __init__(
@@ -80,11 +82,13 @@ class QaChain:
         self.settings = settings or store.settings
         self._rerankers = {} if _rerankers is None else _rerankers  # shared by every variant
         self._answerers: dict[str, Answerer] = {}
+        self._building = threading.Lock()
         self._variants: dict[str, QaChain] = {}
         store.sync_lexical()
         self.retriever = HybridRetriever.from_settings(
             store, self.settings, reranker=self._reranker()
         )
+        self.answerer_named(None)  # the configured one is ready (or fails) now, not at a question
 
     @property
     def answerer(self) -> Answerer:
@@ -94,20 +98,24 @@ class QaChain:
     def answerer_named(self, name: str | None) -> Answerer:
         """The answerer registered as ``name`` (default: the configured one), built once."""
         name = ANSWERERS.check(name or self.settings.answer.answerer)
-        if name not in self._answerers:
-            self._answerers[name] = ANSWERERS.get(name)(self.settings, self.store)
-        return self._answerers[name]
+        answerers = self._answerers  # a swap replaces the dict: this call keeps its own
+        if (found := answerers.get(name)) is None:
+            with self._building:  # one thread builds it; the others wait and share it
+                if (found := answerers.get(name)) is None:
+                    found = answerers[name] = ANSWERERS.get(name)(self.settings, self.store)
+        return found
 
     def swap(self, store: Store) -> None:
         """Answer from ``store`` from now on (after a rebuild); calls under way finish on the
         old one."""
-        self._rerankers.clear()
-        self._answerers.clear()
-        self._variants.clear()
         self.store = store
+        self._rerankers.clear()
+        self._answerers = {}
+        self._variants.clear()
         self.retriever = HybridRetriever.from_settings(
             store, self.settings, reranker=self._reranker()
         )
+        self.answerer_named(None)
 
     def _reranker(self) -> Reranker | None:
         """The configured reranker, built once for this chain and all its variants."""

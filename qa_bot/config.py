@@ -378,7 +378,7 @@ class Settings(BaseSettings):
         """Precedence: explicit arguments, then env vars, then ``qa-bot.toml``."""
         check_env_names(os.environ)
         legacy = LegacyApiKey(settings_cls)
-        return (init_settings, env_settings, legacy, TomlConfigSettingsSource(settings_cls))
+        return (init_settings, RenamedEnv(env_settings), legacy, RenamedToml(settings_cls))
 
     def updated(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some keys of some sections changed and validated:
@@ -407,6 +407,39 @@ class Settings(BaseSettings):
 
 LEGACY_API_KEY = "QA_BOT_API_KEY"
 """The one admin key's variable from before settings had sections; still read."""
+
+
+def _renamed(data: dict[str, Any]) -> dict[str, Any]:
+    """One source's values with ``answer.generator`` read as ``answer.answerer`` (the new name
+    wins within the source; between sources the usual precedence holds)."""
+    answer = data.get("answer")
+    if isinstance(answer, dict) and "generator" in answer:
+        _say_renamed("answer.generator (QA_BOT_ANSWER__GENERATOR)", "answer.answerer")
+        answer = {"answerer": answer["generator"], **answer}
+        del answer["generator"]
+        data = {**data, "answer": answer}
+    return data
+
+
+class RenamedEnv(PydanticBaseSettingsSource):
+    """The environment source, former names renamed."""
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _renamed(self.source())
+
+
+class RenamedToml(TomlConfigSettingsSource):
+    """``qa-bot.toml``, former names renamed."""
+
+    def __call__(self) -> dict[str, Any]:
+        return _renamed(super().__call__())
 
 
 class LegacyApiKey(PydanticBaseSettingsSource):
@@ -447,10 +480,12 @@ def setting_origins(settings: Settings) -> dict[tuple[str, str], str]:
     path = Path(CONFIG_FILE)
     in_file = tomllib.loads(path.read_text()) if path.is_file() else {}
     origins = {}
+    former = {new: old for old, new in (("QA_BOT_ANSWER__GENERATOR", "QA_BOT_ANSWER__ANSWERER"),)}
     for name, (section, key) in known_env_names().items():
-        if name in os.environ:
+        old = former.get(name, "")
+        if name in os.environ or old in os.environ:
             origins[(section, key)] = "env"
-        elif key in in_file.get(section, {}):
+        elif key in in_file.get(section, {}) or (old and "generator" in in_file.get(section, {})):
             origins[(section, key)] = f"{CONFIG_FILE} [{section}]"
         else:
             origins[(section, key)] = "default"

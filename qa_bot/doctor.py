@@ -7,6 +7,7 @@ import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from qa_bot.config import Settings
@@ -31,13 +32,15 @@ def _python() -> Check:
 
 
 def _embedding_model(settings: Settings) -> Check:
-    from qa_bot.storage.embeddings import resolve_model_path
+    from qa_bot.storage.embeddings import bundled_models
 
-    try:
-        path = resolve_model_path(settings.store.embedding_model)
-    except QaBotError as error:
-        return Check("Embedding model", "fail", str(error))
-    return Check("Embedding model", "ok", f"{settings.store.embedding_model} in {path}")
+    name = settings.store.embedding_model  # the settings checked it is a folder or registered
+    if Path(name).expanduser().is_dir():
+        return Check("Embedding model", "ok", f"the folder {name}")
+    bundled = bundled_models()
+    if name in bundled:
+        return Check("Embedding model", "ok", f"{name} in {bundled[name]}")
+    return Check("Embedding model", "ok", f"{name} (registered by a plugin)")
 
 
 def _browser() -> Check:

@@ -39,10 +39,8 @@ def serve(
     loaded = load_settings()
     host, port = host or loaded.server.host, port or loaded.server.port
     settings = loaded.updated(server={"host": host, "port": port})
-    logging.basicConfig(
-        level=settings.server.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qa_bot").setLevel(settings.server.log_level.upper())  # not the libraries
     with user_errors():
         chain = QaChain(open_store(settings))
     if not access_policy(settings).auth_configured and not settings.server.loopback:
@@ -105,6 +103,8 @@ def evaluate(
     ] = None,
 ) -> None:
     """Measure answer quality on a dataset; exit 1 when an aggregate misses its threshold."""
+    if "--generator" in sys.argv:
+        err.print("--generator is now --answerer: rename it, the old name will go.")
     from qa_bot.evaluation.run import EvalRun
 
     with user_errors():

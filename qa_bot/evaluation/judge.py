@@ -1,5 +1,5 @@
-"""An LLM judge for the evals (``qa-bot eval --judge local``): RAGAS-style faithfulness and
-answer relevancy, judged by the local instruct model (evals/README.md gives the definitions).
+"""An LLM judge for the evals (``qa-bot eval --judge local``, or any chat model by name):
+RAGAS-style faithfulness and answer relevancy (evals/README.md gives the definitions).
 
 - **faithfulness**: the share of the answer's statements (its sentences) that the judge says
   its cited passages support; each statement is one yes/no question to the judge.

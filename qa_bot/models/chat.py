@@ -97,7 +97,7 @@ class OpenAIChat(ChatModel):
         except openai.APIConnectionError:
             raise GeneratorError(
                 f"{where} cannot be reached: start it or fix QA_BOT_OPENAI__BASE_URL "
-                "(QA_BOT_ANSWER__GENERATOR=extractive answers without an LLM)."
+                "(QA_BOT_ANSWER__ANSWERER=extractive answers without an LLM)."
             ) from None
         except openai.AuthenticationError:
             raise GeneratorError(

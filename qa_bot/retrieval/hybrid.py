@@ -66,11 +66,13 @@ class HybridRetriever(StoreSearch):
             fields["reranker"] = make_reranker(settings, store)
         return cls(store=store, **{**fields, **overrides})
 
-    def _first_stage(self, query: str, **kwargs: Any) -> list[Document]:
-        """Candidates from dense search, BM25, or both fused (LangChain's weighted RRF); those
-        BM25 found carry their ``bm25`` score."""
-        dense = DenseRetriever(store=self.store, k=self.candidates)
-        lexical = LexicalRetriever(store=self.store, k=self.candidates)
+    def _first_stage(self, query: str, depth: int | None = None, **kwargs: Any) -> list[Document]:
+        """Candidates (``depth``, default ``candidates``, from each) from dense search, BM25,
+        or both fused (LangChain's weighted RRF); those BM25 found carry their ``bm25``
+        score."""
+        depth = depth or self.candidates
+        dense = DenseRetriever(store=self.store, k=depth)
+        lexical = LexicalRetriever(store=self.store, k=depth)
         chosen: dict[Mode, list[BaseRetriever]] = {
             "dense": [dense],
             "bm25": [lexical],
@@ -99,7 +101,8 @@ class HybridRetriever(StoreSearch):
         if only is not None:
             only = select_documents(only, self.store.documents())
         vector = vector or self.store.embeddings.embed_query(query)
-        docs = self._first_stage(query, only=only, vector=vector)[: self.candidates]
+        depth = max(self.candidates, k)  # a call asking for more chunks than candidates
+        docs = self._first_stage(query, depth, only=only, vector=vector)[:depth]
         if self.reranker:
             docs = self.reranker.rerank(query, vector, docs)
         if self.mmr_lambda is not None and len(docs) > k:

@@ -5,7 +5,8 @@ sentence instead of a connection error from deep inside chromadb."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import chromadb
@@ -53,14 +54,8 @@ def _reaching(
 
     @functools.wraps(method)
     def call(self: ChromaIndex, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        try:
+        with self.guard():
             return method(self, *args, **kwargs)
-        except QaBotError:
-            raise
-        except Exception as err:
-            if self.settings.server_mode and _is_connection_error(err):
-                raise _unreachable(self.settings) from err
-            raise
 
     return call
 
@@ -90,6 +85,18 @@ class ChromaIndex:
         self.name = name
         self._client = client
         self._store: Chroma | None = None
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """A Chroma server that is down or failing, within this block, is one sentence."""
+        try:
+            yield
+        except QaBotError:
+            raise
+        except Exception as err:
+            if self.settings.server_mode and _is_connection_error(err):
+                raise _unreachable(self.settings) from err
+            raise
 
     @classmethod
     def open(cls, settings: Settings, name: str) -> ChromaIndex:
@@ -190,9 +197,7 @@ class ChromaIndex:
         return str(previous) if previous else None
 
     def fresh(self, name: str) -> ChromaIndex:
-        index = ChromaIndex(self.settings, self._client, name)
-        index.attach(self.vectorstore.embeddings)  # type: ignore[arg-type]
-        return index
+        return ChromaIndex(self.settings, self._client, name)
 
     @_reaching
     def drop(self) -> None:

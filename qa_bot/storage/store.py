@@ -215,7 +215,7 @@ class Store:
         files in length-sorted batches): new chunks are embedded, unchanged ones kept, stale
         ones removed, and the BM25 index follows. Sentence vectors are not computed here: the
         reranker and the answerer embed a chunk's sentences the first time they read it."""
-        with reaching(self._database):
+        with reaching(self._database), self._index.guard():
             before = {name: self._keys(name) for name in documents}
             chunks = [chunk for group in documents.values() for chunk in group]
             index(
@@ -253,7 +253,7 @@ class Store:
 
     def delete_document(self, document: str) -> int:
         """Remove every chunk of one document; return how many were removed."""
-        with reaching(self._database):
+        with reaching(self._database), self._index.guard():
             keys = self._records.list_keys(group_ids=[document])
             if keys:
                 self._index.delete(keys)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import numpy as np
     from langchain_core.documents import Document
     from langchain_core.embeddings import Embeddings
@@ -24,6 +26,11 @@ class VectorIndex(Protocol):
     def made_by(self) -> dict[str, Any] | None:
         """What the collection records about the model that embedded it; None before it
         exists. Asked before the model loads."""
+        ...
+
+    def guard(self) -> AbstractContextManager[None]:
+        """A context in which the database's own failures (a server down) become one sentence
+        (``StoreUnavailableError``): writes through ``vectorstore`` run in it."""
         ...
 
     def attach(self, embeddings: Embeddings) -> None:
@@ -78,7 +85,7 @@ class VectorIndex(Protocol):
         ...
 
     def fresh(self, name: str) -> VectorIndex:
-        """An empty collection ``name`` in the same database, attached to the same model."""
+        """An empty collection ``name`` in the same database (not attached yet)."""
         ...
 
     def drop(self) -> None:

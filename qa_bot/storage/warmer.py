@@ -41,6 +41,8 @@ class SentenceWarmer:
                 self.warm_if_changed()
             except QaBotError as error:  # Chroma or the database down: try again later
                 log.warning("sentence warmer: %s", error)
+            except Exception:  # never end the thread: the next change is warmed again
+                log.exception("sentence warmer failed; it tries again at the next change")
             if self._stop.wait(self.every):
                 return
 

@@ -53,10 +53,13 @@ def test_failures_are_logged_and_names_from_requests_are_quoted(
 
 
 def test_options_per_call_build_nothing(unit_chain: QaChain) -> None:
+    shallow = unit_chain.variant(retrieval={"candidates": 3})  # a first stage of 3
+    assert len(shallow.retrieve(QUESTION, top_k=7)) == 7  # a call asking more goes deeper
     retriever, answerer = unit_chain.retriever, unit_chain.answerer
+    variants = dict(unit_chain._variants)
     assert [len(unit_chain.retrieve(QUESTION, top_k=k)) for k in (1, 2, 7)] == [1, 2, 7]
     assert unit_chain.answerer_named("extractive") is answerer
-    assert unit_chain.retriever is retriever and not unit_chain._variants
+    assert unit_chain.retriever is retriever and unit_chain._variants == variants
 
 
 def test_history_is_cut_once_by_the_chain(unit_chain: QaChain) -> None:

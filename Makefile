@@ -105,8 +105,6 @@ train-reader: $(VENV)/.installed
 	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --epochs 2 --lr 8e-5
 	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --init $(READER) \
 		--first-epoch 3 --epochs 4 --lr 4e-5
-	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --init $(READER) \
-		--first-epoch 5 --epochs 6 --lr 4e-5
 	$(BIN)/python -m qa_bot.reader.calibrate --data $(SQUAD_TRAIN)
 
 calibrate-refusal: $(VENV)/.installed

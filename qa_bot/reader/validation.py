@@ -122,7 +122,7 @@ def _epochs(card: dict[str, Any]) -> str:
         return f"{card['epochs_run']} epochs"
     return (
         f"epochs {first}–{card['epochs_run']}, continued from the weights of epochs 1–"
-        f"{first - 1} (sha256 `{card['init_sha256']}`, the previous training command)"
+        f"{first - 1} (sha256 `{card['init_sha256']}`, the first training command)"
     )
 
 

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 ENV_PREFIX = "QA_BOT_"
 ENV_NESTING = "__"
 CONFIG_FILE = "qa-bot.toml"
-RENAMED_ENV = {"QA_BOT_ANSWER__GENERATOR": ("answer", "generator")}
-"""Former names still read (each with a line saying to rename it)."""
+RENAMED = {("answer", "generator"): "answerer"}
+"""Former setting names, (section, old key) -> new key: still read, with a line saying to
+rename them, from the environment, ``qa-bot.toml``, arguments and ``Settings.updated``."""
 MIN_TOP_K, MAX_TOP_K = 1, 50
 """Bounds of the chunks handed to the answerer, in settings and per question."""
 
@@ -232,17 +233,6 @@ class AnswerSettings(Section):
         4, ge=0, le=20, description="Earlier turns a follow-up question may draw on."
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed(cls, data: Any) -> Any:
-        """``generator``, the former name of ``answerer``, still works, with one line saying
-        to rename it."""
-        if isinstance(data, dict) and "generator" in data:
-            _say_renamed("answer.generator (QA_BOT_ANSWER__GENERATOR)", "answer.answerer")
-            data = {"answerer": data["generator"], **data}  # the new name wins
-            del data["generator"]
-        return data
-
     @field_validator("answerer")
     @classmethod
     def _known_answerer(cls, value: str) -> str:
@@ -378,7 +368,8 @@ class Settings(BaseSettings):
         """Precedence: explicit arguments, then env vars, then ``qa-bot.toml``."""
         check_env_names(os.environ)
         legacy = LegacyApiKey(settings_cls)
-        return (init_settings, RenamedEnv(env_settings), legacy, RenamedToml(settings_cls))
+        toml = RenamedToml(settings_cls)
+        return (Renamed(init_settings), Renamed(env_settings), legacy, toml)
 
     def updated(self, **sections: dict[str, Any]) -> Settings:
         """A copy with some keys of some sections changed and validated:
@@ -387,8 +378,7 @@ class Settings(BaseSettings):
         for section, values in sections.items():
             if section not in data:
                 raise SettingsError(f"Unknown settings section '{section}'.")
-            renamed = {"generator": "answerer"} if section == "answer" else {}
-            data[section] |= {renamed.get(key, key): value for key, value in values.items()}
+            data[section] |= _renamed({section: values})[section]  # before the old values
         return Settings(**data)
 
     @property
@@ -409,20 +399,25 @@ LEGACY_API_KEY = "QA_BOT_API_KEY"
 """The one admin key's variable from before settings had sections; still read."""
 
 
+def _env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section}{ENV_NESTING}{key}".upper()
+
+
 def _renamed(data: dict[str, Any]) -> dict[str, Any]:
-    """One source's values with ``answer.generator`` read as ``answer.answerer`` (the new name
-    wins within the source; between sources the usual precedence holds)."""
-    answer = data.get("answer")
-    if isinstance(answer, dict) and "generator" in answer:
-        _say_renamed("answer.generator (QA_BOT_ANSWER__GENERATOR)", "answer.answerer")
-        answer = {"answerer": answer["generator"], **answer}
-        del answer["generator"]
-        data = {**data, "answer": answer}
+    """One source's values with former names (``RENAMED``) read as the new ones; the new name
+    wins within the source, and between sources the usual precedence holds."""
+    for (section, old), new in RENAMED.items():
+        values = data.get(section)
+        if isinstance(values, dict) and old in values:
+            _say_renamed(f"{section}.{old} ({_env_name(section, old)})", f"{section}.{new}")
+            values = {new: values[old], **values}
+            del values[old]
+            data = {**data, section: values}
     return data
 
 
-class RenamedEnv(PydanticBaseSettingsSource):
-    """The environment source, former names renamed."""
+class Renamed(PydanticBaseSettingsSource):
+    """Another source (arguments, the environment), former names renamed."""
 
     def __init__(self, source: PydanticBaseSettingsSource) -> None:
         super().__init__(source.settings_cls)
@@ -460,13 +455,14 @@ def known_env_names() -> dict[str, tuple[str, str]]:
         model = field.annotation
         assert isinstance(model, type) and issubclass(model, Section)
         for key in model.model_fields:
-            names[f"{ENV_PREFIX}{section}{ENV_NESTING}{key}".upper()] = (section, key)
+            names[_env_name(section, key)] = (section, key)
     return names
 
 
 def check_env_names(environ: os._Environ[str] | dict[str, str]) -> None:
     """Refuse a ``QA_BOT_*`` variable that names no setting (a typo would be silently ignored)."""
-    known = {**known_env_names(), **RENAMED_ENV, LEGACY_API_KEY: ("server", "api_key")}
+    former = {_env_name(section, old): (section, old) for section, old in RENAMED}
+    known = {**known_env_names(), **former, LEGACY_API_KEY: ("server", "api_key")}
     for name in environ:
         if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
             raise SettingsError(
@@ -480,12 +476,12 @@ def setting_origins(settings: Settings) -> dict[tuple[str, str], str]:
     path = Path(CONFIG_FILE)
     in_file = tomllib.loads(path.read_text()) if path.is_file() else {}
     origins = {}
-    former = {new: old for old, new in (("QA_BOT_ANSWER__GENERATOR", "QA_BOT_ANSWER__ANSWERER"),)}
-    for name, (section, key) in known_env_names().items():
-        old = former.get(name, "")
-        if name in os.environ or old in os.environ:
+    former = {(section, new): old for (section, old), new in RENAMED.items()}
+    for section, key in known_env_names().values():
+        keys = {key, former.get((section, key), key)}  # its name, and its former one
+        if any(_env_name(section, k) in os.environ for k in keys):
             origins[(section, key)] = "env"
-        elif key in in_file.get(section, {}) or (old and "generator" in in_file.get(section, {})):
+        elif keys & set(in_file.get(section, {})):
             origins[(section, key)] = f"{CONFIG_FILE} [{section}]"
         else:
             origins[(section, key)] = "default"

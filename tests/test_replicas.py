@@ -29,7 +29,7 @@ class Replica:
 
     def keyword_documents(self) -> set[str]:
         """The documents in this replica's own BM25 index (a file in its data dir)."""
-        [path] = (self.data / "lexical").glob("*.sqlite")
+        [path] = (self.data / "lexical").iterdir()
         return LexicalIndex(path).documents()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from qa_bot.ingest import ingest
 from qa_bot.retrieval.filters import select_documents
 from qa_bot.retrieval.hybrid import HybridRetriever
 from qa_bot.retrieval.rerank import CrossEncoderReranker, SentenceReranker, make_reranker
-from qa_bot.storage.bm25 import VERSION, LexicalIndex, rowid_of
+from qa_bot.storage.bm25 import LexicalIndex
 from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
 from tests.conftest import write_folder
@@ -91,7 +92,7 @@ def test_bm25_follows_updates_and_deletes(parts: tuple[Store, Path]) -> None:
 
 def test_bm25_index_is_rebuilt_when_out_of_step(parts: tuple[Store, Path]) -> None:
     store, _ = parts
-    (path,) = (store.settings.data_path / "lexical").glob("*.sqlite")
+    (path,) = (store.settings.data_path / "lexical").iterdir()
     LexicalIndex(path).update([], store.keyword_ids())  # as if another machine filled Chroma
     assert store.keyword_ids() == set()
     store.sync_lexical()
@@ -123,29 +124,32 @@ def without(metadata: dict[str, object], key: str) -> dict[str, object]:
     return {k: v for k, v in metadata.items() if k != key}
 
 
-def test_an_old_bm25_index_is_migrated_on_first_open(parts: tuple[Store, Path]) -> None:
+def test_an_old_bm25_index_is_imported_on_first_open(parts: tuple[Store, Path]) -> None:
     store, _ = parts
-    (path,) = (store.settings.data_path / "lexical").glob("*.sqlite")
+    (folder,) = (store.settings.data_path / "lexical").iterdir()
     question = "Which supplier makes KX-9043?"
-    wanted = store.keyword_scores(question, sorted(store.chunk_ids()))
-    with sqlite3.connect(path) as db:  # as version 1 wrote it: rowids in insertion order
-        rows = db.execute("SELECT chunk_id, source, metadata, text FROM chunks").fetchall()
-        db.execute("DROP TABLE chunks")
+    wanted = store.keyword_search(question, 3)
+    chunks = store.chunks()
+    store._lexical.drop()
+    legacy = folder.with_suffix(".sqlite")
+    with sqlite3.connect(legacy) as db:  # as qa-bot wrote BM25 before tantivy (SQLite FTS5)
         db.execute(
             "CREATE VIRTUAL TABLE chunks USING fts5(chunk_id UNINDEXED, source UNINDEXED, "
             "metadata UNINDEXED, text, tokenize = 'porter unicode61')"
         )
-        db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", rows)
-        db.execute("PRAGMA user_version = 0")
-    index = LexicalIndex(path)
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
-        rowids = dict(db.execute("SELECT chunk_id, rowid FROM chunks").fetchall())
-    assert rowids == {chunk_id: rowid_of(chunk_id) for chunk_id in store.chunk_ids()}
-    assert index.scores(question, sorted(store.chunk_ids())) == pytest.approx(wanted)
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?)",
+            [(c.id, c.metadata["source"], json.dumps(c.metadata), c.page_content) for c in chunks],
+        )
+    db.close()
+    reopened = Store.open(store.settings, store.embeddings)
+    assert not legacy.exists() and folder.is_dir()
+    assert reopened.keyword_ids() == store.chunk_ids()
+    found = reopened.keyword_search(question, 3)
+    assert [(d.id, d.metadata) for d in found] == [(d.id, d.metadata) for d in wanted]
     some = sorted(store.chunk_ids())[:2]
-    index.update([], set(some))  # deletes find their rows by id
-    assert index.ids() == store.chunk_ids() - set(some)
+    LexicalIndex(folder).update([], set(some))  # deletes find their chunks by id
+    assert reopened.keyword_ids() == store.chunk_ids() - set(some)
 
 
 def test_source_filter_by_file_folder_and_glob(parts: tuple[Store, Path]) -> None:

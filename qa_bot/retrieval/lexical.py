@@ -1,4 +1,4 @@
-"""Keyword search: BM25 over the same chunks (SQLite FTS5, Porter stemming)."""
+"""Keyword search: BM25 over the same chunks (tantivy, English stemming)."""
 
 from __future__ import annotations
 

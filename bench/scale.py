@@ -260,7 +260,7 @@ def timed(call: Any, questions: list[str], label: str) -> dict[str, float]:
 def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str, Any]:
     """Latency at one index size: retrieve (dense + BM25 fused), retrieve+rerank with the
     sentence vectors not yet derived (cold) and derived (warm), and the whole extractive
-    answer."""
+    answer, cold (other questions, as the first after an ingest) and warm."""
     from qa_bot.chain import QaChain
     from qa_bot.config import Settings
 
@@ -268,7 +268,7 @@ def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str
     server = {"chroma_host": "127.0.0.1", "chroma_port": port} if port else {}
     settings = Settings().updated(store={"data_dir": data, **server})
     store, real = scaled_index(source, size, settings, embeddings)
-    questions = queries(real, n, seed=0)
+    questions, first = queries(real, n, seed=0), queries(real, n, seed=3)
     chain = QaChain(store, settings)
     plain = chain.variant(retrieval={"reranker": "none"})
     tag = f"{size} {'server' if port else 'embedded'}"
@@ -279,8 +279,30 @@ def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str
         "retrieve": timed(plain.retrieve, questions, f"retrieve {tag}"),
         "rerank_cold": timed(chain.retrieve, questions, f"retrieve+rerank (cold) {tag}"),
         "rerank_warm": timed(chain.retrieve, questions, f"retrieve+rerank {tag}"),
+        "answer_cold": timed(chain.ask, first, f"answer (cold) {tag}"),
         "answer": timed(chain.ask, questions, f"answer {tag}"),
         "rss_mib": rss_mib(),
+    }
+
+
+def step_warmer(source: str, size: int, data: str, n: int) -> dict[str, Any]:
+    """What ``qa-bot serve``'s sentence warmer does after an ingest of ``size`` chunks: the
+    time it takes to ready every sentence, then the first questions' full answers."""
+    from qa_bot.chain import QaChain
+    from qa_bot.config import Settings
+    from qa_bot.storage.warmer import SentenceWarmer
+
+    settings = Settings().updated(store={"data_dir": data})
+    store, real = scaled_index(source, size, settings, model())
+    started = time.perf_counter()
+    sentences = SentenceWarmer(lambda: store).warm(store)
+    seconds = time.perf_counter() - started
+    chain = QaChain(store, settings)
+    return {
+        "chunks": store.count(),
+        "sentences": sentences,
+        "warm_seconds": seconds,
+        "answer": timed(chain.ask, queries(real, n, seed=3), f"answer after warming {size}"),
     }
 
 
@@ -298,6 +320,7 @@ STEPS = {
     "peer": step_peer,
     "qabot": step_qabot,
     "query": step_query,
+    "warmer": step_warmer,
 }
 
 
@@ -407,10 +430,11 @@ def locust(
 
 def load_and_start(data: Path, work: Path, plan: Plan, questions: list[str]) -> dict[str, Any]:
     """Cold start of ``qa-bot serve`` and the CLI, then the load test against that server
-    (its sentence-vector cache emptied first, as after an ingest)."""
+    (its sentence-vector cache emptied first, as after an ingest, and its warmer off, so the
+    questions alone fill it; ``step_warmer`` measures the warmer)."""
     (data / "sentence-vectors.sqlite").unlink()
     port = free_port()
-    env = qa_bot_env(data, port)
+    env = {**qa_bot_env(data, port), "QA_BOT_SERVER__WARM_SENTENCES": "false"}
     url = f"http://127.0.0.1:{port}"
     qa_bot = str(Path(sys.executable).parent / "qa-bot")
     question_file = work / "questions.json"
@@ -506,6 +530,11 @@ def run(plan: Plan, work: Path) -> dict[str, Any]:
                     **step("query", index, size, data, chroma_port, plan.queries),
                 }
         results["chroma_server_rss_mib"] = rss_mib(server.pid)
+    warmed = plan.sizes[1]
+    results["warmer"] = {
+        "size": warmed,
+        **step("warmer", index, warmed, work / f"w{warmed}", plan.queries),
+    }
     biggest = work / f"q{plan.sizes[-1]}-embedded"
     results["serve"] = load_and_start(biggest, work, plan, step("questions", index, plan.queries))
     show(results)

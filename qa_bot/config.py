@@ -322,6 +322,15 @@ class ServerSettings(Section):
         "info", description="qa-bot's log level; at info, one line per question."
     )
     metrics: bool = Field(True, description="Serve Prometheus metrics at /metrics, to admins.")
+    question_log: bool = Field(
+        True,
+        description="Keep each question asked through the server (who by name, the answer, "
+        "its citations, feedback, latency; never a key or cookie) for admins: the Questions "
+        "tab, /api/questions, `qa-bot questions` (docs/question-log.md).",
+    )
+    question_log_days: int = Field(
+        30, ge=1, le=3650, description="Days a logged question is kept; older ones are deleted."
+    )
     warm_sentences: bool = Field(
         True,
         description="After each change of the index, embed every chunk's sentences in the "

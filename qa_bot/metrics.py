@@ -55,6 +55,11 @@ class QuestionRun:
         self.ms[stage] = round((now - self._mark) * 1000, 1)
         self._mark = now
 
+    @property
+    def total_ms(self) -> float:
+        """Milliseconds since the question came in."""
+        return round((time.perf_counter() - self._began) * 1000, 1)
+
     def answered(self, answer: Answer, chunks: list[Document]) -> Answer:
         """Count and log the answer; returns it."""
         self.lap("answer")
@@ -75,10 +80,9 @@ class QuestionRun:
 
     def _log(self, **fields: object) -> None:
         timings = {f"{stage}_ms": ms for stage, ms in self.ms.items()}
-        total = round((time.perf_counter() - self._began) * 1000, 1)
         pairs = {"id": self.id, "answerer": self.answerer, "k": self.k, **fields, **timings}
         line = " ".join(f"{key}={_logfmt(value)}" for key, value in pairs.items())
-        log.info("question %s total_ms=%s", line, total)
+        log.info("question %s total_ms=%s", line, self.total_ms)
 
 
 def _logfmt(value: object) -> str:

@@ -72,6 +72,11 @@ class Answer(BaseModel):
         description="Generated sentences no retrieved chunk grounds: dropped from the answer, or "
         "kept and flagged (setting answer.unsupported).",
     )
+    question_id: str | None = Field(
+        None,
+        description="The question log's id of this question, when the server kept it: send it "
+        "with feedback on this answer.",
+    )
 
     def plain_text(self) -> str:
         """The answer without citation markers."""

@@ -1,5 +1,6 @@
 """One access policy over every face: API keys with roles, the chat login, a trusted proxy's
-user header, the rate limit; over real HTTP, through gradio_client and in real Chromium."""
+user header, the rate limit, the question log for admins only; over real HTTP, through
+gradio_client and in real Chromium."""
 
 from __future__ import annotations
 
@@ -13,18 +14,22 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from langchain_core.embeddings import Embeddings
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
+from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.ingest import ingest
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.store import Store
-from tests.conftest import REPO, serve_app
+from tests.conftest import ARTIFACTS, REPO, serve_app
 
 QUESTION = "What did TSMC decide?"
+UNANSWERABLE = "What did Samsung decide?"
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\"> **Who** runs SoftBank?"
+ADMINS_ONLY = "Only an admin may do this: ask an admin of this qa-bot."
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +80,8 @@ def test_keys_are_stored_hashed(secured: dict[str, Any]) -> None:
         ("GET", "/gradio_api/info"),
         ("GET", "/config"),
         ("GET", "/metrics"),
+        ("GET", "/api/questions"),
+        ("POST", "/api/questions/export"),
     ],
 )
 def test_anonymous_callers_are_refused_everywhere(
@@ -113,11 +120,11 @@ def test_a_reader_asks_but_cannot_change_documents(secured: dict[str, Any]) -> N
         httpx.post(f"{url}/api/knowledge/resync", headers=headers),
         httpx.get(f"{url}/api/feedback", headers=headers),
         httpx.get(f"{url}/metrics", headers=headers),
+        httpx.get(f"{url}/api/questions", headers=headers),
+        httpx.post(f"{url}/api/questions/export", json={"cases": []}, headers=headers),
     ):
         assert response.status_code == 403
-        assert (
-            response.json()["detail"] == "Only an admin may do this: ask an admin of this qa-bot."
-        )
+        assert response.json()["detail"] == ADMINS_ONLY
 
 
 @pytest.mark.parametrize(
@@ -311,6 +318,17 @@ def test_x_forwarded_for_does_not_bypass_the_limit_elsewhere(secured: dict[str, 
         server.should_exit = True
 
 
+def _signed_in(browser: Browser, url: str, key: str) -> Page:
+    """A new page of the chat, signed in with ``key`` at /login."""
+    page = browser.new_page(viewport={"width": 1200, "height": 1400})
+    page.goto(url)
+    expect(page).to_have_url(f"{url}/login?next=/")
+    page.get_by_label("Access key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("tab", name="Documents")).to_be_visible(timeout=30_000)
+    return page
+
+
 def test_login_then_chat_in_chromium_and_reader_cannot_upload(
     secured: dict[str, Any], browser: Browser, tmp_path: Path
 ) -> None:
@@ -318,11 +336,7 @@ def test_login_then_chat_in_chromium_and_reader_cannot_upload(
     note.write_text("The secret plan is to open on Sunday.")
     chain: QaChain = secured["chain"]
     before = chain.store.documents()
-    page = browser.new_page()
-    page.goto(secured["url"])
-    expect(page).to_have_url(f"{secured['url']}/login?next=/")
-    page.get_by_label("Access key").fill(secured["reader"])
-    page.get_by_role("button", name="Sign in").click()
+    page = _signed_in(browser, secured["url"], secured["reader"])
     box = page.get_by_role("textbox").first
     box.fill(QUESTION)
     box.press("Enter")
@@ -438,6 +452,8 @@ def test_widget_readers_may_be_anonymous_when_allowed(secured: dict[str, Any]) -
         assert beyond.status_code == 401  # only the widget's routes
         upload = httpx.post(f"{url}/api/documents", headers={"origin": wiki}, files={"f": b""})
         assert upload.status_code == 401  # anonymous only on the widget's routes
+        log = httpx.get(f"{url}/api/questions", headers={"origin": wiki})
+        assert log.status_code == 401 and UNANSWERABLE not in log.text
     finally:
         server.should_exit = True
 
@@ -473,3 +489,61 @@ def test_unreadable_or_oversize_uploads_leave_nothing(secured: dict[str, Any]) -
         server.should_exit = True
     assert not (uploads / "big.txt").exists()
     assert not any(d.startswith("uploads/") for d in chain.store.documents())
+
+
+def test_the_question_log_is_for_admins_over_gradio_too(secured: dict[str, Any]) -> None:
+    url = secured["url"]
+    asked = httpx.post(
+        f"{url}/api/ask", json={"question": UNANSWERABLE}, headers=bearer(secured["reader"])
+    ).json()
+    assert asked["refused"] and asked["question_id"]
+    reader = Client(url, headers=bearer(secured["reader"]), verbose=False)
+    refused = "⚠️ Only an admin may read the question log: ask an admin of this qa-bot."
+    assert reader.predict(True, False, "", "", api_name="/questions")[-1] == refused
+    assert reader.predict([], "", api_name="/add_to_export")[-1] == refused
+    with pytest.raises(AppError, match="not in the list of choices"):  # none were listed
+        reader.predict([asked["question_id"]], "", api_name="/add_to_export")
+    assert reader.predict(api_name="/export_questions") == (None, refused)
+    admin = Client(url, headers=bearer(secured["admin"]), verbose=False)
+    table, _, said = admin.predict(True, False, "1h", "", api_name="/questions")
+    assert said.endswith(", newest first.") and UNANSWERABLE in str(table)
+    bad = admin.predict(True, False, "last week", "", api_name="/questions")[-1]
+    assert bad.startswith("⚠️ since must be a date such as 2025-01-31")
+
+
+def test_admins_see_the_questions_tab_and_export_a_question_readers_do_not(
+    secured: dict[str, Any], browser: Browser, tmp_path: Path
+) -> None:
+    url = secured["url"]
+    httpx.post(f"{url}/api/ask", json={"question": HOSTILE}, headers=bearer(secured["reader"]))
+    reader = _signed_in(browser, url, secured["reader"])
+    reader.get_by_role("textbox").first.fill(UNANSWERABLE)
+    reader.get_by_role("textbox").first.press("Enter")
+    bot = reader.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("do not contain", timeout=30_000)
+    expect(reader.get_by_role("tab", name="Questions")).to_have_count(0)
+    reader.close()
+    page = _signed_in(browser, url, secured["admin"])
+    page.get_by_role("tab", name="Questions").click()
+    table = page.get_by_role("grid", name="Questions, newest first")
+    expect(table).to_contain_text(HOSTILE, timeout=30_000)  # shown as text, never run
+    assert page.title() == "qa-bot"
+    page.get_by_label("Refused only").check()
+    page.get_by_role("button", name="Show").click()
+    expect(table).to_contain_text(UNANSWERABLE, timeout=30_000)
+    expect(table).to_contain_text("alice")  # asked in the chat by the reader's key
+    page.get_by_label("Questions to export").click()
+    page.get_by_role("option", name=UNANSWERABLE).first.click()
+    page.get_by_role("button", name="Add to the export").click()
+    expect(page.get_by_text("1 case to export.")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Export .jsonl").click()
+    link = page.locator("a[download='qa-bot-questions.jsonl']")
+    with page.expect_download() as download:
+        link.click()
+    download.value.save_as(tmp_path / "cases.jsonl")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "questions.png", full_page=True)
+    [case] = load_jsonl(tmp_path / "cases.jsonl")
+    assert (case.question, case.answerable) == (UNANSWERABLE, False)
+    assert case.id.startswith("log-")
+    page.close()

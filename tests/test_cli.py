@@ -30,8 +30,10 @@ def test_ask_json_has_the_stable_shape(data_dir: Path) -> None:
         "short_answer",
         "citations",
         "unsupported",
+        "question_id",
     }  # grows, never shrinks
     assert answer["refused"] is False and isinstance(answer["answer"], str)
+    assert answer["question_id"] is None  # answered here, not logged: only a server logs
     assert answer["unsupported"] == []
     [first, *_] = answer["citations"]
     assert {"n", "source", "title", "page", "quote", "score", "verified"} <= set(first)

@@ -1,4 +1,4 @@
-"""The CLI's knowledge-base, key and set-up commands, in real processes."""
+"""The CLI's knowledge-base, key, question-log and set-up commands, in real processes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from qa_bot.config import Settings
+from qa_bot.evaluation.dataset import load_jsonl
+from qa_bot.records import Citation
 from qa_bot.storage.keys import KeyStore
-from tests.conftest import REPO, run_cli, serve_process, write_folder
+from qa_bot.storage.questions import LoggedQuestion, QuestionLog
+from tests.conftest import ARTICLE, REPO, run_cli, serve_process, write_folder
 
 MENU = {"menu.txt": "The staff canteen serves lentil soup every Thursday.\n"}
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -76,6 +80,59 @@ def test_an_empty_folder_is_refused_and_not_registered(tmp_path: Path) -> None:
     done = run_cli("ingest", str(tmp_path / "empty"), data_dir=data)
     assert done.returncode == 1 and "No supported documents" in done.stderr
     assert "empty" not in run_cli("sources", "list", data_dir=data).stdout
+
+
+def _cases(text: str, folder: Path) -> list[tuple[str, bool, str | None]]:
+    """JSONL cases read back by the eval loader: (question, answerable, reference)."""
+    (folder / "cases.jsonl").write_text(text)
+    return [(c.question, c.answerable, c.reference) for c in load_jsonl(folder / "cases.jsonl")]
+
+
+def test_questions_list_and_export(admin_cli: tuple[Cli, bool], tmp_path: Path) -> None:
+    cli, served = admin_cli
+    assert cli("ingest", str(REPO / "corpus")).returncode == 0
+    asked = json.loads(cli("ask", "--json", "What did Samsung decide?").stdout)
+    assert asked["refused"] and (asked["question_id"] is not None) is served  # through it only
+    log = QuestionLog.beside(Settings().updated(store={"data_dir": tmp_path / "data"}))
+    quote = Citation(n=1, source=ARTICLE, title="T", quote="Q.", score=1, chunk_id="c", offset=0)
+    log.add(  # as a reader of the running server would have been logged
+        LoggedQuestion(
+            id="tsmc01",
+            asker="alice",
+            question="What did TSMC decide?",
+            answer="It opted out [1].",
+            refused=False,
+            citations=[quote],
+            rating="down",
+            latency_ms=80,
+            answerer="extractive",
+        )
+    )
+    wide = {"COLUMNS": "200"}  # whole cells in the table
+    refused = cli("questions", "list", "--refused", **wide).stdout
+    assert ("Samsung" in refused and "local-cli" in refused) is served
+    assert "TSMC" not in refused
+    down = cli("questions", "list", "--down", "--source", "corpus", **wide).stdout
+    assert "TSMC" in down and "alice" in down and "Samsung" not in down
+    exported = cli("questions", "export", "--refused", "--since", "7d")
+    if served:
+        assert _cases(exported.stdout, tmp_path) == [("What did Samsung decide?", False, None)]
+    else:  # `ask` in its own process names nobody: nothing was logged
+        assert exported.returncode == 1
+        assert "No logged question matches" in " ".join(exported.stderr.split())
+    answered = cli("questions", "export", "--down")  # an answer is never its own reference
+    assert answered.returncode == 1 and answered.stdout == ""
+    assert "Error: Question tsmc01 was answered: type the answer it should give" in " ".join(
+        answered.stderr.split()
+    )
+    picked = cli("questions", "export", "--id", "tsmc01", "--expected", "It opted out.")
+    assert _cases(picked.stdout, tmp_path) == [("What did TSMC decide?", True, "It opted out.")]
+    bad = cli("questions", "list", "--since", "last week")
+    assert bad.returncode == 1
+    assert "Error: since must be a date such as 2025-01-31" in " ".join(bad.stderr.split())
+    nothing = cli("questions", "export", "--source", "nowhere")
+    assert nothing.returncode == 1
+    assert "No logged question matches" in " ".join(nothing.stderr.split())
 
 
 def test_keys_add_list_remove(tmp_path: Path) -> None:

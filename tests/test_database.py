@@ -1,17 +1,23 @@
 """The database beside the index: SQLite files by default, a real PostgreSQL when
-``store.database_url`` names one (ingestion records and feedback, shared by replicas)."""
+``store.database_url`` names one (ingestion records, feedback and the question log, shared by
+replicas)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from qa_bot.config import Settings
 from qa_bot.errors import StoreUnavailableError
 from qa_bot.ingest import ingest
+from qa_bot.records import Citation
 from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.questions import LoggedQuestion, QuestionFilter, QuestionLog
 from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, free_port, run_cli
 
@@ -33,6 +39,36 @@ def test_records_and_feedback_live_in_postgresql(
     other = store.settings.updated(store={"data_dir": tmp_path / "replica"})
     assert [f.question for f in FeedbackStore.beside(other).all()][-1] == "q"
     assert not (store.settings.data_path / "feedback.sqlite").exists()
+
+
+def test_the_question_log_is_shared_in_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    one = Settings().updated(store={"data_dir": tmp_path / "a", "database_url": postgres_url})
+    question_id = uuid.uuid4().hex[:12]
+    cited = Citation(
+        n=1, source="uploads/50%_off.txt", title="T", quote="Q.", score=1, chunk_id="c", offset=0
+    )
+    QuestionLog.beside(one).add(
+        LoggedQuestion(
+            id=question_id,
+            asker="alice",
+            question="Is it on sale?",
+            answer="Yes [1].",
+            refused=False,
+            citations=[cited],
+            latency_ms=5,
+            answerer="extractive",
+        )
+    )
+    other = QuestionLog.beside(one.updated(store={"data_dir": tmp_path / "b"}))  # a replica
+    assert not other.rate(question_id, "bob", "down") and other.rate(question_id, "alice", "down")
+    wanted = {"rating": "down", "source": "uploads", "since": "1h"}
+    assert question_id in [q.id for q in other.find(QuestionFilter.parse(wanted))]
+    assert question_id not in [
+        q.id for q in other.find(QuestionFilter.parse({"source": "uploads/50%"}))
+    ]
+    assert other.sweep(now=datetime.now(UTC) + timedelta(days=31)) >= 1
+    assert other.find(QuestionFilter.parse({"since": "1h"})) == []
+    assert not (tmp_path / "a" / "feedback.sqlite").exists()
 
 
 def test_sqlite_files_in_the_data_dir_by_default(

@@ -28,6 +28,7 @@ from qa_bot.records import Answer, Citation
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui, render
 from qa_bot.storage.feedback import FeedbackStore
+from qa_bot.storage.questions import QuestionFilter
 from qa_bot.storage.store import Store
 from tests.conftest import ARTIFACTS, REPO, free_port, serve_app
 
@@ -80,7 +81,8 @@ def url(served: tuple[str, QaChain]) -> str:
 
 def test_ask_returns_the_cli_json(url: str) -> None:
     answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()
-    assert set(answer) == {"answer", "refused", "short_answer", "citations", "unsupported"}
+    fields = {"answer", "refused", "short_answer", "citations", "unsupported", "question_id"}
+    assert set(answer) == fields and re.fullmatch(r"[0-9a-f]{12}", answer["question_id"])
     assert "opted out" in answer["answer"] and answer["citations"][0]["verified"] is True
 
 
@@ -287,6 +289,8 @@ def test_chat_answer_source_viewer_and_like(
         time.sleep(0.2)
     liked = FeedbackStore.beside(served[1].settings).all()[-1]
     assert liked.rating == "up" and liked.question == QUESTION and liked.citations
+    [rated] = served[1].question_log.find(QuestionFilter(rating="up"))  # the asker's own
+    assert (rated.question, rated.asker) == (QUESTION, "local")
 
 
 def test_chat_shows_the_short_answer_in_bold(page: Page, url: str) -> None:

@@ -16,10 +16,13 @@ from qa_bot.errors import QaBotError
 from qa_bot.records import Answer
 
 if TYPE_CHECKING:  # the heavy modules are imported when a backend is used
+    import httpx
+
     from qa_bot.ingest.index import IngestReport, Progress
     from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase
     from qa_bot.server.local import LocalServer
     from qa_bot.storage.catalog import Source
+    from qa_bot.storage.questions import LoggedQuestion, QuestionFilter
 
 
 class Backend(Protocol):
@@ -47,6 +50,14 @@ class Backend(Protocol):
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document."""
+        ...
+
+    def questions(self, wanted: QuestionFilter) -> list[LoggedQuestion]:
+        """The logged questions ``wanted`` selects, newest first."""
+        ...
+
+    def export(self, picks: list[tuple[str, str | None]]) -> str:
+        """Logged questions by id, each with its expected answer, as JSONL eval cases."""
         ...
 
 
@@ -86,6 +97,17 @@ class LocalBackend:
     def documents(self) -> list[DocumentInfo]:
         return self.knowledge.documents()
 
+    def questions(self, wanted: QuestionFilter) -> list[LoggedQuestion]:
+        from qa_bot.storage.questions import QuestionLog
+
+        return QuestionLog.beside(self.settings).find(wanted)
+
+    def export(self, picks: list[tuple[str, str | None]]) -> str:
+        from qa_bot.evaluation.dataset import export_questions
+        from qa_bot.storage.questions import QuestionLog
+
+        return export_questions(QuestionLog.beside(self.settings), picks)
+
 
 class RemoteBackend:
     """The work done by the running server (it owns the index), over its HTTP API."""
@@ -93,7 +115,7 @@ class RemoteBackend:
     def __init__(self, server: LocalServer) -> None:
         self.server = server
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One call; the server's error as a QaBotError."""
         import httpx
 
@@ -103,7 +125,11 @@ class RemoteBackend:
             raise QaBotError(
                 reply.json().get("detail", f"The server answered {reply.status_code}.")
             )
-        return reply.json()
+        return reply
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One call; its JSON reply."""
+        return self._send(method, path, **kwargs).json()
 
     def _follow(self, path: str, progress: Progress, **kwargs: Any) -> list[IngestReport]:
         """A streamed ingestion: its progress, then its reports."""
@@ -172,6 +198,16 @@ class RemoteBackend:
         from qa_bot.ingest.knowledge import DocumentInfo
 
         return [DocumentInfo(**d) for d in self._call("GET", "/api/documents")]
+
+    def questions(self, wanted: QuestionFilter) -> list[LoggedQuestion]:
+        from qa_bot.storage.questions import LoggedQuestion
+
+        listed = self._call("GET", "/api/questions", params=wanted.params())
+        return [LoggedQuestion.model_validate(q) for q in listed]
+
+    def export(self, picks: list[tuple[str, str | None]]) -> str:
+        body = {"cases": [{"id": i, "expected": expected} for i, expected in picks]}
+        return self._send("POST", "/api/questions/export", json=body).text
 
 
 def backend(settings: Settings, local: bool = False, any_model: bool = False) -> Backend:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from qa_bot.errors import QaBotError
 from qa_bot.evaluation.squad import load_squad, write_corpus
+from qa_bot.storage.questions import LoggedQuestion, QuestionLog
 
 
 class Case(BaseModel):
@@ -60,3 +61,37 @@ def load_squad_cases(path: Path, corpus: Path) -> list[Case]:
         )
         for q in questions
     ]
+
+
+def case_from_question(logged: LoggedQuestion, expected: str | None) -> Case:
+    """An eval case from a logged question, with its history: answerable with ``expected`` as
+    the reference when one is typed; without one, a refused question becomes an unanswerable
+    case (it must stay refused). An answered question needs the answer it should give: a case
+    is never written from the bot's own answer."""
+    reference = (expected or "").strip() or None
+    if reference is None and not logged.refused:
+        raise QaBotError(
+            f"Question {logged.id} was answered: type the answer it should give (its expected "
+            "answer), or export refused questions only."
+        )
+    return Case(
+        id=f"log-{logged.id}",
+        question=logged.question,
+        history=logged.history,
+        answerable=reference is not None,
+        reference=reference,
+    )
+
+
+def cases_jsonl(cases: list[Case]) -> str:
+    """Cases as the lines of an ``evals/datasets/*.jsonl`` file (``load_jsonl`` reads them)."""
+    return "".join(case.model_dump_json(exclude_defaults=True) + "\n" for case in cases)
+
+
+def export_questions(log: QuestionLog, picks: list[tuple[str, str | None]]) -> str:
+    """The logged questions picked by id, each with its expected answer (or None), as JSONL
+    eval cases, one per question; an unknown id or an answered question without an expected
+    answer is one sentence, and nothing is exported."""
+    expected = dict(picks)  # a question picked twice is one case: the last answer typed
+    found = log.picked(list(expected))
+    return cases_jsonl([case_from_question(q, expected[q.id]) for q in found])

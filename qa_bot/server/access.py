@@ -6,7 +6,8 @@ the operator allows it, an anonymous reader of the wiki widget. With no way in c
 server bound to loopback, the local user is an admin; bound elsewhere, everyone only reads.
 
 What a route needs (``needed_role``): nothing (liveness, login, the widget's static files),
-``reader`` (ask, chat, sources, feedback) or ``admin`` (documents, uploads, reading feedback).
+``reader`` (ask, chat, sources, feedback) or ``admin`` (documents, uploads, reading feedback
+and the question log).
 docs/security.md states the policy.
 """
 
@@ -33,6 +34,7 @@ COOKIE = "qa_bot_session"
 OPEN_PATHS = {"/healthz", "/login", "/logout", "/widget.js", "/embed", "/favicon.ico"}
 ADMIN_PATHS = (
     "/api/knowledge",
+    "/api/questions",
     "/gradio_api/upload",
     "/gradio_api/process_recording",
     "/metrics",

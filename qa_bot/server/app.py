@@ -29,7 +29,7 @@ from qa_bot.errors import (
     QaBotError,
     StoreUnavailableError,
 )
-from qa_bot.server import ask, documents, feedback, login, openai_compat, pages, viewer
+from qa_bot.server import ask, documents, feedback, login, openai_compat, pages, questions, viewer
 from qa_bot.server.access import AccessPolicy, Principal
 from qa_bot.server.deps import ApiError
 from qa_bot.server.middleware import AccessMiddleware, RateLimiter
@@ -137,10 +137,11 @@ def create_app(
     app = FastAPI(title="qa-bot", summary="Answers with verified citations from your documents.")
     app.state.chain = chain
     app.state.feedback = FeedbackStore.beside(settings)
+    app.state.questions = chain.question_log  # opened now: expired questions go at start
     app.state.policy = access_policy(settings, local_token)
     _add_policies(app, settings, app.state.policy)
     _add_error_handlers(app)
-    for module in (ask, openai_compat, feedback, documents, viewer, pages, login):
+    for module in (ask, openai_compat, feedback, documents, questions, viewer, pages, login):
         app.include_router(module.router)
     if settings.server.metrics:  # request counts and latencies per route, and qa-bot's own
         Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(

@@ -34,10 +34,12 @@ class AnswerOptions(BaseModel):
     )
 
     def check(self, caller: Principal | None, chain: QaChain) -> Options:
-        """The options as keyword arguments of the chain, once the caller may use them."""
+        """The options as keyword arguments of the chain, once the caller may use them; the
+        caller is named, so the question log keeps the question under their name."""
         check_answerer(caller, self.answerer, chain.settings.answer.answerer)
         chain.answerer_named(self.answerer)  # an unknown name is refused before any stream
-        return {"top_k": self.top_k, "answerer": self.answerer}
+        asker = caller.name if caller else None
+        return {"top_k": self.top_k, "answerer": self.answerer, "asker": asker}
 
 
 class AskRequest(AnswerOptions):

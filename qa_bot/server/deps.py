@@ -1,4 +1,5 @@
-"""What routes depend on: the chain, the feedback store and the caller, from the app's state."""
+"""What routes depend on: the chain, the feedback store, the question log and the caller, from
+the app's state."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi import Depends, Request
 from qa_bot.chain import QaChain
 from qa_bot.server.access import Principal
 from qa_bot.storage.feedback import FeedbackStore
+from qa_bot.storage.questions import QuestionLog
 
 
 class ApiError(Exception):
@@ -37,6 +39,12 @@ def get_feedback(request: Request) -> FeedbackStore:
     return feedback
 
 
+def get_questions(request: Request) -> QuestionLog:
+    """The app's question log (the chain's own)."""
+    questions: QuestionLog = request.app.state.questions
+    return questions
+
+
 def get_principal(request: Request) -> Principal | None:
     """Who is asking, as the access middleware identified them."""
     principal: Principal | None = request.state.principal
@@ -45,5 +53,7 @@ def get_principal(request: Request) -> Principal | None:
 
 Chain = Annotated[QaChain, Depends(get_chain)]
 """A route parameter: the app's one chain."""
+Questions = Annotated[QuestionLog, Depends(get_questions)]
+"""A route parameter: the question log."""
 Caller = Annotated[Principal | None, Depends(get_principal)]
 """A route parameter: who is asking (None: nobody signed in)."""

@@ -1,12 +1,14 @@
 """The Gradio app: a Chat tab that streams the chain's answer, lists its sources with links to
 the source viewer and takes likes and dislikes (chats are kept in the browser across reloads),
-and a Documents tab listing what is indexed, where admins add and delete documents."""
+a Documents tab listing what is indexed, where admins add and delete documents, and, shown to
+admins only, a Questions tab: the question log, filtered, and questions exported as eval cases."""
 
 from __future__ import annotations
 
 import html
 import os
 import re
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +19,16 @@ from gradio.utils import get_upload_folder
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
+from qa_bot.evaluation.dataset import Case, case_from_question, cases_jsonl
 from qa_bot.followup import History, history_from_messages
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
 from qa_bot.server.access import Principal, check_answerer
+from qa_bot.server.feedback import record
 from qa_bot.storage.catalog import UPLOADS
 from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.questions import MAX_TEXT, LoggedQuestion, QuestionFilter
 
 EXAMPLES = [
     "What did TSMC decide?",
@@ -96,10 +101,14 @@ def _principal(request: gr.Request | None) -> Principal | None:
     return Principal.from_tag(request.username if request else None)
 
 
-def _require_admin(request: gr.Request | None) -> None:
+def _is_admin(request: gr.Request | None) -> bool:
     principal = _principal(request)
-    if principal is None or principal.role != "admin":
-        raise QaBotError("Only an admin may change the documents: ask an admin of this qa-bot.")
+    return principal is not None and principal.role == "admin"
+
+
+def _require_admin(request: gr.Request | None, action: str = "change the documents") -> None:
+    if not _is_admin(request):
+        raise QaBotError(f"Only an admin may {action}: ask an admin of this qa-bot.")
 
 
 def _uploaded(payload: list[dict[str, Any]]) -> list[tuple[Path, str]]:
@@ -196,14 +205,144 @@ def _documents_tab(chain: QaChain) -> None:
     )
 
 
+QUESTION_COLUMNS = ["asked (UTC)", "by", "question", "answer", "refused", "rating", "cites", "ms"]
+QUESTION_WIDTHS: list[str | int] = ["11%", "8%", "22%", "28%", "8%", "7%", "10%", "6%"]
+SHOWN_ANSWER = 300  # characters of an answer in the table
+READ_LOG = "read the question log"
+
+
+def _counted(n: int, thing: str) -> str:
+    return f"{n} {thing}" + ("" if n == 1 else "s")
+
+
+def _question_rows(found: list[LoggedQuestion]) -> list[list[Any]]:
+    return [
+        [
+            q.created[:19].replace("T", " "),
+            q.asker,
+            q.question,
+            q.answer[:SHOWN_ANSWER],
+            "yes" if q.refused else "",
+            q.rating or "",
+            ", ".join(q.sources),
+            round(q.latency_ms),
+        ]
+        for q in found
+    ]
+
+
+def _case_rows(cases: list[Case]) -> list[list[Any]]:
+    return [[c.id, c.question, c.reference or "(must be refused)"] for c in cases]
+
+
+def _export_file(cases: list[Case]) -> str:
+    """The cases in a new file in Gradio's folder (the one it serves files from)."""
+    path = Path(tempfile.mkdtemp(dir=get_upload_folder())) / "qa-bot-questions.jsonl"
+    path.write_text(cases_jsonl(cases), encoding="utf-8")
+    return str(path)
+
+
+def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
+    """The Questions tab (admins): the question log, filtered; questions picked, each with the
+    answer it should give, exported as eval cases. Every function checks for an admin."""
+    log = chain.question_log
+    with gr.Row():
+        refused = gr.Checkbox(label="Refused only")
+        down = gr.Checkbox(label="Thumbs down only")
+        since = gr.Textbox(label="Since", placeholder="7d, 12h or 2025-01-31", max_length=40)
+        source = gr.Textbox(label="Cites", placeholder="a document or a folder", max_length=500)
+    show = gr.Button("Show", size="sm")
+    table = gr.Dataframe(
+        headers=QUESTION_COLUMNS,
+        column_widths=QUESTION_WIDTHS,
+        interactive=False,
+        wrap=True,
+        label="Questions, newest first",
+    )
+    picked = gr.Dropdown([], multiselect=True, label="Questions to export")
+    expected = gr.Textbox(
+        label="Expected answer",
+        lines=2,
+        max_length=MAX_TEXT,
+        placeholder="What a good answer says; empty: a refused question stays one to refuse",
+    )
+    add = gr.Button("Add to the export")
+    basket = gr.State([])
+    chosen = gr.Dataframe(
+        headers=["case", "question", "expected answer"],
+        interactive=False,
+        wrap=True,
+        label="Cases to export",
+    )
+    with gr.Row():
+        export = gr.Button("Export .jsonl", variant="primary")
+        clear = gr.Button("Start over")
+    download = gr.File(label="Eval cases: add the file to evals/datasets/", interactive=False)
+    status = gr.Markdown()
+
+    def on_show(
+        only_refused: bool, only_down: bool, after: str, cites: str, request: gr.Request
+    ) -> tuple[Any, Any, str]:
+        try:
+            _require_admin(request, READ_LOG)
+            found = log.find(QuestionFilter.chosen(only_refused, only_down, after, cites))
+        except QaBotError as error:  # the table stays as it was
+            return gr.skip(), gr.skip(), f"⚠️ {_escape(str(error))}"
+        choices = [(f"{q.question[:80]} · {q.id}", q.id) for q in found]
+        shown = f"{_counted(len(found), 'question')}, newest first."
+        return _question_rows(found), gr.Dropdown(choices=choices, value=[]), shown
+
+    def on_add(
+        ids: list[str] | None, answer: str, cases: list[Case], request: gr.Request
+    ) -> tuple[list[Case], Any, Any, str]:
+        try:
+            _require_admin(request, READ_LOG)
+            if not ids:
+                return cases, gr.skip(), gr.skip(), "Pick questions to export first."
+            new = [case_from_question(q, answer) for q in log.picked(ids)]
+        except QaBotError as error:  # what was typed stays
+            return cases, gr.skip(), gr.skip(), f"⚠️ {_escape(str(error))}"
+        cases = list({c.id: c for c in [*cases, *new]}.values())  # picked again: replaced
+        return cases, _case_rows(cases), "", f"{_counted(len(cases), 'case')} to export."
+
+    def on_export(cases: list[Case], request: gr.Request) -> tuple[str | None, str]:
+        try:
+            _require_admin(request, READ_LOG)
+        except QaBotError as error:
+            return None, f"⚠️ {_escape(str(error))}"
+        if not cases:
+            return None, "Add questions to the export first."
+        return _export_file(cases), f"Exported {_counted(len(cases), 'case')}."
+
+    def on_clear() -> tuple[list[Case], list[list[Any]], None, str]:
+        return [], [], None, ""
+
+    filters = [refused, down, since, source]
+    tab.select(on_show, filters, [table, picked, status], api_visibility="private")
+    show.click(on_show, filters, [table, picked, status], api_name="questions")
+    add.click(
+        on_add,
+        [picked, expected, basket],
+        [basket, chosen, expected, status],
+        api_name="add_to_export",
+    )
+    export.click(on_export, basket, [download, status], api_name="export_questions")
+    clear.click(on_clear, None, [basket, chosen, download, status], api_visibility="private")
+
+
+def _admins_see(request: gr.Request) -> gr.Tab:
+    """A tab shown to admins only (its functions check for an admin all the same)."""
+    return gr.Tab(visible=_is_admin(request))
+
+
 def build_ui(chain: QaChain) -> gr.Blocks:
-    """The chat app on top of ``chain``: a Chat tab (API endpoint ``/chat``) and a Documents
-    tab."""
+    """The chat app on top of ``chain``: a Chat tab (API endpoint ``/chat``), a Documents tab
+    and, for admins, a Questions tab."""
     uploads = chain.settings.data_path / "gradio-uploads"  # not a /tmp folder others share
     uploads.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads))
     feedback = FeedbackStore.beside(chain.settings)
-    answers: OrderedDict[str, tuple[str, Answer]] = OrderedDict()  # shown text -> (question, …)
+    answers: OrderedDict[tuple[str, str], tuple[str, Answer]] = OrderedDict()  # (who, shown)
     default_answerer = chain.settings.answer.answerer
 
     def respond(
@@ -214,15 +353,21 @@ def build_ui(chain: QaChain) -> gr.Blocks:
         request: gr.Request,
     ) -> Iterator[str]:
         try:
-            check_answerer(_principal(request), answerer, default_answerer)
+            principal = _principal(request)
+            check_answerer(principal, answerer, default_answerer)
+            asker = principal.name if principal else None
             streamed = ""  # Gradio has checked the slider's bounds
             pieces = chain.stream(
-                _text(message), to_history(history), top_k=int(top_k), answerer=answerer
+                _text(message),
+                to_history(history),
+                top_k=int(top_k),
+                answerer=answerer,
+                asker=asker,
             )
             for piece in pieces:
                 if isinstance(piece, Answer):
                     shown = render(piece)
-                    answers[shown] = (_text(message), piece)
+                    answers[(request.username or "", shown)] = (_text(message), piece)
                     while len(answers) > REMEMBERED:
                         answers.popitem(last=False)
                     yield shown
@@ -232,18 +377,18 @@ def build_ui(chain: QaChain) -> gr.Blocks:
         except QaBotError as error:
             yield f"⚠️ {_escape(str(error))}"
 
-    def on_like(data: gr.LikeData) -> None:
-        shown = _text(data.value)
-        if shown in answers:
-            question, answer = answers[shown]
-            feedback.add(
-                Feedback(
-                    rating="up" if data.liked else "down",
-                    question=question,
-                    answer=answer.answer,
-                    citations=answer.citations,
-                )
+    def on_like(data: gr.LikeData, request: gr.Request) -> None:
+        key = (request.username or "", _text(data.value))
+        if key in answers:
+            question, answer = answers[key]
+            verdict = Feedback(
+                rating="up" if data.liked else "down",
+                question=question,
+                answer=answer.answer,
+                citations=answer.citations,
+                question_id=answer.question_id,
             )
+            record(feedback, chain.question_log, verdict, _principal(request))
 
     settings = chain.settings
     with gr.Blocks(title="qa-bot", analytics_enabled=False) as demo:
@@ -278,4 +423,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             chat.new_chat_button.icon = None  # Gradio's, served by its install path in /config
         with gr.Tab("Documents"):
             _documents_tab(chain)
+        with gr.Tab("Questions", visible=False) as questions:
+            _questions_tab(chain, questions)
+        demo.load(_admins_see, None, questions, api_visibility="private")
     return demo  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

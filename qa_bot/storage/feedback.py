@@ -25,6 +25,12 @@ class Feedback(BaseModel):
     answer: str = Field(max_length=20000)
     citations: list[Citation] = Field(default_factory=list, max_length=50)
     comment: str | None = Field(None, max_length=2000)
+    question_id: str | None = Field(
+        None,
+        max_length=64,
+        description="The answer's question_id: the verdict is also kept with that question in "
+        "the question log when the caller asked it.",
+    )
 
 
 _metadata = MetaData()

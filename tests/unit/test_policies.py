@@ -30,6 +30,8 @@ ADMIN = Principal("boss", "admin", "key")
         ("GET", "/metrics", "admin"),
         ("POST", "/api/knowledge/resync", "admin"),
         ("POST", "/gradio_api/upload", "admin"),
+        ("GET", "/api/questions", "admin"),
+        ("POST", "/api/questions/export", "admin"),
     ],
 )
 def test_each_route_needs_its_role(method: str, path: str, role: str | None) -> None:

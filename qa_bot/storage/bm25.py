@@ -149,11 +149,13 @@ class LexicalIndex:
         """Every document with chunks in the index."""
         return self._values("source")
 
-    def replace(self, source: str, chunks: list[Document]) -> None:
-        """Make ``chunks`` the only chunks of ``source`` (none: the source is removed)."""
+    def replace(self, documents: dict[str, list[Document]]) -> None:
+        """Make each document's chunks those given (none: the document is removed), in one
+        commit."""
         with self._writer() as writer:
-            writer.delete_documents_by_term("source", source)
-            self._add(writer, chunks)
+            for source, chunks in documents.items():
+                writer.delete_documents_by_term("source", source)
+                self._add(writer, chunks)
 
     def update(self, added: list[Document], removed: set[str]) -> None:
         """Add chunks (replacing any of the same id) and remove others by id, in one commit."""

@@ -213,8 +213,8 @@ class Store:
     def index_documents(self, documents: dict[str, list[Document]]) -> dict[str, IndexChange]:
         """Make each document's chunks those given, in one pass (so the model embeds across
         files in length-sorted batches): new chunks are embedded, unchanged ones kept, stale
-        ones removed, and the BM25 index follows. Sentence vectors are not computed here: the
-        reranker and the answerer embed a chunk's sentences the first time they read it."""
+        ones removed, and the BM25 index follows (one commit). Sentence vectors are not computed
+        here: ``serve``'s warmer, or else the first question to read a chunk, embeds them."""
         with reaching(self._database), self._index.guard():
             before = {name: self._keys(name) for name in documents}
             chunks = [chunk for group in documents.values() for chunk in group]
@@ -232,10 +232,8 @@ class Store:
                 new = self._keys(name)
                 changes[name] = IndexChange(len(new - old), len(old - new), bool(old))
         touched = [name for name, change in changes.items() if change.changed]
-        stored = self._chunks_of(touched)
-        for name in touched:
-            self._lexical.replace(name, stored[name])
         if touched:
+            self._lexical.replace(self._chunks_of(touched))
             self._stamp()
         return changes
 
@@ -259,7 +257,7 @@ class Store:
                 self._index.delete(keys)
                 self._records.delete_keys(keys)
                 self._stamp()
-        self._lexical.replace(document, [])
+        self._lexical.replace({document: []})
         return len(keys)
 
     def sync_lexical(self) -> None:

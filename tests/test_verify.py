@@ -156,13 +156,15 @@ def test_the_json_shape_stays_backward_compatible() -> None:
         {"answer": "q [1].", "refused": False, "citations": [old | {"chunk_id": "c", "offset": 0}]}
     )
     assert citation.verified and answer.unsupported == []
-    assert set(answer.model_dump()) == {
+    assert set(answer.model_dump()) == {  # fields are added (question_id), never dropped
         "answer",
         "refused",
         "short_answer",
         "citations",
         "unsupported",
+        "question_id",
     }
+    assert answer.question_id is None  # kept only by the server's question log
 
 
 def test_a_bare_answer_is_grounded_with_its_question(

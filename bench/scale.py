@@ -257,6 +257,18 @@ def timed(call: Any, questions: list[str], label: str) -> dict[str, float]:
     return percentiles(times)
 
 
+def stages() -> dict[str, float]:
+    """Seconds spent so far in each stage of a question, from qa-bot's own histogram (the
+    one ``/metrics`` serves)."""
+    from prometheus_client import REGISTRY
+
+    metric = "qa_bot_question_stage_seconds_sum"
+    return {
+        stage: REGISTRY.get_sample_value(metric, {"stage": stage}) or 0.0
+        for stage in ("standalone", "retrieve", "answer")
+    }
+
+
 def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str, Any]:
     """Latency at one index size: retrieve (dense + BM25 fused), retrieve+rerank with the
     sentence vectors not yet derived (cold) and derived (warm), and the whole extractive
@@ -280,9 +292,18 @@ def step_query(source: str, size: int, data: str, port: int, n: int) -> dict[str
         "rerank_cold": timed(chain.retrieve, questions, f"retrieve+rerank (cold) {tag}"),
         "rerank_warm": timed(chain.retrieve, questions, f"retrieve+rerank {tag}"),
         "answer_cold": timed(chain.ask, first, f"answer (cold) {tag}"),
-        "answer": timed(chain.ask, questions, f"answer {tag}"),
+        **answer_and_stages(chain, questions, f"answer {tag}"),
         "rss_mib": rss_mib(),
     }
+
+
+def answer_and_stages(chain: Any, questions: list[str], label: str) -> dict[str, Any]:
+    """The full answer's latency, and the mean milliseconds of each stage of it."""
+    before = stages()
+    answer = timed(chain.ask, questions, label)
+    after = stages()
+    spent = {s: (after[s] - before[s]) * 1000 / len(questions) for s in before}
+    return {"answer": answer, "stages_ms": spent}
 
 
 def step_warmer(source: str, size: int, data: str, n: int) -> dict[str, Any]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
 FLOOR_MS = 150
+STAGES = ("standalone", "retrieve", "answer")
+ENCODERS = Path(__file__).resolve().parent / "results" / "encoders.json"
 METRICS = [
     ("retrieve", "retrieve"),
     ("rerank_cold", "retrieve+rerank, sentence vectors derived now"),
@@ -173,6 +176,22 @@ def query_section(results: dict[str, Any]) -> list[str]:
         lines.append(f"| {row['chunks']:,} | {row['mode']} | {cells} | {row['rss_mib']:.0f} |")
     lines += [
         "",
+        "Where a warm answer's time goes, mean ms per question (qa-bot's own stage histogram, "
+        "the one `/metrics` serves): *retrieve* is dense + BM25 search, fusion and the "
+        "reranker; *answer* is the extractive answerer with the reader.",
+        "",
+        "| chunks | store | standalone | retrieve | answer |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row['chunks']:,} | {row['mode']} | "
+        + " | ".join(f"{row['stages_ms'][stage]:.1f}" for stage in STAGES)
+        + " |"
+        for row in rows
+        if "stages_ms" in row
+    ]
+    lines += [
+        "",
         f"RSS is the query process's after its passes. The Chroma server's RSS after every "
         f"size was loaded: {results['chroma_server_rss_mib']:.0f} MiB.",
         "",
@@ -222,6 +241,35 @@ def serve_section(results: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def models_section() -> list[str]:
+    """The embedding models side by side, from ``make bench-encoders``'s results."""
+    if not ENCODERS.exists():
+        return []
+    encoders = json.loads(ENCODERS.read_text())
+    if "defaults" not in encoders:  # results from before mpnet was measured
+        return []
+    lines = [
+        "## Embedding models",
+        "",
+        f"From `make bench-encoders` ({encoders['date']}; [encoders.md](encoders.md) has every "
+        'runner): each model at the runner the rule chose for it, on SQuAD "Rhine" + '
+        "distractors and on both eval sets.",
+        "",
+        "| model | runner | encode chunks/s | query p50 ms | Rhine hit@1 | Rhine nDCG@10 | "
+        "default correct + cited | python-docs correct + cited |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for model, runner in encoders["defaults"].items():
+        row = next(r for r in encoders["rows"] if r["model"] == model and r["runner"] == runner)
+        sets = encoders["evals"][model]
+        lines.append(
+            f"| {model} | {runner} | {row['encode_per_s']:.1f} | {row['query_p50_ms']:.1f} | "
+            f"{row['hit1']:.3f} | {row['ndcg10']:.3f} | {sets['default']['correct_cited']:.3f} | "
+            f"{sets['python-docs']['correct_cited']:.3f} |"
+        )
+    return [*lines, ""]
 
 
 def warmer_section(results: dict[str, Any]) -> list[str]:
@@ -316,8 +364,12 @@ def floors_section(results: dict[str, Any]) -> list[str]:
         )
     if not (asks["per_s"] >= 8 and asks["p95_ms"] < 5000):
         lines.append(
-            "- *Load.* 32 clients share two cores; every answer runs the embedding model, "
-            "the reranker and the reader, one call at a time each, and the cache starts cold."
+            f"- *Load.* {asks['per_s']:.1f} answers/s at p50 {asks['p50_ms'] / 1000:.1f} s: "
+            "32 clients with no think time share two cores, so each request waits for those "
+            "ahead of it. The tail comes from the start, when the cache is cold (the warmer is "
+            "off here) and each new question embeds its chunks' sentences (the cold column "
+            "above), and from the model's locks, which Python does not grant in arrival order, "
+            "so some requests wait longer than others."
         )
     lines.append("")
     return lines
@@ -343,6 +395,7 @@ def write_report(results: dict[str, Any], docs: Path, quick: bool = False) -> Pa
         *query_section(results),
         *serve_section(results),
         *warmer_section(results),
+        *models_section(),
     ]
     path = out / "benchmarks.md"
     path.write_text("\n".join(lines))

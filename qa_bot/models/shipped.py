@@ -7,16 +7,14 @@ A file in the cache is used only beside the stamp its check wrote (``<file>.sha2
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
-from rich.progress import Progress
-
 from qa_bot.errors import GeneratorError
+from qa_bot.storage.digest import concatenate
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,6 @@ MODELS = {
 """The instruct models the ``local`` answerer knows by name (docs/answer-quality.md compares
 them)."""
 
-_BLOCK = 8 * 1024 * 1024
-
 
 def model_file(name: str, cache_dir: Path) -> Path:
     """The GGUF file for ``name`` (a known model, or a path to a GGUF file), assembled into
@@ -90,7 +86,7 @@ def model_file(name: str, cache_dir: Path) -> Path:
     os.close(handle)
     partial = Path(name)
     try:
-        digest = _concatenate(parts, partial, model.size, f"Assembling {model.file}")
+        digest = concatenate(parts, partial, f"Assembling {model.file}")
         if digest != model.sha256 or partial.stat().st_size != model.size:
             raise GeneratorError(
                 f"The assembled model {model.file} does not match its published checksum: "
@@ -101,17 +97,3 @@ def model_file(name: str, cache_dir: Path) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
-
-
-def _concatenate(parts: list[Path], target: Path, size: int, label: str) -> str:
-    """Write ``parts`` one after another into ``target``, with progress; their sha256."""
-    digest = hashlib.sha256()
-    with Progress(transient=True) as progress, target.open("wb") as out:
-        task = progress.add_task(label, total=size)
-        for part in parts:
-            with part.open("rb") as source:
-                while block := source.read(_BLOCK):
-                    digest.update(block)
-                    out.write(block)
-                    progress.advance(task, len(block))
-    return digest.hexdigest()

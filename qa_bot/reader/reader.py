@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from qa_bot.errors import QaBotError
 from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, encode, sentence_mask
 from qa_bot.storage.digest import sha256
 from qa_bot.storage.encoders import Precision, compile_model, export, trace
+from qa_bot.turns import Turns
 
 if TYPE_CHECKING:
     from qa_bot.config import StoreSettings
@@ -56,7 +56,7 @@ class Reader:
         self.veto = veto
         """Below this probability the answerer does not quote a sentence (calibrated through
         the whole pipeline on held-out articles)."""
-        self._turn = threading.Lock()
+        self._turn = Turns()
         self._memo: OrderedDict[str, dict[tuple[str, str], Reading]] = OrderedDict()
 
     @torch.inference_mode()

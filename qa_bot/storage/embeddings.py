@@ -6,7 +6,6 @@ from disk with the model hubs switched off and run by PyTorch or OpenVINO
 from __future__ import annotations
 
 import os
-import threading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # model hubs are never contacted
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -19,6 +18,7 @@ from langchain_core.embeddings import Embeddings
 
 from qa_bot.errors import QaBotError
 from qa_bot.registry import EMBEDDINGS
+from qa_bot.turns import Turns
 
 if TYPE_CHECKING:
     from qa_bot.config import StoreSettings
@@ -55,7 +55,7 @@ class SentenceEmbeddings(Embeddings):
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
         self.model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
         self.batch_size = batch_size
-        self._turn = threading.Lock()
+        self._turn = Turns()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed many texts, ``batch_size`` at a time. One call runs at a time: the model uses

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +26,7 @@ from langchain_core.embeddings import Embeddings
 from qa_bot.errors import QaBotError
 from qa_bot.storage.cache import built_once
 from qa_bot.storage.digest import sha256
+from qa_bot.turns import Turns
 
 sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # no phoning home
 
@@ -204,7 +204,7 @@ class OpenVinoEmbeddings(Embeddings):
         self.inputs = json.loads(xml.with_name("stamp.json").read_text(encoding="utf-8"))["inputs"]
         self.tokenizer = Tokenizer(model_path)
         self.batch_size = batch_size
-        self._turn = threading.Lock()
+        self._turn = Turns()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed many texts; one call runs at a time (the model uses every core already)."""

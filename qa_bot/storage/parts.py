@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from qa_bot.errors import QaBotError
 from qa_bot.storage.cache import built_once
-from qa_bot.storage.digest import sha256
+from qa_bot.storage.digest import concatenate, sha256
 
 WEIGHTS = "model.safetensors"
 
@@ -88,11 +88,7 @@ def _build(work: Path, model: PartedModel) -> None:
     """Join the pieces into one zip, extract the model's files into ``work`` and check its
     weights."""
     joined = work / "model.zip"
-    with joined.open("wb") as out:
-        for piece in _pieces(model):
-            with piece.open("rb") as part:
-                while block := part.read(1 << 22):
-                    out.write(block)
+    concatenate(_pieces(model), joined, f"Joining the parts of {model.name}")
     with zipfile.ZipFile(joined) as archive:
         for member in archive.infolist():
             path = PurePosixPath(member.filename)

@@ -187,6 +187,12 @@ class Store:
         self.follow()
         return self._lexical.documents()
 
+    def chunk_counts(self) -> dict[str, int]:
+        """The number of chunks of every indexed document (from the BM25 index, in line with
+        ``documents``)."""
+        self.follow()
+        return self._lexical.chunk_counts()
+
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vector of each chunk id."""
         return self._index.vectors(ids)

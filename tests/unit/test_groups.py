@@ -45,7 +45,7 @@ ZEPHYR = (
 )
 ASKED = "What is the Zephyr budget?"
 DOCUMENT = "hr/zephyr.txt"
-LEAKS = ("4.2", "kroner", DOCUMENT, "zephyr.txt", "payroll")
+LEAKS = ("4.2 million", "kroner", DOCUMENT, "zephyr.txt", "payroll")
 """What an outsider must never see: the fact, the document's name, its other words."""
 OPEN_QUESTION = "How much did Japan pledge?"
 

@@ -193,7 +193,10 @@ class QaChain:
         chain: retrieval, the source viewer, the document list and ``/healthz``."""
         if groups is None:
             return None
-        return readable_documents(self.store.documents(), self.source_groups.all(), groups)
+        restrictions = self.source_groups.all()
+        if not hidden_sources(restrictions, groups):
+            return None  # the documents are not listed at all
+        return readable_documents(self.store.documents(), restrictions, groups)
 
     def may_read(self, document: str, groups: Groups | None) -> bool:
         """True when a caller in ``groups`` may read ``document``."""

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from qa_bot.errors import QaBotError
-from qa_bot.storage.restrictions import Groups
+from qa_bot.storage.restrictions import Groups, parse_groups
 
 Role = Literal["reader", "admin"]
 
@@ -63,8 +63,8 @@ class KeyStore:
         tmp.replace(self.path)
 
     def add(self, name: str, role: Role, groups: Groups = frozenset()) -> str:
-        """Make a key called ``name`` (a reader in ``groups``, checked by the caller); return it
-        (the only time it is shown)."""
+        """Make a key called ``name`` (a reader in ``groups``); return it (the only time it is
+        shown)."""
         keys = self.all()
         if any(k.name == name for k in keys):
             raise QaBotError(f"A key called '{name}' exists: remove it first or pick another name.")
@@ -73,7 +73,11 @@ class KeyStore:
         key = f"qab_{secrets.token_urlsafe(32)}"
         created = datetime.now(UTC).isoformat(timespec="seconds")
         stored = StoredKey(
-            name=name, role=role, sha256=digest(key), created=created, groups=sorted(groups)
+            name=name,
+            role=role,
+            sha256=digest(key),
+            created=created,
+            groups=sorted(parse_groups(groups)),
         )
         self._save([*keys, stored])
         return key

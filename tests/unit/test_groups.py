@@ -401,3 +401,14 @@ def test_anonymous_widget_readers_read_open_sources_only(app: dict[str, Any]) ->
         _hidden_from(chat.text, app["ids"])
         assert c.get(f"/api/sources/{app['ids'][0]}").status_code == 404
         assert not c.post("/api/ask", json={"question": OPEN_QUESTION}).json()["refused"]
+
+
+def test_the_chat_app_offers_restricting_to_admins_only(app: dict[str, Any]) -> None:
+    from qa_bot.server.ui import build_ui
+
+    demo = build_ui(app["chain"])
+    names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
+    assert {"chat", "restrict_source", "add_documents"} <= names
+    client = TestClient(create_app(app["chain"], demo), base_url="http://127.0.0.1")
+    info = client.get("/gradio_api/info", headers=_as(app, "otto")).json()
+    assert "/restrict_source" in info["named_endpoints"]  # reachable: it checks for an admin

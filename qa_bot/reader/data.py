@@ -42,6 +42,8 @@ class Question:
     answers: list[str]
 
 
+UNSWAPPED = {"ORDINAL"}
+"""Entity kinds a near miss does not change ("first" becomes "Second" mid-sentence)."""
 DISTRACTORS = 2
 """Other paragraphs read with each validation question."""
 
@@ -113,15 +115,19 @@ def questions(articles: list[Article]) -> list[Question]:
     return found
 
 
-def training_pairs(articles: list[Article], seed: int, negatives: int = 2) -> list[Pair]:
+def training_pairs(
+    articles: list[Article], seed: int, negatives: int = 2, swapped: bool = False
+) -> list[Pair]:
     """For each question: the answering sentence (with its span) or, for an unanswerable one,
     the sentence holding the plausible answer, the hardest negative; ``negatives`` other
     sentences of the paragraph; and the sentence of another paragraph of the article that
-    shares the most words with the question (as retrieval would bring it)."""
+    shares the most words with the question (as retrieval would bring it). With ``swapped``,
+    also each answerable question's near miss (``near_miss``) against its answering sentence."""
     rng = random.Random(seed)
     pairs: list[Pair] = []
     for article in articles:
         paragraphs = [sentence_spans(p["context"]) for p in article["paragraphs"]]
+        names = _names(article) if swapped else {}
         for n, paragraph in enumerate(article["paragraphs"]):
             sentences = paragraphs[n]
             elsewhere = [
@@ -132,8 +138,57 @@ def training_pairs(articles: list[Article], seed: int, negatives: int = 2) -> li
             ]
             for qa in paragraph["qas"]:
                 pairs.extend(_pairs_for(qa, sentences, elsewhere, rng, negatives))
+                if swapped and not qa["is_impossible"]:
+                    pairs.extend(_near_miss_pair(qa, sentences, names, rng))
     rng.shuffle(pairs)
     return pairs
+
+
+def _names(article: Article) -> dict[str, list[str]]:
+    """The names, dates and numbers the article mentions, by spaCy entity label."""
+    from qa_bot.answer.grounding import pipeline
+
+    found: dict[str, set[str]] = {}
+    for doc in pipeline().pipe(p["context"] for p in article["paragraphs"]):
+        for ent in doc.ents:
+            found.setdefault(ent.label_, set()).add(ent.text)
+    return {label: sorted(texts) for label, texts in found.items()}
+
+
+def near_miss(
+    question: str, sentence: str, names: dict[str, list[str]], rng: random.Random
+) -> str | None:
+    """``question`` with one of its names, dates or numbers that ``sentence`` states replaced
+    by another of the same kind from the article that the sentence does not state: SQuAD 2.0's
+    unanswerable questions change one fact of an answerable one this way. None when the
+    question has no such name."""
+    from qa_bot.answer.grounding import parse
+
+    stated = [
+        e
+        for e in parse(question).ents
+        if e.text in sentence and e.label_ in names and e.label_ not in UNSWAPPED
+    ]
+    if not stated:
+        return None
+    ent = rng.choice(stated)
+    others = [t for t in names[ent.label_] if t not in sentence and t not in question]
+    if not others:
+        return None
+    return question[: ent.start_char] + rng.choice(others) + question[ent.end_char :]
+
+
+def _near_miss_pair(
+    qa: dict[str, Any], sentences: list[Span], names: dict[str, list[str]], rng: random.Random
+) -> list[Pair]:
+    """The answering sentence against the question's near miss, as a sentence that does not
+    answer (none when the question has no name to change)."""
+    gold, _ = _gold(sentences, qa["answers"])
+    if gold is None:
+        return []
+    text, before = sentences[gold].text, _before(sentences, gold)
+    changed = near_miss(qa["question"], f"{before} {text}", names, rng)
+    return [] if changed is None else [Pair(changed, text, before, False)]
 
 
 def _pairs_for(

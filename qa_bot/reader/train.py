@@ -80,9 +80,11 @@ def train(
     out: Path,
     init: Path | None = None,
     first_epoch: int = 1,
+    near_misses: bool = False,
 ) -> dict[str, Any]:
     """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
-    count as the epoch before), validate after each, and keep the epoch that validates best."""
+    count as the epoch before), validate after each, and keep the epoch that validates best.
+    With ``near_misses``, each answerable question's near miss is trained on too."""
     torch.manual_seed(SEED + first_epoch - 1)
     rng = random.Random(SEED + first_epoch - 1)
     train_articles, validation_articles = split(load_articles(data))
@@ -94,7 +96,8 @@ def train(
         print(f"validation of {init.name}: {json.dumps(best)}", flush=True)
         _save(net, out)
     epochs_left = epochs - first_epoch + 1
-    steps_per_epoch = math.ceil(len(training_pairs(train_articles, SEED, NEGATIVES)) / batch_size)
+    first = training_pairs(train_articles, SEED + first_epoch, NEGATIVES, near_misses)
+    steps_per_epoch = math.ceil(len(first) / batch_size)
     total = steps_per_epoch * epochs_left
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, total // 16)
@@ -103,7 +106,11 @@ def train(
     )
     began, step = time.monotonic(), 0
     for epoch in range(first_epoch, epochs + 1):
-        pairs = training_pairs(train_articles, SEED + epoch, NEGATIVES)  # fresh each epoch
+        pairs = (  # fresh each epoch
+            first
+            if epoch == first_epoch
+            else training_pairs(train_articles, SEED + epoch, NEGATIVES, near_misses)
+        )
         net.train()
         running = []
         for chunk in _batches(pairs, batch_size, rng):
@@ -137,6 +144,7 @@ def train(
             "first_epoch": first_epoch,
             "init_sha256": sha256(init) if init else None,
             "lr": lr,
+            "near_misses": near_misses,
             "batch_size": batch_size,
             "validation_articles": list(VALIDATION),
             "training_questions": sum(
@@ -168,11 +176,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--init", type=Path, help="continue from these weights")
     parser.add_argument("--first-epoch", type=int, default=1, help="the epoch --init begins")
+    parser.add_argument(
+        "--near-misses",
+        action="store_true",
+        help="also train on answerable questions with one name changed (near misses)",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     card = train(
-        args.data, args.epochs, args.batch_size, args.lr, args.out, args.init, args.first_epoch
+        args.data,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.out,
+        args.init,
+        args.first_epoch,
+        args.near_misses,
     )
     print(json.dumps(card, indent=2))
 

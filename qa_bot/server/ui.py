@@ -55,10 +55,20 @@ def source_link(chunk_id: str, offset: int, quote: str) -> str:
     return f"/sources/{chunk_id}?start={offset}&end={offset + len(quote)}"
 
 
+def is_web_address(url: str) -> bool:
+    """Only http(s) addresses are ever links (a web source holds no other)."""
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _href(url: str) -> str:
+    """An address as a Markdown link target: what would end it, or split it, encoded."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C")
+
+
 def render(answer: Answer) -> str:
     """The short answer in bold, the answer, its numbered sources (each marked verified or not,
-    with a link to the source viewer) and, folded away, any sentence no source supports, as
-    Markdown."""
+    with a link to the source viewer, and to the page itself for a web page) and, folded away,
+    any sentence no source supports, as Markdown."""
     short = f"**{_escape(answer.short_answer)}** — " if answer.short_answer else ""
     lines = [short + _escape(answer.answer)]
     if answer.citations:
@@ -67,9 +77,10 @@ def render(answer: Answer) -> str:
         where = _code(c.source) + (f" · page {c.page}" if c.page else "")
         mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
         link = source_link(c.chunk_id, c.offset, c.quote)
+        page = f" · [open page]({_href(c.url)})" if c.url and is_web_address(c.url) else ""
         lines += [
             "",
-            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark} · [open source]({link})",
+            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark} · [open source]({link})" + page,
             f"> {_escape(c.quote)}",
         ]
     if answer.unsupported:

@@ -357,7 +357,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         with self.wiki.lock:
-            self.wiki.requests.append((path, dict(self.headers.items())))
+            self.wiki.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
         reply = self.wiki.reply(path)
         time.sleep(reply.delay)
         status, headers = reply.status, dict(reply.headers)

@@ -48,6 +48,10 @@ def ingest(
     urls = [t for t in given if is_address(t)]
     folders = [Path(t) for t in given if not is_address(t)]
     with user_errors():
+        if urls:  # an address the rules refuse is refused before the model loads
+            from qa_bot.ingest.web import check_url
+
+            urls = [check_url(url, settings.web) for url in urls]
         chosen = backend(settings, any_model=rebuild)
         with_progress(lambda progress: chosen.ingest(folders, urls, rebuild, progress))
 

@@ -43,7 +43,6 @@ MAX_LINKS = 2000
 """Links read from one page, at most."""
 ROBOTS_BYTES = 512 * 1024
 """Largest robots.txt read (what Google reads)."""
-READ_BYTES = 64 * 1024
 GONE = (404, 410)
 """Answers that mean a page was deleted: its document is removed."""
 
@@ -192,7 +191,8 @@ class _Inflater:
 
     def __init__(self, url: str, encoding: str) -> None:
         encoding = encoding.strip().lower()
-        if encoding in ("", "identity"):
+        self.packed = encoding not in ("", "identity")
+        if not self.packed:
             self._zlib = None
         elif encoding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -333,14 +333,11 @@ class Fetcher:
         inflater = _Inflater(url, response.headers.get("content-encoding", ""))
         body = bytearray()
         try:
-            for piece in response.iter_raw(READ_BYTES):
+            for piece in response.iter_raw():  # as it arrives (a size would buffer)
                 body += inflater.feed(piece, limit - len(body))
                 if len(body) > limit:
-                    raise WebError(
-                        url,
-                        f"it unpacks to more than {limit / MB:g} MB, "
-                        + self._over(limit).removeprefix("over "),
-                    )
+                    unpacked = " once unpacked" if inflater.packed else ""
+                    raise WebError(url, f"it is {self._over(limit)}{unpacked}")
                 if time.monotonic() > deadline:
                     raise WebError(url, self._slow())
         except httpx.TimeoutException:

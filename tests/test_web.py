@@ -25,7 +25,7 @@ from qa_bot.ingest.web import Crawl, WebError, check_url
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.store import Store
-from tests.conftest import ARTIFACTS, run_cli, serve_app, write_folder
+from tests.conftest import ARTIFACTS, run_cli, serve_app, serve_process, write_folder
 from tests.wiki_site import BOILERPLATE, CHANGED, Reply, Wiki, gzip_bomb, serve_wiki
 
 TOKEN = "tok-SECRET-4711"
@@ -467,13 +467,38 @@ def test_cli_ingests_a_wiki_and_cites_its_pages(wiki: Wiki, tmp_path: Path) -> N
     asked = run_cli("ask", "How many spaces does the parking garage have?", data_dir=data, **env)
     assert asked.returncode == 0 and "340 spaces" in asked.stdout
     assert f"{wiki.base}/space/parking-garage#:~:text=" in asked.stdout
+    shown = run_cli("config", data_dir=data, **env)
+    assert shown.returncode == 0 and "'**********'" in shown.stdout
     off = run_cli("ingest", "file:///etc/passwd", data_dir=data, **env)
     assert off.returncode == 1
     assert " ".join(off.stderr.split()) == (  # one sentence, as the terminal wraps it
         "Error: Refused file:///etc/passwd: qa-bot fetches only http:// and https:// addresses."
     )
-    for done in (asked, listed, off):
+    for done in (asked, listed, shown, off):
         assert COOKIE not in done.stdout + done.stderr
+
+
+def test_cli_works_through_a_running_server(wiki: Wiki, tmp_path: Path) -> None:
+    """With `qa-bot serve` on the data dir, `qa-bot ingest URL` and `sources` go through it;
+    the server fetches with its own settings."""
+    env = {
+        "QA_BOT_WEB__ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{wiki.port}"]),
+        "QA_BOT_WEB__REQUESTS_PER_SECOND": "100",
+    }
+    data = tmp_path / "data"
+    _, server = serve_process(data, tmp_path / "serve.log", **env)
+    try:
+        done = run_cli("ingest", f"{wiki.base}/space/it/", data_dir=data, **env)
+        assert done.returncode == 0, done.stderr
+        assert "working through it" in " ".join(done.stderr.split())
+        assert f"Ingested 127.0.0.1_{wiki.port}_space_it" in done.stdout
+        listed = run_cli("sources", "list", data_dir=data, **env)
+        assert f"{wiki.base}/space/it/" in listed.stdout
+        resynced = run_cli("sources", "resync", data_dir=data, **env)
+        assert resynced.returncode == 0 and "Ingested 127.0.0.1" in resynced.stdout
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def test_cli_says_which_setting_turns_web_sources_on(tmp_path: Path) -> None:

@@ -269,15 +269,16 @@ class WebSettings(Section):
                 raise ValueError(
                     "write the header as 'Name: value', e.g. 'Authorization: Bearer …'"
                 )
-            if not text.strip().isprintable():
-                raise ValueError("the header's value must be one line of printable text")
+            if not (text.strip().isprintable() and text.isascii()):
+                raise ValueError("the header's value must be one line of printable ASCII")
         return value
 
     @field_validator("cookie")
     @classmethod
     def _cookie(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().strip().isprintable():
-            raise ValueError("the cookie must be one line of printable text, 'name=value'")
+        text = value.get_secret_value().strip() if value is not None else ""
+        if value is not None and not (text.isprintable() and text.isascii()):
+            raise ValueError("the cookie must be one line of printable ASCII, 'name=value'")
         return value
 
     def header(self) -> tuple[str, str] | None:

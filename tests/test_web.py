@@ -118,9 +118,7 @@ def test_pages_are_indexed_with_their_main_text_only(
     assert "opens at 8:15 and closes at 16:30" in badge.page_content
 
 
-def test_sitemap_and_robots_decide_what_is_fetched(
-    wiki: Wiki, tmp_path: Path, embeddings: Embeddings
-) -> None:
+def test_sitemap_and_robots_decide_what_is_fetched(wiki: Wiki) -> None:
     """From the sitemap: no page outside /space/, none robots.txt disallows, no link
     followed, no other scheme; robots.txt first."""
     web = Settings().updated(web=web_settings(wiki)).web

@@ -142,6 +142,23 @@ def test_links_skip_nofollow_and_fragments() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("auth_header", "no colon s3cret"),
+        ("auth_header", "Bad Name: s3cret"),
+        ("auth_header", "X-Token: s3cret\r\nX-Injected: yes"),
+        ("auth_header", "X-Token: s3crét"),
+        ("cookie", "sid=s3cret\nX-Injected: yes"),
+        ("cookie", "sid=s3crét"),
+    ],
+)
+def test_malformed_credentials_are_refused_unechoed(key: str, value: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        web(**{key: value})
+    assert "s3cr" not in str(refused.value) and f"web.{key}" in str(refused.value)
+
+
 def test_credentials_go_only_to_allowed_hosts() -> None:
     rules = web(auth_header="Authorization: Bearer s3cret", cookie="sid=c00kie")
     with Fetcher(rules) as fetcher:

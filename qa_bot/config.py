@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -167,6 +168,125 @@ class IngestSettings(Section):
         description="Most text one file may hold, in MB: about what 2 cores embed in a few "
         "minutes (larger files are skipped).",
     )
+
+
+HOST_PATTERN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9-]+|\[[0-9a-f:.]+\]")
+"""A host name, an IPv4 address, or an IPv6 address in brackets (lower case)."""
+HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+"""An HTTP header name (RFC 9110 token)."""
+
+
+def split_host(entry: str) -> tuple[str, int | None]:
+    """'host', 'host:port', '[v6]' or '[v6]:port' as (host, port or None); a port that is not a
+    number is -1. A final dot of a host name is dropped (the same host in DNS)."""
+    if entry.startswith("["):
+        host, _, rest = entry.partition("]")
+        host, port = host + "]", rest.removeprefix(":") if rest else None
+        if rest and not rest.startswith(":"):
+            port = "x"
+    else:
+        host, colon, port_text = entry.partition(":")
+        port = port_text if colon else None
+    number = None if port is None else int(port) if port.isdigit() else -1
+    return host.rstrip("."), number
+
+
+class WebSettings(Section):
+    """Web sources (`qa-bot ingest https://…`): where qa-bot may fetch pages and how
+    (docs/security.md). With no host allowed, web sources are refused."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts web sources may be fetched from: a name ('wiki.example.internal', "
+        "any port) or a name and port ('127.0.0.1:8080'); empty = no web sources.",
+    )
+    max_pages: int = Field(500, ge=1, le=100_000, description="Most pages one web source holds.")
+    max_depth: int = Field(
+        5,
+        ge=0,
+        le=50,
+        description="Most links followed from the source's address (without a sitemap).",
+    )
+    requests_per_second: float = Field(
+        2.0,
+        gt=0,
+        le=100,
+        description="Most requests a second to the wiki (robots.txt's "
+        "Crawl-delay slows it further).",
+    )
+    timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="Longest one request may take, answer included."
+    )
+    max_page_mb: float = Field(
+        5, gt=0, le=100, description="Largest page, sitemap or robots.txt read, in MB (unpacked)."
+    )
+    user_agent: str = Field(
+        "qa-bot",
+        min_length=1,
+        max_length=200,
+        description="User-Agent sent, and the name robots.txt rules are read for.",
+    )
+    auth_header: SecretStr | None = Field(
+        None,
+        description="A header sent to the allowed hosts, 'Name: value' (e.g. 'Authorization: "
+        "Bearer …'); never logged or shown.",
+    )
+    cookie: SecretStr | None = Field(
+        None,
+        description="A Cookie header sent to the allowed hosts ('session=…'); never logged "
+        "or shown.",
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        """Lower-case host names, each with an optional port; no scheme, path or user."""
+        checked = []
+        for entry in hosts:
+            host, port = split_host(entry.strip().lower())
+            if not HOST_PATTERN.fullmatch(host) or not (port is None or 0 < port < 65536):
+                raise ValueError(
+                    f"'{entry[:100]}' is not a host name: write 'wiki.example.internal' or "
+                    "'wiki.example.internal:8080', without http:// or a path"
+                )
+            checked.append(host if port is None else f"{host}:{port}")
+        return checked
+
+    @field_validator("user_agent")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if not value.isprintable():
+            raise ValueError("the user agent must be one line of printable text")
+        return value
+
+    @field_validator("auth_header")
+    @classmethod
+    def _header(cls, value: SecretStr | None) -> SecretStr | None:
+        """'Name: value', one line (the value itself is never put in a message)."""
+        if value is not None:
+            name, colon, text = value.get_secret_value().partition(":")
+            if not colon or not HEADER_NAME.fullmatch(name.strip()) or not text.strip():
+                raise ValueError(
+                    "write the header as 'Name: value', e.g. 'Authorization: Bearer …'"
+                )
+            if not (text.strip().isprintable() and text.isascii()):
+                raise ValueError("the header's value must be one line of printable ASCII")
+        return value
+
+    @field_validator("cookie")
+    @classmethod
+    def _cookie(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        if value is not None and not (text.isprintable() and text.isascii()):
+            raise ValueError("the cookie must be one line of printable ASCII, 'name=value'")
+        return value
+
+    def header(self) -> tuple[str, str] | None:
+        """The credential header as (name, value), when one is set."""
+        if self.auth_header is None:
+            return None
+        name, _, value = self.auth_header.get_secret_value().partition(":")
+        return name.strip(), value.strip()
 
 
 class RetrievalSettings(Section):
@@ -356,6 +476,7 @@ class Settings(BaseSettings):
         toml_file=CONFIG_FILE,
         extra="forbid",
         frozen=True,
+        hide_input_in_errors=True,  # a wrong value may be a secret (web.cookie, a database URL)
     )
 
     store: StoreSettings = StoreSettings()
@@ -365,6 +486,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = OpenAISettings()
     local: LocalSettings = LocalSettings()
     server: ServerSettings = ServerSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

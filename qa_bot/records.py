@@ -4,12 +4,33 @@ written into answer text as ``[n]``."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote as percent_encoded
 
 from langchain_core.documents import Document
 from pydantic import BaseModel, Field
 
 CITATION_MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 """A citation marker in answer text: ``[1]`` or ``[1, 2]``, with the space before it."""
+
+
+FRAGMENT_WORDS = 5
+"""Words a text fragment names at each end of a longer quote (``#:~:text=start,end``)."""
+
+
+def text_fragment(url: str, quote: str) -> str:
+    """``url`` at ``quote``: a text fragment (``#:~:text=``), which a browser that supports it
+    scrolls to and highlights (one that does not opens the page at its top). A long quote is
+    named by its first and last words."""
+    words = quote.split()
+
+    def encoded(part: list[str]) -> str:
+        return percent_encoded(" ".join(part), safe="").replace("-", "%2D")
+
+    if len(words) <= 2 * FRAGMENT_WORDS:
+        directive = encoded(words)
+    else:
+        directive = f"{encoded(words[:FRAGMENT_WORDS])},{encoded(words[-FRAGMENT_WORDS:])}"
+    return f"{url.split('#', 1)[0]}#:~:text={directive}"
 
 
 class Citation(BaseModel):
@@ -27,6 +48,12 @@ class Citation(BaseModel):
         True,
         description="True when the chunk supports every sentence citing it (a quoted sentence "
         "always does; a generated one is checked after generation).",
+    )
+    url: str | None = Field(
+        None,
+        description="For a page of a web source: its address, at the quoted text (a "
+        "`#:~:text=` fragment, which browsers that support it scroll to and highlight); null "
+        "for a document from a file.",
     )
 
     @classmethod
@@ -52,6 +79,7 @@ class Citation(BaseModel):
             chunk_id=chunk.id or "",
             offset=chunk.metadata.get("offset", 0) + max(found, 0),
             verified=verified,
+            url=text_fragment(page, quote) if (page := chunk.metadata.get("url")) else None,
         )
 
 

@@ -169,7 +169,13 @@ def test_gradio_api_follows_the_same_policy(secured: dict[str, Any], tmp_path: P
         reader.predict(QUESTION, 99, "extractive", api_name="/chat")
     with pytest.raises(httpx.HTTPStatusError, match="403 Forbidden"):
         reader.predict([handle_file(str(note))], api_name="/add_documents")
+    assert reader.predict("https://wiki.example.internal/", api_name="/add_web_source") == (
+        "⚠️ Only an admin may change the documents: ask an admin of this qa-bot."
+    )
     admin = Client(secured["url"], headers=bearer(secured["admin"]), verbose=False)
+    assert admin.predict("https://wiki.example.internal/", api_name="/add_web_source").startswith(
+        "⚠️ Web sources are off: list the wiki's host in web.allowed\\_hosts"  # Markdown-escaped
+    )
     done = admin.predict([handle_file(str(note))], api_name="/add_documents")
     assert done == "Added uploads/vault.txt (1 new chunks): ask away."
     removed = admin.predict("uploads/vault.txt", True, api_name="/delete_document")

@@ -231,6 +231,27 @@ def test_gradio_api_never_takes_a_server_path(
     assert chain.store.documents() == before
 
 
+@pytest.mark.parametrize(
+    ("urls", "status", "detail"),
+    [
+        (["https://wiki.example.internal/space/"], 400, "Web sources are off: list the wiki's"),
+        (["file:///etc/passwd"], 400, "Web sources are off"),  # no host allowed: nothing goes
+        (["http://169.254.169.254/latest/meta-data/"], 400, "Web sources are off"),
+        (["https://x/" + "a" * 2000], 422, "String should have at most 2000 characters"),
+        (["https://x/"] * 21, 422, "List should have at most 20 items"),
+        ("https://x/", 422, "Input should be a valid list"),
+    ],
+)
+def test_web_addresses_are_refused_before_anything_is_fetched(
+    url: str, chain: QaChain, urls: Any, status: int, detail: str
+) -> None:
+    """No host is allowed here (web.allowed_hosts is empty): any address is one sentence."""
+    before = chain.store.documents()
+    response = httpx.post(f"{url}/api/knowledge/ingest", json={"urls": urls}, timeout=60)
+    assert response.status_code == status and detail in response.json()["detail"]
+    assert chain.store.documents() == before
+
+
 def test_index_is_intact_after_all_that(chain: QaChain) -> None:
     assert chain.store.documents() >= {ARTICLE}
     assert "TSMC" in chain.ask(QUESTION).citations[0].quote

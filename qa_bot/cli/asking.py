@@ -26,6 +26,8 @@ def _print_sources(answer: Answer) -> None:
         mark = "[green]✓ verified[/]" if c.verified else "[red]✗ not supported[/]"
         out.print(f"\\[{c.n}] {escape(c.title)} ({escape(c.source)}{page}) {mark}", highlight=False)
         out.print(f"    “{c.quote}”", highlight=False, style="dim", markup=False)
+        if c.url:
+            out.print(f"    {c.url}", highlight=False, markup=False)
     what = "Withheld, no source supports it" if answer.withheld() else "Unsupported"
     for sentence in answer.unsupported:
         out.print(f"[red]{what}:[/] {escape(sentence)}", highlight=False)

@@ -32,8 +32,11 @@ class Backend(Protocol):
         """Pieces of the answer text, then the checked Answer."""
         ...
 
-    def ingest(self, folders: list[Path], rebuild: bool, progress: Progress) -> list[IngestReport]:
-        """Rebuild every source first when asked, then add or re-sync ``folders``."""
+    def ingest(
+        self, folders: list[Path], urls: list[str], rebuild: bool, progress: Progress
+    ) -> list[IngestReport]:
+        """Rebuild every source first when asked, then add or re-sync ``folders`` and the web
+        sources under ``urls``."""
         ...
 
     def resync(self, name: str | None, progress: Progress) -> list[IngestReport]:
@@ -45,7 +48,7 @@ class Backend(Protocol):
         ...
 
     def sources(self) -> list[Source]:
-        """The folders in the knowledge base."""
+        """The folders and web sources in the knowledge base."""
         ...
 
     def documents(self) -> list[DocumentInfo]:
@@ -81,9 +84,12 @@ class LocalBackend:
         check_question(question, self.settings.answer.max_question_chars)  # before the model
         return QaChain(self.knowledge.store).stream(question, only=only or None)
 
-    def ingest(self, folders: list[Path], rebuild: bool, progress: Progress) -> list[IngestReport]:
+    def ingest(
+        self, folders: list[Path], urls: list[str], rebuild: bool, progress: Progress
+    ) -> list[IngestReport]:
         reports = self.knowledge.rebuild(progress) if rebuild else []
-        return reports + [self.knowledge.ingest(folder, progress) for folder in folders]
+        reports += [self.knowledge.ingest(folder, progress) for folder in folders]
+        return reports + [self.knowledge.ingest_url(url, progress) for url in urls]
 
     def resync(self, name: str | None, progress: Progress) -> list[IngestReport]:
         return self.knowledge.resync(name, progress)
@@ -175,8 +181,10 @@ class RemoteBackend:
                     elif event == "error":
                         raise QaBotError(json.loads(data)["message"])
 
-    def ingest(self, folders: list[Path], rebuild: bool, progress: Progress) -> list[IngestReport]:
-        body = {"folders": [str(f.resolve()) for f in folders], "rebuild": rebuild}
+    def ingest(
+        self, folders: list[Path], urls: list[str], rebuild: bool, progress: Progress
+    ) -> list[IngestReport]:
+        body = {"folders": [str(f.resolve()) for f in folders], "urls": urls, "rebuild": rebuild}
         return self._follow("/api/knowledge/ingest", progress, json=body)
 
     def resync(self, name: str | None, progress: Progress) -> list[IngestReport]:

@@ -1,7 +1,8 @@
-"""`qa-bot ingest` and `qa-bot sources`: the folders in the knowledge base."""
+"""`qa-bot ingest` and `qa-bot sources`: the folders and web sources in the knowledge base."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -14,13 +15,21 @@ from qa_bot.cli.backends import backend
 from qa_bot.cli.common import app, load_settings, out, user_errors, with_progress
 
 
+def is_address(target: str) -> bool:
+    """Whether a target names a web address (``https://…``, or any ``scheme:``) rather than a
+    folder; a folder that exists wins."""
+    return bool(re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", target)) and not Path(target).exists()
+
+
 @app.command()
 def ingest(
-    folders: Annotated[
-        list[Path] | None,
+    targets: Annotated[
+        list[str] | None,
         typer.Argument(
-            help="Folders of documents, each kept as a source of its own "
-            "(default: QA_BOT_INGEST__CORPUS_DIR)."
+            help="Folders of documents, or web addresses (https://wiki.example.internal/space/: "
+            "the pages under it, from hosts in QA_BOT_WEB__ALLOWED_HOSTS), each kept as a "
+            "source of its own (default: QA_BOT_INGEST__CORPUS_DIR).",
+            metavar="[FOLDERS_OR_URLS]...",
         ),
     ] = None,
     rebuild: Annotated[
@@ -31,32 +40,41 @@ def ingest(
         ),
     ] = False,
 ) -> None:
-    """Add folders to the knowledge base, or bring them up to date: new and changed files are
-    embedded, deleted files removed, the rest kept. Other sources are left alone. When a qa-bot
-    server runs on this index, the work goes through it."""
+    """Add folders or web sources to the knowledge base, or bring them up to date: new and
+    changed files or pages are embedded, deleted ones removed, the rest kept. Other sources are
+    left alone. When a qa-bot server runs on this index, the work goes through it."""
     settings = load_settings()
-    wanted = [] if rebuild and not folders else list(folders or [settings.ingest.corpus_dir])
+    given = targets or ([] if rebuild else [str(settings.ingest.corpus_dir)])
+    urls = [t for t in given if is_address(t)]
+    folders = [Path(t) for t in given if not is_address(t)]
     with user_errors():
+        if urls:  # an address the rules refuse is refused before the model loads
+            from qa_bot.ingest.web import check_url
+
+            urls = [check_url(url, settings.web) for url in urls]
         chosen = backend(settings, any_model=rebuild)
-        with_progress(lambda progress: chosen.ingest(wanted, rebuild, progress))
+        with_progress(lambda progress: chosen.ingest(folders, urls, rebuild, progress))
 
 
-sources_app = typer.Typer(help="The folders in the knowledge base, and their documents.")
+sources_app = typer.Typer(
+    help="The folders and web sources in the knowledge base, and their documents."
+)
 app.add_typer(sources_app, name="sources")
 
 
 @sources_app.command("list")
 def sources_list() -> None:
-    """Every source: its name, folder and number of documents."""
+    """Every source: its name, folder or web address, and number of documents."""
     with user_errors():
         chosen = backend(load_settings())
         sources, documents = chosen.sources(), chosen.documents()
     counts = Counter(d.source for d in documents)
     table = Table(title="Sources", title_justify="left")
-    for column in ("name", "folder", "documents"):
+    for column in ("name", "folder or address", "documents"):
         table.add_column(column)
     for source in sources:
-        table.add_row(escape(source.name), escape(str(source.path)), str(counts[source.name]))
+        where = source.url or str(source.path)
+        table.add_row(escape(source.name), escape(where), str(counts[source.name]))
     out.print(table)
 
 
@@ -76,7 +94,8 @@ def sources_documents() -> None:
 
 @sources_app.command("remove")
 def sources_remove(name: Annotated[str, typer.Argument(help="The source's name.")]) -> None:
-    """Remove a source and its documents from the index (its folder is not touched)."""
+    """Remove a source and its documents from the index (its folder, or its wiki, is not
+    touched)."""
     with user_errors():
         removed = backend(load_settings()).remove(name)
     out.print(f"Removed {escape(name)} ({removed} chunks).", highlight=False)
@@ -86,7 +105,7 @@ def sources_remove(name: Annotated[str, typer.Argument(help="The source's name."
 def sources_resync(
     name: Annotated[str | None, typer.Argument(help="One source (default: all).")] = None,
 ) -> None:
-    """Bring one source, or all, up to date with its folder."""
+    """Bring one source, or all, up to date with its folder or its web pages."""
     with user_errors():
         chosen = backend(load_settings())
         with_progress(lambda progress: chosen.resync(name, progress))

@@ -162,7 +162,7 @@ def is_ingesting(store: Store) -> bool:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """One file read and split (or the reason it could not be read)."""
 
     name: str
@@ -172,19 +172,19 @@ class _Prepared:
 
 def _prepare(
     files: list[tuple[Path, str]], prefix: str, settings: IngestSettings
-) -> Iterator[_Prepared]:
+) -> Iterator[Prepared]:
     """Load and split each file, in order."""
     for path, rel in files:
         name = prefix + rel
         try:
             docs = load_file(path, name, settings)
         except LoadError as err:
-            yield _Prepared(name, [], str(err))
+            yield Prepared(name, [], str(err))
             continue
-        yield _Prepared(name, split_documents(docs, settings.chunk_size, settings.chunk_overlap))
+        yield Prepared(name, split_documents(docs, settings.chunk_size, settings.chunk_overlap))
 
 
-def _ahead(items: Iterator[T], depth: int = 16) -> Generator[T, None, None]:
+def ahead(items: Iterator[T], depth: int = 16) -> Generator[T, None, None]:
     """``items``, produced by a background thread up to ``depth`` ahead of the reader, so
     reading and splitting files overlaps embedding (the model leaves CPU time unused). The
     thread stops when the reader does, even part-way."""
@@ -223,9 +223,9 @@ def _ahead(items: Iterator[T], depth: int = 16) -> Generator[T, None, None]:
         stop.set()
 
 
-def _groups(prepared: Iterator[_Prepared], size: int) -> Iterator[list[_Prepared]]:
+def groups(prepared: Iterator[Prepared], size: int) -> Iterator[list[Prepared]]:
     """Consecutive files holding about ``size`` chunks in all (a large file goes alone)."""
-    group: list[_Prepared] = []
+    group: list[Prepared] = []
     for item in prepared:
         group.append(item)
         if sum(len(g.chunks) for g in group) >= size:
@@ -235,8 +235,8 @@ def _groups(prepared: Iterator[_Prepared], size: int) -> Iterator[list[_Prepared
         yield group
 
 
-def _index_group(
-    store: Store, catalog: Catalog, group: list[_Prepared], report: IngestReport
+def index_group(
+    store: Store, catalog: Catalog, group: list[Prepared], report: IngestReport
 ) -> None:
     """Index a group of files in one pass and record what changed for each; a file that
     failed to load keeps its previous chunks."""
@@ -267,9 +267,9 @@ def _index_files(
     at a time, telling ``progress`` after each."""
     prefix = f"{report.source}/"
     done = 0
-    with closing(_ahead(_prepare(files, prefix, store.settings.ingest))) as prepared:
-        for group in _groups(prepared, GROUP_CHUNKS):
-            _index_group(store, catalog, group, report)
+    with closing(ahead(_prepare(files, prefix, store.settings.ingest))) as prepared:
+        for group in groups(prepared, GROUP_CHUNKS):
+            index_group(store, catalog, group, report)
             for item in group:
                 done += 1
                 if progress:
@@ -351,9 +351,15 @@ def sync_source(
     """Bring the index in line with one source folder: new and changed files are embedded,
     deleted ones removed, unchanged ones skipped; a file that fails to load keeps its previous
     chunks. Documents of no registered source (an index from before sources) are removed,
-    unless the collection is shared with other replicas. Each run is counted (``/metrics``)."""
+    unless the collection is shared with other replicas. A web source is fetched again the
+    same way (``websource.sync_web``). Each run is counted (``/metrics``)."""
     try:
-        report = _sync(store, catalog, source, progress)
+        if source.url is not None:  # a web source
+            from qa_bot.ingest.websource import sync_web
+
+            report = sync_web(store, catalog, source, progress)
+        else:
+            report = _sync(store, catalog, source, progress)
     except BaseException:
         INGEST_RUNS.labels("error").inc()
         raise
@@ -364,7 +370,8 @@ def sync_source(
 def _sync(
     store: Store, catalog: Catalog, source: Source, progress: Progress | None
 ) -> IngestReport:
-    """``sync_source``'s work."""
+    """``sync_source``'s work, for a folder."""
+    assert source.path is not None
     started = time.perf_counter()
     found = _discover(source.path)
     if not found.files and source.name != UPLOADS:

@@ -1,6 +1,6 @@
-"""The knowledge base: many folders (sources) in one index, each re-synced on its own, plus
-uploads kept in a managed folder in the data dir. The CLI, the API and the chat's Documents tab
-all go through ``KnowledgeBase``."""
+"""The knowledge base: many folders and web addresses (sources) in one index, each re-synced on
+its own, plus uploads kept in a managed folder in the data dir. The CLI, the API and the chat's
+Documents tab all go through ``KnowledgeBase``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from qa_bot.ingest.index import (
     sync_source,
 )
 from qa_bot.ingest.loaders import is_supported, supported_formats
+from qa_bot.ingest.websource import ingest_url
 from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.digest import sha256
 from qa_bot.storage.store import Store
@@ -87,12 +88,17 @@ class KnowledgeBase:
         self.catalog = open_catalog(store)
 
     def sources(self) -> list[Source]:
-        """Every source folder, uploads included once something was uploaded."""
+        """Every source folder and web source, uploads included once something was
+        uploaded."""
         return self.catalog.sources()
 
     def ingest(self, folder: Path, progress: Progress | None = None) -> IngestReport:
         """Add or re-sync one folder."""
         return ingest(self.store, folder, progress)
+
+    def ingest_url(self, url: str, progress: Progress | None = None) -> IngestReport:
+        """Add or re-sync the web source of the pages under ``url``, within ``web.*``."""
+        return ingest_url(self.store, url, progress)
 
     def resync(
         self, name: str | None = None, progress: Progress | None = None
@@ -142,7 +148,8 @@ class KnowledgeBase:
 
     def remove(self, name: str) -> int:
         """Remove a source and its documents from the index (its folder is left alone, except
-        the managed uploads folder, whose files are deleted); return chunks removed."""
+        the managed uploads folder, whose files are deleted; a web source's page records go
+        too); return chunks removed."""
         source = self._source(name)
         removed = 0
         for document in sorted(self.store.documents()):

@@ -45,9 +45,13 @@ class LoadError(Exception):
 
 
 def _read_text(path: Path) -> str:
-    """The file's text, in the encoding charset-normalizer detects (a BOM or a declared charset
-    wins); between readings it finds equally likely, Windows-1252, the common Western one."""
-    data = path.read_bytes()
+    """The file's text, in the encoding charset-normalizer detects (``decode_text``)."""
+    return decode_text(path.read_bytes())
+
+
+def decode_text(data: bytes) -> str:
+    """Text in the encoding charset-normalizer detects (a BOM or a declared charset wins);
+    between readings it finds equally likely, Windows-1252, the common Western one."""
     matches = charset_normalizer.from_bytes(data, cp_isolation=ENCODINGS)
     best = matches.best()
     if best is None or (b"\x00" in data and not best.bom):  # NULs only in BOM-marked UTF-16/32
@@ -89,14 +93,21 @@ and licence lines), "¶" anchors."""
 
 
 def load_html(path: Path) -> list[Part]:
-    soup = BeautifulSoup(_read_text(path), "html.parser")
+    text, title = html_text(_read_text(path))
+    return [(text, title, None)]
+
+
+def html_text(markup: str) -> tuple[str, str]:
+    """The text of an HTML page as a browser lays it out, without what surrounds its content
+    (``_CHROME``), and its title."""
+    soup = BeautifulSoup(markup, "html.parser")
     for tag in soup.select(_CHROME):
         tag.decompose()
     title_tag = soup.find("title") or soup.find("h1")
     title = title_tag.get_text(" ", strip=True) if title_tag else ""
     text = "".join(_html_pieces(soup.body or soup))
     lines = (line.strip() for line in text.splitlines())
-    return [(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip(), title, None)]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip(), title
 
 
 _END = object()

@@ -29,6 +29,7 @@ from qa_bot.errors import (
     QaBotError,
     StoreUnavailableError,
 )
+from qa_bot.ingest.web import WebError
 from qa_bot.server import ask, documents, feedback, login, openai_compat, pages, questions, viewer
 from qa_bot.server.access import AccessPolicy, Principal
 from qa_bot.server.deps import ApiError
@@ -41,6 +42,7 @@ STATUS = {
     ForbiddenError: 403,
     viewer.PassageNotFoundError: 404,
     CorpusError: 409,
+    WebError: 400,
     IndexNotReadyError: 503,
     StoreUnavailableError: 503,
     GeneratorError: 502,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from qa_bot.errors import QaBotError
 from qa_bot.ingest.index import IngestReport, Progress
 from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError, UploadResult
+from qa_bot.ingest.web import check_url
 from qa_bot.server.deps import ApiError, Caller, Chain, get_feedback
 from qa_bot.storage.catalog import Source
 from qa_bot.storage.feedback import Feedback, FeedbackStore
@@ -67,7 +68,7 @@ def delete_document(name: str, knowledge: Knowledge) -> dict[str, int]:
 
 @router.get("/api/knowledge", response_model=list[Source])
 def list_sources(knowledge: Knowledge) -> list[Source]:
-    """The folders in the knowledge base."""
+    """The folders and web sources in the knowledge base."""
     return knowledge.sources()
 
 
@@ -86,9 +87,11 @@ def remove_source(name: str, knowledge: Knowledge) -> dict[str, int]:
 
 
 class IngestRequest(BaseModel):
-    """Folders to add or re-sync, by path: only the CLI on this machine may send paths."""
+    """Folders to add or re-sync, by path (only the CLI on this machine may send paths), and
+    web sources, by address (any admin; within ``web.*``)."""
 
     folders: list[str] = Field(default_factory=list, max_length=50)
+    urls: list[Annotated[str, Field(max_length=2000)]] = Field(default_factory=list, max_length=20)
     rebuild: bool = False
 
 
@@ -124,21 +127,25 @@ def ingest_folders(
     chain: Chain,
     principal: Caller,
 ) -> StreamingResponse:
-    """Add or re-sync folders, or rebuild every source into a new collection while the old
-    one keeps answering; streams progress as JSON lines."""
+    """Add or re-sync folders or web sources, or rebuild every source into a new collection
+    while the old one keeps answering; streams progress as JSON lines. A web address the rules
+    refuse (``web.*``) is refused before anything runs."""
     if body.folders and (principal is None or principal.via != "local"):
         raise ApiError(
             403,
             "Folders are ingested by path only from `qa-bot ingest` on this machine: "
             "upload files instead.",
         )
+    for url in body.urls:
+        check_url(url, chain.settings.web)
 
     def work(progress: Progress) -> list[IngestReport]:
         knowledge = KnowledgeBase(chain.store)
         reports = []
         if body.rebuild:
             reports += knowledge.rebuild(progress, on_switch=chain.swap, drop_after=60)
-        return reports + [knowledge.ingest(Path(f), progress) for f in body.folders]
+        reports += [knowledge.ingest(Path(f), progress) for f in body.folders]
+        return reports + [knowledge.ingest_url(url, progress) for url in body.urls]
 
     return StreamingResponse(_streamed(work), media_type="application/x-ndjson")
 

@@ -21,6 +21,7 @@ from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.evaluation.dataset import Case, case_from_question, cases_jsonl
 from qa_bot.followup import History, history_from_messages
+from qa_bot.ingest.index import IngestReport
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
@@ -55,10 +56,20 @@ def source_link(chunk_id: str, offset: int, quote: str) -> str:
     return f"/sources/{chunk_id}?start={offset}&end={offset + len(quote)}"
 
 
+def is_web_address(url: str) -> bool:
+    """Only http(s) addresses are ever links (a web source holds no other)."""
+    return url.lower().startswith(("http://", "https://"))
+
+
+def _href(url: str) -> str:
+    """An address as a Markdown link target: what would end it, or split it, encoded."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C")
+
+
 def render(answer: Answer) -> str:
     """The short answer in bold, the answer, its numbered sources (each marked verified or not,
-    with a link to the source viewer) and, folded away, any sentence no source supports, as
-    Markdown."""
+    with a link to the source viewer, and to the page itself for a web page) and, folded away,
+    any sentence no source supports, as Markdown."""
     short = f"**{_escape(answer.short_answer)}** — " if answer.short_answer else ""
     lines = [short + _escape(answer.answer)]
     if answer.citations:
@@ -67,9 +78,10 @@ def render(answer: Answer) -> str:
         where = _code(c.source) + (f" · page {c.page}" if c.page else "")
         mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
         link = source_link(c.chunk_id, c.offset, c.quote)
+        page = f" · [open page]({_href(c.url)})" if c.url and is_web_address(c.url) else ""
         lines += [
             "",
-            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark} · [open source]({link})",
+            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark} · [open source]({link})" + page,
             f"> {_escape(c.quote)}",
         ]
     if answer.unsupported:
@@ -133,8 +145,20 @@ def _documents_table(chain: QaChain) -> list[list[Any]]:
     ]
 
 
+def _fetched(report: IngestReport) -> str:
+    """What fetching a web source changed, as the Documents tab says it."""
+    lines = [f"⚠️ Skipped {_escape(name)}: {_escape(why)}." for name, why in report.failed]
+    lines.append(
+        f"Added {_counted(len(report.added), 'page')}, updated {len(report.updated)}, kept "
+        f"{len(report.unchanged)} and removed {len(report.deleted)} in "
+        f"{_escape(report.source)} ({report.chunks_added} new chunks): ask away."
+    )
+    return " ".join(lines)
+
+
 def _documents_tab(chain: QaChain) -> None:
-    """The Documents tab: what is indexed; admins add and delete uploaded documents."""
+    """The Documents tab: what is indexed; admins add and delete uploaded documents, and add
+    web sources."""
     table = gr.Dataframe(
         headers=["document", "title", "pages", "chunks", "ingested at"],
         value=lambda: _documents_table(chain),
@@ -146,6 +170,12 @@ def _documents_tab(chain: QaChain) -> None:
         file_count="multiple", file_types=LOADERS.names(), label="Add documents (admins)"
     )
     add = gr.Button("Add to the knowledge base", variant="primary")
+    address = gr.Textbox(
+        label="Add a web source (admins)",
+        placeholder="https://wiki.example.internal/space/ (hosts in web.allowed_hosts)",
+        max_length=2000,
+    )
+    fetch = gr.Button("Fetch the pages")
     doomed = gr.Dropdown([], label="Uploaded document to delete", allow_custom_value=True)
     sure = gr.Checkbox(label="Yes, delete it and its chunks")
     delete = gr.Button("Delete", variant="stop")
@@ -183,6 +213,23 @@ def _documents_tab(chain: QaChain) -> None:
             lines.append(f"Added {names} ({result.chunks_added} new chunks): ask away.")
         return " ".join(lines)
 
+    def on_fetch(
+        url: str,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio reports progress
+    ) -> str:
+        try:
+            _require_admin(request)
+            if not url.strip():
+                return "Give the address of the pages first."
+            progress(0, desc="Fetching")
+            report = KnowledgeBase(chain.store).ingest_url(
+                url.strip(), lambda done, total, name: progress((done, total), desc=name)
+            )
+        except QaBotError as error:
+            return f"⚠️ {_escape(str(error))}"
+        return _fetched(report)
+
     def on_delete(name: str | None, confirmed: bool, request: gr.Request) -> str:
         try:
             _require_admin(request)
@@ -198,6 +245,9 @@ def _documents_tab(chain: QaChain) -> None:
 
     refresh.click(relist, None, [table, doomed], api_visibility="private")
     add.click(on_add, files, status, api_name="add_documents", preprocess=False).then(
+        relist, None, [table, doomed], api_visibility="private"
+    )
+    fetch.click(on_fetch, address, status, api_name="add_web_source").then(
         relist, None, [table, doomed], api_visibility="private"
     )
     delete.click(on_delete, [doomed, sure], status, api_name="delete_document").then(

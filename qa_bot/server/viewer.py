@@ -13,6 +13,7 @@ from langchain_core.documents import Document
 from pydantic import BaseModel
 
 from qa_bot.errors import QaBotError
+from qa_bot.records import text_fragment
 from qa_bot.server.deps import Chain, web_asset
 from qa_bot.storage.store import Store
 
@@ -35,6 +36,7 @@ class Passage(BaseModel):
     text: str
     mark_start: int
     mark_end: int
+    url: str | None = None  # a web page's address, at the quote (as its citation links it)
 
 
 def _stitch(chunks: list[Document]) -> str:
@@ -70,6 +72,7 @@ def passage(store: Store, chunk_id: str, start: int | None, end: int | None) -> 
         text=text[window : last + CONTEXT],
         mark_start=start - window,
         mark_end=end - window,
+        url=text_fragment(meta["url"], text[start:end]) if meta.get("url") else None,
     )
 
 
@@ -81,6 +84,8 @@ def highlight_page(view: Passage) -> str:
         view.text[view.mark_end :],
     )
     page = f" · page {view.page}" if view.page else ""
+    if view.url and view.url.lower().startswith(("http://", "https://")):
+        page += f' · <a href="{html.escape(view.url)}" rel="noopener">open the page</a>'
     return Template(web_asset("source.html")).substitute(
         title=html.escape(view.title),
         source=html.escape(view.source) + page,

@@ -92,7 +92,16 @@
       link.target = "_blank";
       link.rel = "noopener";
       link.textContent = c.title;
-      item.append(link, ` — “${c.quote}”`);
+      item.append(link);
+      if (c.url && /^https?:\/\//i.test(c.url)) {  // a web page: a link to the page itself
+        const page = document.createElement("a");
+        page.href = c.url;
+        page.target = "_blank";
+        page.rel = "noopener";
+        page.textContent = "page";
+        item.append(" (", page, ")");
+      }
+      item.append(` — “${c.quote}”`);
       if (!c.verified) {
         const flag = document.createElement("span");
         flag.className = "unverified";

@@ -1,0 +1,678 @@
+"""Web sources: the pages under one address, fetched within the rules an admin sets (``web.*``
+settings; docs/security.md): only http(s) addresses on the allow-list, redirects checked hop by
+hop, robots.txt obeyed, a rate, a time and a size limit on every request, content types
+checked, credentials from settings only and only to allowed hosts. Pages are found from the
+sitemap when there is one, else by following links; each page's main text is extracted with
+trafilatura (menus, sidebars and footers dropped)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import time
+import zlib
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import Message
+from types import TracebackType
+from typing import Literal
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+import trafilatura
+from bs4 import BeautifulSoup
+
+from qa_bot.config import WebSettings, split_host
+from qa_bot.errors import CorpusError
+from qa_bot.ingest.loaders import decode_text, html_text
+from qa_bot.storage.catalog import WebPage
+
+MB = 1024 * 1024
+SCHEMES = {"http": 80, "https": 443}
+"""The schemes fetched, with their default ports."""
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+SITEMAP_TYPES = ("application/xml", "text/xml")
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+MAX_SITEMAPS = 10
+"""Sitemaps read from a sitemap index, at most."""
+MAX_LINKS = 2000
+"""Links read from one page, at most."""
+ROBOTS_BYTES = 512 * 1024
+"""Largest robots.txt read (what Google reads)."""
+GONE = (404, 410)
+"""Answers that mean a page was deleted: its document is removed."""
+
+
+class WebError(CorpusError):
+    """A web address, or a server's answer, that qa-bot refuses. ``reason`` says why in a few
+    words ("it is image/png, not a web page"); ``str()`` is the sentence for the user."""
+
+    def __init__(self, url: str, reason: str, sentence: str | None = None) -> None:
+        super().__init__(sentence or f"Refused {shown(url)}: {reason}.")
+        self.url, self.reason = url, reason
+
+
+def shown(url: str) -> str:
+    """An address as messages show it: without any user name or password, without control
+    characters, at most 200 characters."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    except ValueError:
+        pass
+    clean = "".join(ch for ch in url if ch.isprintable())
+    return clean if len(clean) <= 200 else clean[:199] + "…"
+
+
+# ---- addresses ------------------------------------------------------------------------------
+
+
+def _without_dots(path: str) -> str:
+    """``path`` with its ``.`` and ``..`` segments resolved (RFC 3986, 5.2.4)."""
+    out: list[str] = []
+    for segment in path.split("/")[1:]:
+        if segment == "..":
+            if out:
+                out.pop()
+        elif segment != ".":
+            out.append(segment)
+    if path.endswith(("/.", "/..")):
+        out.append("")
+    return "/" + "/".join(out)
+
+
+def normalize(url: str) -> str:
+    """One spelling per address: scheme and host in lower case, no default port, no
+    fragment, dot segments resolved, ``/`` for an empty path."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != SCHEMES.get(scheme):
+        netloc += f":{parts.port}"
+    return urlunsplit((scheme, netloc, _without_dots(parts.path or "/"), parts.query, ""))
+
+
+def host_allowed(url: str, allowed: list[str]) -> bool:
+    """Whether the host of ``url`` (normalized) is on the allow-list: an entry without a port
+    allows the host on any port, one with a port only that port."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    name, port = split_host(host)
+    port = port if port is not None else SCHEMES.get(parts.scheme, -1)
+    for entry in allowed:
+        allowed_name, allowed_port = split_host(entry)
+        if name == allowed_name and allowed_port in (None, port):
+            return True
+    return False
+
+
+def check_url(url: str, web: WebSettings) -> str:
+    """``url`` normalized, when qa-bot may fetch it: http or https, no user name or password,
+    a host on ``web.allowed_hosts``, no encoded ``..``. Else a WebError saying why."""
+    if not web.allowed_hosts:
+        raise WebError(
+            url,
+            "web sources are off (web.allowed_hosts is empty)",
+            "Web sources are off: list the wiki's host in web.allowed_hosts "
+            f"(QA_BOT_WEB__ALLOWED_HOSTS='[\"wiki.example.internal\"]') to ingest {shown(url)}.",
+        )
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise WebError(url, "it is not a valid web address") from None
+    if parts.scheme.lower() not in SCHEMES:
+        raise WebError(url, "qa-bot fetches only http:// and https:// addresses")
+    if "@" in parts.netloc:
+        raise WebError(
+            url,
+            "an address may not hold a user name or password (set web.auth_header or "
+            "web.cookie instead)",
+        )
+    if not parts.hostname:
+        raise WebError(url, "it names no host")
+    target = normalize(url)
+    if not host_allowed(target, web.allowed_hosts):
+        host = urlsplit(target).netloc
+        raise WebError(url, f"its host {host} is not in web.allowed_hosts")
+    segments = unquote(urlsplit(target).path).replace("\\", "/").split("/")
+    if ".." in segments or "." in segments:
+        raise WebError(url, "its path climbs out of its folder with an encoded '..'")
+    return target
+
+
+def under(url: str, prefix: str) -> bool:
+    """Whether ``url`` lies under ``prefix`` (both normalized): same scheme, host and port,
+    and a path that is the prefix's or below it."""
+    page, base = urlsplit(url), urlsplit(prefix)
+    if (page.scheme, page.netloc) != (base.scheme, base.netloc):
+        return False
+    folder = base.path if base.path.endswith("/") else base.path + "/"
+    return page.path == base.path or page.path.startswith(folder)
+
+
+def document_name(source: str, prefix: str, url: str) -> str:
+    """The name of the page at ``url`` in source ``source``: ``<source>/<path below the
+    prefix>`` (``index`` for a folder's own page), its query string kept."""
+    parts, base = urlsplit(url), urlsplit(prefix)
+    folder = base.path if base.path.endswith("/") else base.path.rpartition("/")[0] + "/"
+    rel = parts.path[len(folder) :] if parts.path.startswith(folder) else parts.path.lstrip("/")
+    if not rel or rel.endswith("/"):
+        rel += "index"
+    return f"{source}/{rel}" + (f"?{parts.query}" if parts.query else "")
+
+
+# ---- fetching -------------------------------------------------------------------------------
+
+
+@dataclass
+class Fetched:
+    """A server's answer: its address after redirects, status, body (empty unless 200) and
+    validators."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    content_type: str = ""
+    charset: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class _Inflater:
+    """A body's content encoding undone a piece at a time, never past a size limit (so a
+    small gzip bomb cannot fill the memory)."""
+
+    def __init__(self, url: str, encoding: str) -> None:
+        encoding = encoding.strip().lower()
+        self.packed = encoding not in ("", "identity")
+        if not self.packed:
+            self._zlib = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+        else:
+            raise WebError(url, f"it is sent in an encoding qa-bot does not read ({encoding})")
+        self.url = url
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """``data`` decoded, at most ``room + 1`` bytes of it (one more means too large)."""
+        if self._zlib is None:
+            return data[: room + 1]
+        try:
+            return self._zlib.decompress(data, room + 1)
+        except zlib.error:
+            raise WebError(self.url, "its compressed body is damaged") from None
+
+
+class Fetcher:
+    """GET requests within the ``web`` rules: one at a time at most ``requests_per_second``,
+    redirects followed by hand and each hop checked against the allow-list, every answer
+    read within ``timeout_seconds`` and ``max_page_mb``. Credentials from the settings go
+    only to allowed hosts; no proxy, ``.netrc`` or cookie from the environment or from an
+    answer is used."""
+
+    def __init__(self, web: WebSettings, transport: httpx.BaseTransport | None = None) -> None:
+        self.web = web
+        self.limit = int(web.max_page_mb * MB)
+        self.interval = 1.0 / web.requests_per_second
+        self.requests = 0
+        self._last = 0.0
+        timeout = httpx.Timeout(web.timeout_seconds)
+        self._client = httpx.Client(
+            follow_redirects=False, trust_env=False, timeout=timeout, transport=transport
+        )
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._client.close()
+
+    def get(
+        self,
+        url: str,
+        accept: tuple[str, ...] | None,
+        validators: dict[str, str] | None = None,
+        limit: int | None = None,
+    ) -> Fetched:
+        """GET ``url`` (already checked), following redirects within the rules; the body of a
+        200 answer whose type is in ``accept`` (any type when None), at most ``limit`` bytes
+        unpacked (default ``max_page_mb``). A refusal is a WebError."""
+        deadline = time.monotonic() + self.web.timeout_seconds
+        for _ in range(MAX_REDIRECTS + 1):
+            with self._send(url, validators) as response:
+                location = response.headers.get("location")
+                if response.status_code in REDIRECTS and location:
+                    url = self._redirect(url, location)
+                    continue
+                return self._answer(url, response, accept, limit or self.limit, deadline)
+        raise WebError(url, f"it redirects more than {MAX_REDIRECTS} times")
+
+    def _headers(self, url: str, validators: dict[str, str] | None) -> dict[str, str]:
+        """The request's headers: the user agent, the validators, and the credentials when
+        the host is allowed (checked again here, whoever called)."""
+        headers = {"User-Agent": self.web.user_agent, "Accept-Encoding": "gzip, deflate"}
+        headers |= validators or {}
+        if host_allowed(url, self.web.allowed_hosts):
+            if (header := self.web.header()) is not None:
+                headers[header[0]] = header[1]
+            if self.web.cookie is not None:
+                headers["Cookie"] = self.web.cookie.get_secret_value().strip()
+        return headers
+
+    def _send(self, url: str, validators: dict[str, str] | None) -> _Response:
+        """Start one request, no sooner than the rate allows."""
+        wait = self._last + self.interval - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last = time.monotonic()
+        self.requests += 1
+        self._client.cookies.clear()  # never a cookie a server set
+        request = self._client.build_request("GET", url, headers=self._headers(url, validators))
+        return _Response(self._client, request, url, self.web.timeout_seconds)
+
+    def _redirect(self, url: str, location: str) -> str:
+        """Where a redirect leads, when the rules allow following it."""
+        target = urljoin(url, location.strip())
+        try:
+            checked = check_url(target, self.web)
+        except WebError as error:
+            raise WebError(url, f"it redirects to {shown(target)}, and {error.reason}") from None
+        if urlsplit(url).scheme == "https" and urlsplit(checked).scheme == "http":
+            raise WebError(url, "it redirects from https to plain http")
+        return checked
+
+    def _answer(
+        self,
+        url: str,
+        response: httpx.Response,
+        accept: tuple[str, ...] | None,
+        limit: int,
+        deadline: float,
+    ) -> Fetched:
+        """The answer, its body read if it is a 200 of an accepted type."""
+        headers = response.headers
+        got = Fetched(url, response.status_code, etag=headers.get("etag"))
+        got.last_modified = headers.get("last-modified")
+        if response.status_code != 200:
+            return got
+        if stated := headers.get("content-type"):
+            message = Message()
+            message["content-type"] = stated
+            got.content_type, got.charset = (
+                message.get_content_type(),
+                message.get_content_charset(),
+            )
+        if accept is not None and got.content_type not in accept:
+            what = got.content_type or "of no stated type"
+            raise WebError(url, f"it is {what}, not {' or '.join(accept)}")
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            raise WebError(url, f"it is {int(length) / MB:.1f} MB, {self._over(limit)}")
+        got.body = self._read(url, response, limit, deadline)
+        return got
+
+    def _over(self, limit: int) -> str:
+        return f"over the {limit / MB:g} MB limit (web.max_page_mb)"
+
+    def _read(self, url: str, response: httpx.Response, limit: int, deadline: float) -> bytes:
+        """The body, unpacked, refused past ``limit`` bytes or past the deadline."""
+        inflater = _Inflater(url, response.headers.get("content-encoding", ""))
+        body = bytearray()
+        try:
+            for piece in response.iter_raw():  # as it arrives (a size would buffer)
+                body += inflater.feed(piece, limit - len(body))
+                if len(body) > limit:
+                    unpacked = " once unpacked" if inflater.packed else ""
+                    raise WebError(url, f"it is {self._over(limit)}{unpacked}")
+                if time.monotonic() > deadline:
+                    raise WebError(url, self._slow())
+        except httpx.TimeoutException:
+            raise WebError(url, self._slow()) from None
+        except httpx.TransportError:
+            raise WebError(url, "the connection broke while it was read") from None
+        return bytes(body)
+
+    def _slow(self) -> str:
+        return f"it took longer than {self.web.timeout_seconds:g} s (web.timeout_seconds)"
+
+
+class _Response:
+    """One streamed request as a context manager; network failures as WebErrors."""
+
+    def __init__(self, client: httpx.Client, request: httpx.Request, url: str, timeout: float):
+        self.client, self.request, self.url, self.timeout = client, request, url, timeout
+        self.response: httpx.Response | None = None
+
+    def __enter__(self) -> httpx.Response:
+        try:
+            self.response = self.client.send(self.request, stream=True)
+        except httpx.TimeoutException:
+            raise WebError(
+                self.url, f"it took longer than {self.timeout:g} s (web.timeout_seconds)"
+            ) from None
+        except httpx.TransportError:
+            raise WebError(self.url, "the server cannot be reached") from None
+        return self.response
+
+    def __exit__(self, *exc: object) -> None:
+        if self.response is not None:
+            self.response.close()
+
+
+# ---- robots.txt and sitemaps ----------------------------------------------------------------
+
+
+class Robots:
+    """robots.txt of each host, read once per crawl (by ``fetcher``, within its rules): what
+    it disallows for ``web.user_agent``, its Crawl-delay, its sitemaps."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self.fetcher = fetcher
+        self._rules: dict[str, RobotFileParser] = {}
+
+    def rules(self, url: str) -> RobotFileParser:
+        """The rules of ``url``'s host: as robots.txt says; everything allowed when it is
+        missing (4xx); nothing when it is forbidden (401, 403) or the server fails (5xx). A
+        robots.txt that cannot be read within the rules is a WebError."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._rules:
+            parser = RobotFileParser(origin + "/robots.txt")
+            got = self.fetcher.get(origin + "/robots.txt", None, limit=ROBOTS_BYTES)
+            if got.status == 200:
+                parser.parse(got.body.decode("utf-8", "replace").splitlines())
+            elif got.status in (401, 403) or got.status >= 500:
+                parser.parse(["User-agent: *", "Disallow: /"])
+            else:
+                parser.parse([])
+            self._rules[origin] = parser
+        return self._rules[origin]
+
+    def allows(self, url: str) -> bool:
+        return self.rules(url).can_fetch(self.fetcher.web.user_agent, url)
+
+    def delay(self, url: str) -> float:
+        """Seconds to wait between requests, as robots.txt asks (0 when it does not)."""
+        rules = self.rules(url)
+        agent = self.fetcher.web.user_agent
+        delay = float(rules.crawl_delay(agent) or 0)
+        rate = rules.request_rate(agent)
+        if rate and rate.requests:
+            delay = max(delay, rate.seconds / rate.requests)
+        return delay
+
+    def sitemaps(self, url: str) -> list[str]:
+        return list(self.rules(url).site_maps() or [])
+
+
+LOC = re.compile(rb"<loc>\s*(.*?)\s*</loc>", re.S | re.I)
+"""A sitemap's addresses: read by pattern, so no XML entity is ever expanded."""
+
+
+def sitemap_entries(body: bytes) -> tuple[list[str], bool]:
+    """The addresses a sitemap lists, and whether it is a sitemap index (of sitemaps)."""
+    urls = [html.unescape(m.decode("utf-8", "replace")) for m in LOC.findall(body)]
+    return urls, b"<sitemapindex" in body
+
+
+# ---- pages ----------------------------------------------------------------------------------
+
+
+def page_text(body: bytes, charset: str | None, url: str) -> tuple[str, str]:
+    """A page's main text (trafilatura: menus, sidebars, footers and comments dropped) and its
+    title; one paragraph per block. A page trafilatura finds no text in is read whole, without
+    what surrounds content (the HTML loader's rules)."""
+    markup = _decoded(body, charset)
+    found = trafilatura.bare_extraction(
+        markup, url=url, include_comments=False, include_tables=True, with_metadata=True
+    )
+    text = getattr(found, "text", None) or ""
+    title = getattr(found, "title", None) or ""
+    if not text.strip():
+        text, fallback = html_text(markup)
+        title = title or fallback
+    blocks = (line.strip() for line in text.splitlines())
+    return "\n\n".join(block for block in blocks if block), title
+
+
+def _decoded(body: bytes, charset: str | None) -> str:
+    """The body as text: in its declared charset, else as detected."""
+    if charset:
+        try:
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_text(body)
+
+
+def page_links(body: bytes, charset: str | None, url: str) -> list[str]:
+    """The addresses a page links to (``<a href>``, resolved against its ``<base>``, except
+    those marked ``rel="nofollow"``), at most ``MAX_LINKS``, fragments dropped; not yet
+    checked."""
+    soup = BeautifulSoup(_decoded(body, charset), "html.parser")
+    base_tag = soup.find("base", href=True)
+    base = urljoin(url, str(base_tag["href"])) if base_tag else url
+    links = []
+    for anchor in soup.find_all("a", href=True, limit=MAX_LINKS):
+        href = str(anchor["href"]).strip()
+        if "nofollow" in anchor.get_attribute_list("rel"):
+            continue  # what a wiki marks so: edit, history, log-in links
+        if href and not href.startswith("#"):
+            links.append(urljoin(base, href).split("#", 1)[0])
+    return links
+
+
+# ---- a crawl --------------------------------------------------------------------------------
+
+
+@dataclass
+class Visit:
+    """What became of one address of a web source:
+
+    - ``fetched``: new or changed, ``text`` and ``title`` to index;
+    - ``unchanged``: as indexed (304, or the same body);
+    - ``gone``: 404 or 410, its document to be removed;
+    - ``failed``: refused or failed, ``problem`` says why (its document, if any, is kept);
+    - ``ignored``: not fetched (robots.txt disallows it), redirected outside the source, or
+      the same page as another address.
+    """
+
+    url: str
+    document: str
+    kind: Literal["fetched", "unchanged", "gone", "failed", "ignored"]
+    page: WebPage | None = None
+    text: str = ""
+    title: str = ""
+    problem: str | None = None
+
+
+@dataclass
+class Crawl:
+    """One pass over a web source: the pages under ``prefix``, from its sitemap or by
+    following links from ``prefix`` (at most ``web.max_depth`` deep), and the pages
+    ``known`` from the last pass (so deleted ones are found), at most ``web.max_pages``
+    requests for pages. ``indexed`` are the documents in the index: only their pages are
+    asked for conditionally (an index rebuilt from scratch fetches every page again)."""
+
+    source: str
+    prefix: str
+    web: WebSettings
+    known: dict[str, WebPage]
+    indexed: set[str]
+    transport: httpx.BaseTransport | None = None
+    notes: list[str] = field(default_factory=list)
+    planned: int = 0
+    digests: dict[str, str] = field(default_factory=dict)
+    """The body of each page read in this pass, by SHA-256: another address with the same
+    body (``?action=history``, a second name) is the same page."""
+
+    def visits(self) -> Iterator[Visit]:
+        """Each address's visit, in crawl order. A start address that robots.txt disallows,
+        or a robots.txt that cannot be read, is a WebError (nothing is fetched)."""
+        with Fetcher(self.web, self.transport) as fetcher:
+            robots = Robots(fetcher)
+            if not robots.allows(self.prefix):
+                raise WebError(
+                    self.prefix, f"robots.txt of its host disallows {self.web.user_agent}"
+                )
+            fetcher.interval = max(fetcher.interval, robots.delay(self.prefix))
+            mapped = self._sitemap(fetcher, robots)
+            queue: deque[tuple[str, int]] = deque([(self.prefix, 0)])
+            queue += [(url, 0) for url in mapped or []]
+            queue += [(url, page.depth) for url, page in self.known.items()]
+            seen: set[str] = set()
+            pages = 0
+            while queue:
+                url, depth = queue.popleft()
+                if url in seen:
+                    continue
+                seen.add(url)
+                if pages >= self.web.max_pages:
+                    self.notes.append(
+                        f"stopped after {pages} pages (web.max_pages): raise it to fetch more"
+                    )
+                    return
+                self.planned = max(self.planned, pages + 1 + len(queue))
+                if not robots.allows(url):
+                    yield self._disallowed(url)
+                    continue
+                pages += 1
+                visit = self._visit(fetcher, url, depth, seen)
+                yield visit
+                if mapped is None and visit.page and depth < self.web.max_depth:
+                    queue += [(link, depth + 1) for link in visit.page.links]
+
+    def _sitemap(self, fetcher: Fetcher, robots: Robots) -> list[str] | None:
+        """The addresses under the prefix that the first readable sitemap lists (robots.txt's
+        own, then ``<prefix>sitemap.xml``, then ``/sitemap.xml``); None without one."""
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.prefix))
+        folder = self.prefix if self.prefix.endswith("/") else self.prefix.rpartition("/")[0]
+        candidates = robots.sitemaps(self.prefix)
+        candidates += [urljoin(folder.rstrip("/") + "/", "sitemap.xml"), origin + "/sitemap.xml"]
+        for candidate in dict.fromkeys(candidates):
+            found = self._read_sitemap(fetcher, robots, candidate, nested=True)
+            if found:
+                return found
+        return None
+
+    def _read_sitemap(self, fetcher: Fetcher, robots: Robots, url: str, nested: bool) -> list[str]:
+        """The pages under the prefix a sitemap lists (a sitemap index's sitemaps read too,
+        one level down); empty when it cannot be read within the rules."""
+        try:
+            url = check_url(url, self.web)
+            if not robots.allows(url):
+                return []
+            got = fetcher.get(url, SITEMAP_TYPES)
+        except WebError:
+            return []
+        if got.status != 200:
+            return []
+        entries, is_index = sitemap_entries(got.body)
+        if is_index:
+            if not nested:
+                return []
+            found = []
+            for child in entries[:MAX_SITEMAPS]:
+                found += self._read_sitemap(fetcher, robots, child, nested=False)
+            return found
+        return self._within(entries)
+
+    def _within(self, urls: list[str]) -> list[str]:
+        """The addresses fetching may follow: allowed by the rules and under the prefix."""
+        kept = []
+        for url in urls:
+            try:
+                checked = check_url(url, self.web)
+            except WebError:
+                continue
+            if under(checked, self.prefix):
+                kept.append(checked)
+        return list(dict.fromkeys(kept))
+
+    def _disallowed(self, url: str) -> Visit:
+        """A page robots.txt disallows: never fetched; a page indexed before is kept and
+        reported."""
+        name = document_name(self.source, self.prefix, url)
+        if url in self.known:
+            return Visit(url, name, "failed", problem="robots.txt now disallows it")
+        return Visit(url, name, "ignored")
+
+    def _visit(self, fetcher: Fetcher, url: str, depth: int, seen: set[str]) -> Visit:
+        """Fetch one page (conditionally, when it is indexed) and say what became of it."""
+        name = document_name(self.source, self.prefix, url)
+        before = self.known.get(url)
+        indexed = before is not None and before.document in self.indexed
+        try:
+            got = fetcher.get(url, PAGE_TYPES, _validators(before) if indexed else None)
+        except WebError as error:
+            return Visit(url, name, "failed", page=before, problem=error.reason)
+        if got.status == 304 and before is not None and indexed:
+            return Visit(url, name, "unchanged", page=before)
+        if got.status in GONE:
+            return Visit(url, name, "gone")
+        if got.status != 200:
+            problem = f"the server answered {got.status}" + _hint(got.status)
+            return Visit(url, name, "failed", page=before, problem=problem)
+        final = normalize(got.url)
+        if final != url:
+            if not under(final, self.prefix) or final in seen:
+                return Visit(url, name, "ignored")
+            seen.add(final)
+            url, name = final, document_name(self.source, self.prefix, final)
+            before = self.known.get(url)
+            indexed = before is not None and before.document in self.indexed
+        return self._read_page(got, url, name, depth, before if indexed else None)
+
+    def _read_page(
+        self, got: Fetched, url: str, name: str, depth: int, before: WebPage | None
+    ) -> Visit:
+        """A page's record, and its text when it changed since ``before``."""
+        digest = hashlib.sha256(got.body).hexdigest()
+        if self.digests.setdefault(digest, url) != url:
+            return Visit(url, name, "ignored")
+        links = self._within(page_links(got.body, got.charset, url))
+        page = WebPage(
+            url=url,
+            source=self.source,
+            document=name,
+            etag=got.etag,
+            last_modified=got.last_modified,
+            digest=digest,
+            links=links,
+            depth=depth,
+        )
+        if before is not None and before.digest == digest:
+            return Visit(url, name, "unchanged", page=page)
+        text, title = page_text(got.body, got.charset, url)
+        return Visit(url, name, "fetched", page=page, text=text, title=title)
+
+
+def _validators(page: WebPage | None) -> dict[str, str]:
+    """Headers that make a server answer 304 when a page has not changed."""
+    headers = {}
+    if page is not None and page.etag:
+        headers["If-None-Match"] = page.etag
+    if page is not None and page.last_modified:
+        headers["If-Modified-Since"] = page.last_modified
+    return headers
+
+
+def _hint(status: int) -> str:
+    """What to do about an error status, when there is something to do."""
+    if status in (401, 403):
+        return ": the wiki wants credentials qa-bot lacks (set web.auth_header or web.cookie)"
+    return ""

@@ -353,13 +353,12 @@ def sync_source(
     chunks. Documents of no registered source (an index from before sources) are removed,
     unless the collection is shared with other replicas. A web source is fetched again the
     same way (``websource.sync_web``). Each run is counted (``/metrics``)."""
-    try:
-        if source.url is not None:  # a web source
-            from qa_bot.ingest.websource import sync_web
+    if source.url is not None:  # a web source, counted there
+        from qa_bot.ingest.websource import sync_web
 
-            report = sync_web(store, catalog, source, progress)
-        else:
-            report = _sync(store, catalog, source, progress)
+        return sync_web(store, catalog, source, progress)
+    try:
+        report = _sync(store, catalog, source, progress)
     except BaseException:
         INGEST_RUNS.labels("error").inc()
         raise

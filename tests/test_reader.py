@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from langchain_core.documents import Document
 
 from qa_bot.errors import QaBotError
 from qa_bot.reader.calibrate import calibrate
-from qa_bot.reader.data import VALIDATION, questions, split, training_pairs
+from qa_bot.reader.data import VALIDATION, near_miss, questions, split, training_pairs
 from qa_bot.reader.model import MAX_SPAN
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, best_spans, load_reader, shipped_reader
 from qa_bot.reader.train import train
@@ -153,6 +154,14 @@ def test_training_pairs_hold_the_answer_span_and_the_plausible_near_miss() -> No
     assert not any(p.answers for p in near_misses)
     found = questions(held_out)
     assert [q.gold for q in found] == [0, None, 0, None]
+
+
+def test_a_near_miss_changes_a_name_the_sentence_states_to_one_it_does_not() -> None:
+    sentence = "The lighthouse at Kessock was built by Thomas Telford in 1921."
+    names = {"PERSON": ["Robert Stevenson", "Thomas Telford"], "DATE": ["1921", "1887"]}
+    changed = near_miss("Who built the lighthouse in 1921?", sentence, names, random.Random(3))
+    assert changed == "Who built the lighthouse in 1887?"
+    assert near_miss("Who built the lighthouse?", sentence, names, random.Random(3)) is None
 
 
 def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None:

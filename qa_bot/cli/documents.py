@@ -47,17 +47,49 @@ app.add_typer(sources_app, name="sources")
 
 @sources_app.command("list")
 def sources_list() -> None:
-    """Every source: its name, folder and number of documents."""
+    """Every source: its name, folder, number of documents and who may read it."""
     with user_errors():
         chosen = backend(load_settings())
         sources, documents = chosen.sources(), chosen.documents()
     counts = Counter(d.source for d in documents)
     table = Table(title="Sources", title_justify="left")
-    for column in ("name", "folder", "documents"):
+    for column in ("name", "folder", "documents", "groups"):
         table.add_column(column)
     for source in sources:
-        table.add_row(escape(source.name), escape(str(source.path)), str(counts[source.name]))
+        readers = ", ".join(source.groups) or "everyone"
+        row = (source.name, str(source.path), str(counts[source.name]), readers)
+        table.add_row(*map(escape, row))
     out.print(table)
+
+
+@sources_app.command("restrict")
+def sources_restrict(
+    name: Annotated[str, typer.Argument(help="The source's name (`qa-bot sources list`).")],
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            help="The groups that may read it, comma-separated (hr,finance); '' lifts the "
+            "restriction. Admins read every source."
+        ),
+    ] = None,
+    everyone: Annotated[
+        bool, typer.Option("--everyone", help="Let everyone read it again.")
+    ] = False,
+) -> None:
+    """Let only some groups read a source: keys made with `qa-bot keys add --groups`, users
+    a trusted proxy names in its groups header, and admins. Anyone else never gets its text in
+    an answer, a citation, the source viewer, the document list or /healthz."""
+    from qa_bot.errors import QaBotError
+    from qa_bot.storage.restrictions import parse_groups
+
+    with user_errors():
+        if everyone and groups is not None:
+            raise QaBotError("Give either --groups or --everyone, not both.")
+        if groups is None and not everyone:
+            raise QaBotError("Give --groups hr,finance, or --everyone to lift the restriction.")
+        set_to = backend(load_settings()).restrict(name, parse_groups(groups or ""))
+    readers = f"the groups {', '.join(set_to)} and admins" if set_to else "everyone"
+    out.print(f"{escape(name)} is now read by {escape(readers)}.", highlight=False)
 
 
 @sources_app.command("documents")

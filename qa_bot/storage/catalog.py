@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from qa_bot.storage.sqlite import connect
 
@@ -21,10 +21,13 @@ _SCHEMA = (
 
 
 class Source(BaseModel):
-    """A folder in the knowledge base; its documents are named ``<name>/<path in folder>``."""
+    """A folder in the knowledge base; its documents are named ``<name>/<path in folder>``.
+    ``groups``: who may read it beside admins (empty: everyone), kept in ``restrictions.py``'s
+    table."""
 
     name: str
     path: Path
+    groups: list[str] = Field(default_factory=list)
 
 
 def _slug(text: str) -> str:

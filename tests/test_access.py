@@ -343,7 +343,7 @@ def test_login_then_chat_in_chromium_and_reader_cannot_upload(
     bot = page.locator('[aria-label^="bot\'s message"]').last
     expect(bot).to_contain_text("opted out", timeout=30_000)
     page.get_by_role("tab", name="Documents").click()
-    page.locator('input[type="file"]').last.set_input_files([str(note)])
+    page.locator('#add-documents input[type="file"]').set_input_files([str(note)])
     page.get_by_role("button", name="Add to the knowledge base").click()
     expect(page.get_by_text("Only an admin may change the documents")).to_be_visible(timeout=30_000)
     assert chain.store.documents() == before

@@ -148,10 +148,13 @@ def _sources_table(chain: QaChain) -> list[list[Any]]:
 def _sources_section(chain: QaChain, demo: gr.Blocks) -> None:
     """Admins only: every source with the groups that may read it, and a form to set them.
     Hidden from readers, and every function checks for an admin all the same."""
-    with gr.Column(visible=False) as section:
+    with gr.Column(visible=False, elem_id="sources") as section:
         gr.Markdown("**Sources** (admins): who may read each one beside admins")
         sources = gr.Dataframe(
-            headers=["source", "folder", "groups"], interactive=False, label="Sources"
+            headers=["source", "folder", "groups"],
+            interactive=False,
+            label="Sources",
+            elem_id="sources-table",
         )
         with gr.Row():
             name = gr.Dropdown([], label="Source", allow_custom_value=True)
@@ -193,8 +196,11 @@ def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
         label="Indexed documents",
     )
     refresh = gr.Button("Refresh", size="sm")
-    files = gr.File(
-        file_count="multiple", file_types=LOADERS.names(), label="Add documents (admins)"
+    files = gr.File(  # the tab's one file picker; the tables' CSV drop zones are read-only
+        file_count="multiple",
+        file_types=LOADERS.names(),
+        label="Add documents (admins)",
+        elem_id="add-documents",
     )
     add = gr.Button("Add to the knowledge base", variant="primary")
     doomed = gr.Dropdown([], label="Uploaded document to delete", allow_custom_value=True)

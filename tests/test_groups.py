@@ -14,6 +14,7 @@ import functools
 import http.server
 import json
 import re
+import secrets
 import shutil
 import threading
 from collections.abc import Iterator
@@ -251,6 +252,201 @@ def test_the_question_log_keeps_no_restricted_citation_for_outsiders(
     assert httpx.get(f"{url}/api/questions", headers=_bearer(keys["hana"])).status_code == 403
 
 
+def _ask_one_face(url: str, headers: dict[str, str], face: str, body: dict[str, Any]) -> str:
+    """``body`` asked through one face (``ask``, ``chat``, ``v1``, ``v1-stream``): the reply."""
+    if face.startswith("v1"):
+        history = [
+            {"role": role, "content": text or ""}
+            for turn in body.get("history", [])
+            for role, text in zip(("user", "assistant"), turn, strict=True)
+        ]
+        messages = [*history, {"role": "user", "content": body["question"]}]
+        request = {"messages": messages, "top_k": body.get("top_k"), "stream": face == "v1-stream"}
+        reply = httpx.post(f"{url}/v1/chat/completions", json=request, headers=headers, timeout=120)
+    else:
+        reply = httpx.post(f"{url}/api/{face}", json=body, headers=headers, timeout=120)
+    assert reply.status_code == 200, reply.text
+    return reply.text
+
+
+def _faces(who: str) -> tuple[str, ...]:
+    return ("ask", "chat") if who == "anonymous widget" else ("ask", "chat", "v1", "v1-stream")
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_an_outsider_asking_right_after_a_member_gets_no_cached_answer(
+    grouped: dict[str, Any], who: str
+) -> None:
+    """The identical question a member was just answered (its chunks ranked, its sentences in
+    the sentence cache and the reader's memory) is refused to an outsider, face by face."""
+    url, callers = grouped["url"], _callers(grouped)
+    body = {"question": ASKED, "top_k": 20}
+    for face in _faces(who):
+        member = _ask_one_face(url, callers["hana (key, hr)"], face, body)
+        assert ANSWER in member and DOCUMENT in member
+        outsider = _ask_one_face(url, callers[who], face, body)
+        assert REFUSAL in outsider, face
+        _hidden(outsider, grouped["ids"])
+    if who != "anonymous widget":  # the Gradio chat's API, right after a member's
+        member_chat = Client(url, headers=callers["hana (key, hr)"], verbose=False)
+        assert ANSWER in member_chat.predict(ASKED, 20, "extractive", api_name="/chat")
+        outsider_chat = Client(url, headers=callers[who], verbose=False)
+        said = outsider_chat.predict(ASKED, 20, "extractive", api_name="/chat")
+        assert REFUSAL in said
+        _hidden(said, grouped["ids"])
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_an_outsiders_follow_up_is_searched_among_the_open_sources_only(
+    grouped: dict[str, Any], who: str
+) -> None:
+    """A follow-up leaning on a history that names the restricted project (the outsider's own,
+    or pasted from a member's chat) is rewritten and searched, and still refused; a member's
+    identical follow-up is answered."""
+    url, callers = grouped["url"], _callers(grouped)
+    body = {
+        "question": "What is its budget?",
+        "history": [["Tell me about Project Zephyr.", "It replaces the payroll system."]],
+        "top_k": 20,
+    }
+    for face in _faces(who):
+        outsider = _ask_one_face(url, callers[who], face, body)
+        assert REFUSAL in outsider, face
+        _hidden(outsider.replace("payroll system", ""), grouped["ids"])  # minus its own history
+        member = _ask_one_face(url, callers["hana (key, hr)"], face, body)
+        assert ANSWER in member, face
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_only_naming_a_restricted_source_is_the_error_of_one_naming_nothing(
+    grouped: dict[str, Any], who: str
+) -> None:
+    url, headers = grouped["url"], _callers(grouped)[who]
+    replies = {
+        pattern: httpx.post(
+            f"{url}/api/ask",
+            json={"question": ASKED, "only": [pattern]},
+            headers=headers,
+            timeout=120,
+        )
+        for pattern in ("hr", "hr/zephyr.txt", "zephyr.txt", "*.txt", "nowhere")
+    }
+    missing = replies.pop("nowhere")
+    assert missing.status_code == 400
+    for pattern, reply in replies.items():
+        if pattern == "*.txt":  # matches open documents too: searched among them, refused
+            assert reply.status_code == 200 and reply.json()["refused"]
+            _hidden(reply.text, grouped["ids"])
+            continue
+        assert reply.status_code == 400
+        assert reply.json()["detail"] == missing.json()["detail"].replace("nowhere", pattern)
+
+
+def _gradio_call(url: str, headers: dict[str, str], fn_index: int, data: list[Any]) -> Any:
+    """One call of the Gradio app's function ``fn_index`` through its queue, as the page makes
+    it (any function, those kept out of the API docs too): its output, or Gradio's error when
+    it refused the input."""
+    session = secrets.token_hex(8)
+    call = {"fn_index": fn_index, "data": data, "session_hash": session, "trigger_id": None}
+    joined = httpx.post(f"{url}/gradio_api/queue/join", json=call, headers=headers, timeout=60)
+    assert joined.status_code == 200, joined.text
+    with httpx.stream(
+        "GET",
+        f"{url}/gradio_api/queue/data",
+        params={"session_hash": session},
+        headers=headers,
+        timeout=120,
+    ) as events:
+        for line in events.iter_lines():
+            if line.startswith("data:") and (msg := json.loads(line[5:]))["msg"] == (
+                "process_completed"
+            ):
+                return msg["output"]["data"] if msg["success"] else msg["output"]["error"]
+    raise AssertionError("the call never completed")
+
+
+@pytest.mark.parametrize("who", OUTSIDERS[:2])
+def test_every_gradio_function_keeps_the_restricted_source_from_an_outsider(
+    grouped: dict[str, Any], who: str
+) -> None:
+    """Gradio's own API, called as the page does, by function index: the Documents tab's lists
+    (also the functions kept out of the API docs), the Sources section, the question log and
+    its export give an outsider nothing of the restricted source, whatever a member asked."""
+    url, callers = grouped["url"], _callers(grouped)
+    asked = httpx.post(  # a member's question in the log, with its id in hand
+        f"{url}/api/ask", json={"question": ASKED}, headers=callers["hana (key, hr)"], timeout=120
+    ).json()
+    headers = callers[who]
+    config = httpx.get(f"{url}/config", headers=headers)
+    info = httpx.get(f"{url}/gradio_api/info", headers=headers)
+    for page in (config, info):
+        assert page.status_code == 200
+        _hidden(page.text, grouped["ids"])
+    functions = {d["api_name"]: d["id"] for d in config.json()["dependencies"]}
+    calls = {
+        "relist": [],  # the Documents tab's table and uploads when the page loads
+        "relist_1": [],  # ... its Refresh button
+        "shown": [],  # the Sources section
+        "on_show": [False, False, "", ""],  # the Questions tab when it is selected
+        "questions": [False, False, "", "hr"],
+        "add_to_export": [[], "", []],
+        "export_questions": [[]],
+    }
+    outputs = {
+        name: _gradio_call(url, headers, functions[name], data) for name, data in calls.items()
+    }
+    seen = json.dumps(outputs)
+    _hidden(seen, grouped["ids"])
+    assert ASKED not in seen and asked["question_id"] not in seen
+    listed = {row[0] for row in outputs["relist"][0]["data"]}
+    assert listed == grouped["chain"].store.documents() - {DOCUMENT} and listed
+    assert outputs["shown"][0]["visible"] is False and outputs["shown"][1]["data"] == []
+    for name in ("on_show", "questions", "add_to_export", "export_questions"):
+        assert "Only an admin may read the question log" in outputs[name][-1], name
+    picked = _gradio_call(  # the member's question by its id: not a choice offered to anyone
+        url, headers, functions["add_to_export"], [[asked["question_id"]], "", []]
+    )
+    assert "is not in the list of choices" in picked
+    _hidden(json.dumps(picked), grouped["ids"])
+    widget = httpx.post(  # an anonymous widget reader does not reach Gradio at all
+        f"{url}/gradio_api/queue/join",
+        json={"fn_index": functions["relist"], "data": [], "session_hash": "x"},
+        headers=callers["anonymous widget"],
+    )
+    assert widget.status_code == 401
+
+
+@pytest.mark.parametrize("who", OUTSIDERS)
+def test_the_question_log_feedback_and_healthz_give_an_outsider_nothing(
+    grouped: dict[str, Any], who: str
+) -> None:
+    url, callers = grouped["url"], _callers(grouped)
+    httpx.post(  # a member was answered just before
+        f"{url}/api/ask", json={"question": ASKED}, headers=callers["hana (key, hr)"], timeout=120
+    )
+    headers = callers[who]
+    refused = 401 if who == "anonymous widget" else 403
+    for method, path in (
+        ("GET", "/api/questions"),
+        ("GET", f"/api/questions?source={DOCUMENT}"),
+        ("POST", "/api/questions/export"),
+        ("GET", "/api/feedback"),
+        ("GET", "/api/knowledge"),
+    ):
+        reply = httpx.request(
+            method, url + path, headers=headers, json={} if method == "POST" else None
+        )
+        assert reply.status_code in (refused, 403), (path, reply.status_code)
+        _hidden(reply.text, grouped["ids"])
+    health = httpx.get(f"{url}/healthz", headers=headers)
+    _hidden(health.text, grouped["ids"])
+    if who == "anonymous widget":  # no role on /healthz: liveness only
+        assert health.json() == {"status": "ok"}
+    else:
+        store = grouped["chain"].store
+        assert health.json()["chunks"] == store.count() - len(grouped["ids"])
+
+
 # ---- real browser -------------------------------------------------------------------------
 
 
@@ -360,3 +556,44 @@ def test_in_chromium_anonymous_widget_readers_get_the_open_sources_only(
     expect(answer).to_contain_text("do not contain", timeout=60_000)
     _hidden(page.content(), grouped["ids"])
     page.close()
+
+
+def _sign_in(page: Page, url: str, key: str) -> None:
+    page.goto(f"{url}/login")
+    page.get_by_label("Access key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("tab", name="Documents")).to_be_visible(timeout=30_000)
+
+
+def test_in_chromium_a_members_saved_chats_go_before_someone_else_signs_in(
+    grouped: dict[str, Any], browser: Browser
+) -> None:
+    """Gradio keeps chats in the browser's local storage: on a shared browser the next person
+    read a member's restricted answer in the saved chats. They go now when another person (or
+    the same one with other groups) opens the chat page, and at logout; the same person keeps
+    them across reloads."""
+    url, keys, ids = grouped["url"], grouped["keys"], grouped["ids"]
+    context = browser.new_context(viewport={"width": 1200, "height": 1400})
+    page = context.new_page()
+    _sign_in(page, url, keys["hana"])
+    expect(_chat(page, ASKED)).to_contain_text(ANSWER, timeout=60_000)
+    expect(page.get_by_text(ASKED)).to_have_count(2, timeout=30_000)  # the chat, once saved
+    page.reload()  # hana's chat is kept for hana
+    expect(page.get_by_text(ASKED).first).to_be_visible(timeout=30_000)
+    _sign_in(page, url, keys["otto"])  # otto signs in over hana's session, without a logout
+    expect(_chat(page, OPEN_QUESTION)).to_contain_text("opted out", timeout=60_000)
+    expect(page.get_by_text(OPEN_QUESTION)).to_have_count(2, timeout=30_000)
+    assert ASKED not in page.content()
+    _hidden(page.content(), ids)
+    page.reload()  # otto's own chat stays
+    expect(page.get_by_text(OPEN_QUESTION).first).to_be_visible(timeout=30_000)
+    _sign_in(page, url, keys["hana"])
+    expect(_chat(page, ASKED)).to_contain_text(ANSWER, timeout=60_000)
+    expect(page.get_by_text(ASKED)).to_have_count(2, timeout=30_000)
+    page.goto(f"{url}/logout")  # a logout drops the saved chats
+    assert page.evaluate("Object.keys(localStorage)") == []
+    _sign_in(page, url, keys["otto"])
+    page.wait_for_timeout(1_000)
+    assert ASKED not in page.content()
+    _hidden(page.content(), ids)
+    context.close()

@@ -36,6 +36,9 @@ from qa_bot.storage.keys import KeyStore, Role, StoredKey, digest
 from qa_bot.storage.restrictions import Groups, lenient_groups
 
 COOKIE = "qa_bot_session"
+CHATS_COOKIE = "qa_bot_chats"
+"""Whose chats this browser keeps (``AccessPolicy.chats_owner``): the chat page clears the
+saved chats of anyone else before they are shown (``AccessMiddleware``)."""
 OPEN_PATHS = {"/healthz", "/login", "/logout", "/widget.js", "/embed", "/favicon.ico"}
 ADMIN_PATHS = (
     "/api/knowledge",
@@ -215,6 +218,12 @@ class AccessPolicy:
 
     def _sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
+
+    def chats_owner(self, principal: Principal) -> str:
+        """A stamp of who the chat page is shown to, with their role and groups (signed, so it
+        says nothing of them): the chats a browser saved belong to this stamp, and go when
+        another person, or the same one with other groups, opens the page."""
+        return self._sign(b"chats\0" + principal.tag.encode("utf-8", "surrogateescape"))[:32]
 
     def session_cookie(self, key: str) -> str | None:
         """A signed login for the holder of ``key`` that expires after ``session_hours`` and

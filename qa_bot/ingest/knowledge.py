@@ -103,7 +103,9 @@ class KnowledgeBase:
         collection) or one restricted already; returns the groups now set."""
         known = {s.name for s in self.catalog.sources()} | set(self.restrictions.all())
         if name not in known and name not in {source_of(d) for d in self.store.documents()}:
-            self._source(name)  # the sentence naming the sources there are
+            self.store.follow(now=True)  # another replica may have indexed it a moment ago
+            if name not in {source_of(d) for d in self.store.documents()}:
+                self._source(name)  # the sentence naming the sources there are
         self.restrictions.set(name, groups)
         return sorted(groups)
 

@@ -276,17 +276,18 @@ class Store:
             added = list(in_vectors - in_bm25)
             self._lexical.update(self._index.get(ids=added), in_bm25 - in_vectors)
 
-    def follow(self) -> None:
+    def follow(self, now: bool = False) -> None:
         """Sync the BM25 index when the collection changed since it was last synced (another
         process stamps it on every write); asked at most every ``store.follow_seconds``, by
-        one thread at a time."""
-        now = time.monotonic()
-        if now - self._checked < self.settings.store.follow_seconds:
+        one thread at a time. ``now``: ask at once, waiting for a sync under way, for a caller
+        that must see every document another process wrote (an admin naming a source)."""
+        started = time.monotonic()
+        if not now and started - self._checked < self.settings.store.follow_seconds:
             return
-        if not self._following.acquire(blocking=False):
+        if not self._following.acquire(blocking=now):
             return
         try:
-            self._checked = now
+            self._checked = started
             generation = self.generation()
             if generation != self._generation:
                 self.sync_lexical()

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qa_bot.server.access import COOKIE, AccessPolicy
+from qa_bot.server.access import CHATS_COOKIE, COOKIE, AccessPolicy
 
 router = APIRouter()
 
@@ -48,9 +48,12 @@ async def login(request: Request) -> Response:
 
 @router.get("/logout")
 def logout() -> RedirectResponse:
-    """Forget the session cookie."""
+    """Forget the session cookie, and the chats this browser saved (Gradio keeps them in
+    local storage, which the next person to sign in here would read otherwise)."""
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
+    response.delete_cookie(CHATS_COOKIE)
+    response.headers["clear-site-data"] = '"storage"'
     return response
 
 

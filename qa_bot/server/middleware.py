@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa_bot.server.access import (
+    CHATS_COOKIE,
     SAFE_METHODS,
     AccessPolicy,
     Principal,
@@ -24,6 +25,8 @@ LIMITED_PATHS = ("/api/", "/v1/", "/login")  # and every POST to Gradio
 UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
 GRADIO_CALLS = "/gradio_api/"
 GRADIO_MULTIPART = ("/gradio_api/upload", "/gradio_api/process_recording")
+CHAT_PAGE = "/"  # the Gradio app's page: its saved chats live in the browser's storage
+CLEAR_STORAGE = (b"clear-site-data", b'"storage"')
 
 
 class RateLimiter:
@@ -87,7 +90,29 @@ class AccessMiddleware:
                 await refused(scope, receive, send)
                 return
             receive = _replay(body, receive)
+        if scope["type"] == "http" and principal is not None and conn.url.path == CHAT_PAGE:
+            send = self._chats_kept_for(conn, principal, send)
         await self.app(scope, receive, send)
+
+    def _chats_kept_for(self, conn: HTTPConnection, principal: Principal, send: Send) -> Send:
+        """The chat page's ``send``, which makes the browser drop the chats it saved (Gradio
+        keeps them in local storage, where anyone later using this browser profile would read
+        them) when they were saved for someone else, or for the same person with other groups:
+        ``Clear-Site-Data`` is applied before the page runs. The owner's stamp goes with it."""
+        owner = self.policy.chats_owner(principal)
+        if conn.cookies.get(CHATS_COOKIE) == owner:
+            return send
+        secure = "; Secure" if self.policy.own_origin(conn).startswith("https:") else ""
+        stamp = f"{CHATS_COOKIE}={owner}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+
+        async def clearing(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 300:
+                headers = list(message.get("headers", []))
+                headers += [CLEAR_STORAGE, (b"set-cookie", (stamp + secure).encode("latin-1"))]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return clearing
 
     def _refusal(
         self, conn: HTTPConnection, method: str, principal: Principal | None

@@ -23,7 +23,7 @@ from transformers import BertTokenizer
 from qa_bot.reader.data import VALIDATION, Pair, load_articles, questions, split, training_pairs
 from qa_bot.reader.model import batch, encode, sentence_mask
 from qa_bot.reader.reader import WEIGHTS, Reader, load_net
-from qa_bot.reader.validation import validate, write_card
+from qa_bot.reader.validation import SELECTIONS, validate, write_card
 from qa_bot.storage.digest import sha256
 
 SEED = 13
@@ -81,10 +81,12 @@ def train(
     init: Path | None = None,
     first_epoch: int = 1,
     near_misses: bool = False,
+    select: str = "overall",
 ) -> dict[str, Any]:
     """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
-    count as the epoch before), validate after each, and keep the epoch that validates best.
-    With ``near_misses``, each answerable question's near miss is trained on too."""
+    count as the epoch before), validate after each, and keep the epoch that validates best
+    by ``select`` (``SELECTIONS``). With ``near_misses``, each answerable question's near miss
+    is trained on too."""
     torch.manual_seed(SEED + first_epoch - 1)
     rng = random.Random(SEED + first_epoch - 1)
     train_articles, validation_articles = split(load_articles(data))
@@ -92,7 +94,7 @@ def train(
     net, tokenizer = load_net(init)
     best: dict[str, Any] = {}
     if init is not None:
-        best = validate(Reader(net, tokenizer), held_out) | {"epoch": first_epoch - 1}
+        best = validate(Reader(net, tokenizer), held_out, select) | {"epoch": first_epoch - 1}
         print(f"validation of {init.name}: {json.dumps(best)}", flush=True)
         _save(net, out)
     epochs_left = epochs - first_epoch + 1
@@ -130,7 +132,7 @@ def train(
                     flush=True,
                 )
                 running = []
-        figures = validate(Reader(net, tokenizer), held_out)
+        figures = validate(Reader(net, tokenizer), held_out, select)
         figures.update(epoch=epoch, minutes=round((time.monotonic() - began) / 60, 1))
         print(f"validation after epoch {epoch}: {json.dumps(figures)}", flush=True)
         if not best or figures["score"] > best["score"]:
@@ -145,6 +147,7 @@ def train(
             "init_sha256": sha256(init) if init else None,
             "lr": lr,
             "near_misses": near_misses,
+            "select": select,
             "batch_size": batch_size,
             "validation_articles": list(VALIDATION),
             "training_questions": sum(
@@ -181,6 +184,12 @@ def main() -> None:
         action="store_true",
         help="also train on answerable questions with one name changed (near misses)",
     )
+    parser.add_argument(
+        "--select",
+        choices=sorted(SELECTIONS),
+        default="overall",
+        help="the validation figures whose sum picks the epoch kept",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -193,6 +202,7 @@ def main() -> None:
         args.init,
         args.first_epoch,
         args.near_misses,
+        args.select,
     )
     print(json.dumps(card, indent=2))
 

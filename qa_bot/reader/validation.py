@@ -16,6 +16,12 @@ from qa_bot.reader.reader import CARD, WEIGHTS, Reader
 ANSWERED = 0.90
 """Share of held-out answerable questions the refusal threshold keeps answering: a wrong
 refusal costs the user as much as a near miss answered, and near misses score close to answers."""
+SELECTIONS = {
+    "overall": ("auc", "sentence_top1", "span_f1"),
+    "refusal": ("auc", "sentence_top1", "refused"),
+}
+"""The figures whose sum picks the epoch to keep: ``refusal`` trades short-answer F1 for
+unanswerable questions refused (the near-miss training's aim)."""
 
 
 def auc(positives: list[float], negatives: list[float]) -> float:
@@ -30,9 +36,10 @@ def calibrate(answerable: list[float]) -> float:
     return float(np.quantile(answerable, 1 - ANSWERED))
 
 
-def validate(reader: Reader, held_out: list[Question]) -> dict[str, Any]:
+def validate(reader: Reader, held_out: list[Question], select: str = "overall") -> dict[str, Any]:
     """Sentence choice, short-answer F1, answerable-vs-unanswerable AUC, the calibrated
-    threshold and the refusal rates at it and at 0.85 answered, on held-out questions."""
+    threshold and the refusal rates at it and at 0.85 answered, on held-out questions, and
+    the ``select`` figures' sum (``score``)."""
     best_answerable, best_unanswerable, top1, f1 = [], [], [], []
     for q in held_out:
         readings = reader.read(q.question, q.candidates)
@@ -59,7 +66,7 @@ def validate(reader: Reader, held_out: list[Question]) -> dict[str, Any]:
         "refused_at_85": float(np.mean(np.array(best_unanswerable) < at85)),
     }
     figures = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
-    figures["score"] = round(figures["auc"] + figures["sentence_top1"] + figures["span_f1"], 4)
+    figures["score"] = round(sum(figures[name] for name in SELECTIONS[select]), 4)
     return figures
 
 

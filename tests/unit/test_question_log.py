@@ -106,12 +106,22 @@ def test_expired_questions_are_deleted_and_texts_bounded(log: QuestionLog) -> No
         ({"limit": "0"}, "limit must be a whole number from 1 (it was '0')."),
         ({"limit": "ten"}, "limit must be a whole number from 1"),
         ({"refusd": "true"}, "Unknown filter 'refusd': use refused, rating, since, source, limit."),
+        ({"limit": "²"}, "limit must be a whole number from 1 (it was '²')."),  # isdigit() says yes
+        ({"since": "0001-01-01T00:00+01:00"}, "since must be a date"),  # year 0 in UTC
+        ({"since": "٧d"}, "since must be a date"),  # ASCII digits only
+        ({"source": "corpus\nuploads"}, "source must be a document or folder name, without"),
+        ({"since": "\x1b[2J"}, "since must be a date such as 2025-01-31 or an age such as 7d, 12h"),
     ],
 )
 def test_a_bad_filter_is_one_sentence(values: dict[str, str], sentence: str) -> None:
     with pytest.raises(QaBotError) as raised:
         QuestionFilter.parse(values)
     assert str(raised.value).startswith(sentence) and "\n" not in str(raised.value)
+
+
+def test_a_limit_of_any_length_is_capped(log: QuestionLog) -> None:
+    assert QuestionFilter.parse({"limit": "9" * 5000}).limit == MAX_LIMIT  # int() refuses it
+    assert QuestionFilter.parse({"limit": "0" * 50 + "7"}).limit == 7
 
 
 def test_exported_cases_are_read_back_by_the_eval_loader(log: QuestionLog, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from qa_bot.registry import ANSWERERS, LOADERS
 from qa_bot.server.access import Principal, check_answerer
 from qa_bot.server.feedback import record
 from qa_bot.storage.catalog import UPLOADS
-from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.feedback import Feedback, FeedbackStore, Rating
 from qa_bot.storage.questions import MAX_TEXT, LoggedQuestion, QuestionFilter
 
 EXAMPLES = [
@@ -103,9 +103,26 @@ def _text(content: object) -> str:
     return ""
 
 
+_MARK = re.compile(r"\s*<!-- question ([0-9a-f]{1,64}) -->\s*\Z")
+
+
+def marked(shown: str, question_id: str | None) -> str:
+    """An answer as the chat shows it, ending with its question's id in an HTML comment
+    (not shown): a like or dislike names the logged question by it, whatever its text."""
+    return f"{shown}\n\n<!-- question {question_id} -->" if question_id else shown
+
+
+def question_id_of(shown: str) -> str | None:
+    """The question id a shown answer ends with, if any."""
+    found = _MARK.search(shown)
+    return found[1] if found else None
+
+
 def to_history(messages: list[dict[str, Any]]) -> History:
-    """Gradio's chat messages as (user, assistant) turns."""
-    return history_from_messages((str(m.get("role")), _text(m.get("content"))) for m in messages)
+    """Gradio's chat messages as (user, assistant) turns (without their question ids)."""
+    return history_from_messages(
+        (str(m.get("role")), _MARK.sub("", _text(m.get("content")))) for m in messages
+    )
 
 
 def _principal(request: gr.Request | None) -> Principal | None:
@@ -416,7 +433,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             )
             for piece in pieces:
                 if isinstance(piece, Answer):
-                    shown = render(piece)
+                    shown = marked(render(piece), piece.question_id)
                     answers[(request.username or "", shown)] = (_text(message), piece)
                     while len(answers) > REMEMBERED:
                         answers.popitem(last=False)
@@ -428,17 +445,33 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             yield f"⚠️ {_escape(str(error))}"
 
     def on_like(data: gr.LikeData, request: gr.Request) -> None:
-        key = (request.username or "", _text(data.value))
-        if key in answers:
+        """A verdict on a shown answer: on the logged question its id names (the asker's
+        own only, even after a restart or from a chat saved in the browser), else on the
+        answer this process remembers showing this caller (the log off)."""
+        shown, principal = _text(data.value), _principal(request)
+        rating: Rating = "up" if data.liked else "down"
+        question_id = question_id_of(shown)
+        logged = (
+            chain.question_log.asked_by(question_id, principal.name)
+            if question_id and principal
+            else None
+        )
+        if logged is not None:
+            verdict = Feedback(
+                rating=rating,
+                question=logged.question,
+                answer=logged.answer,
+                citations=logged.citations,
+                question_id=logged.id,
+            )
+        elif (key := (request.username or "", shown)) in answers:
             question, answer = answers[key]
             verdict = Feedback(
-                rating="up" if data.liked else "down",
-                question=question,
-                answer=answer.answer,
-                citations=answer.citations,
-                question_id=answer.question_id,
+                rating=rating, question=question, answer=answer.answer, citations=answer.citations
             )
-            record(feedback, chain.question_log, verdict, _principal(request))
+        else:
+            return
+        record(feedback, chain.question_log, verdict, principal)
 
     settings = chain.settings
     with gr.Blocks(title="qa-bot", analytics_enabled=False) as demo:

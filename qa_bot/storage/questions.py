@@ -37,7 +37,7 @@ from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
 from qa_bot.records import Citation
 from qa_bot.storage.database import database_url, engine, reaching
-from qa_bot.storage.feedback import Rating
+from qa_bot.storage.feedback import FeedbackStore, Rating, expired_verdicts
 
 MAX_TEXT = 4000
 """Longest question, history turn or expected answer kept, in characters."""
@@ -271,6 +271,7 @@ class QuestionLog:
         self.url = url
         self.days = days
         self.engine = engine(url)
+        self.feedback = FeedbackStore(url)  # the verdicts, which expire with the questions
         with reaching(url):
             _metadata.create_all(self.engine)
         self.sweep()
@@ -279,10 +280,13 @@ class QuestionLog:
         return stamp((now or datetime.now(UTC)) - timedelta(days=self.days))
 
     def sweep(self, now: datetime | None = None) -> int:
-        """Delete the questions past the retention; how many went."""
+        """Delete the questions past the retention, and the verdicts that rated them; how
+        many questions went."""
         self._swept = time.monotonic()
-        expired = delete(_questions).where(_questions.c.created < self._cutoff(now))
+        cutoff = self._cutoff(now)
+        expired = delete(_questions).where(_questions.c.created < cutoff)
         with reaching(self.url), self.engine.begin() as db:
+            db.execute(expired_verdicts(cutoff))
             return db.execute(expired).rowcount
 
     def add(self, item: LoggedQuestion) -> None:
@@ -303,6 +307,16 @@ class QuestionLog:
         )
         with reaching(self.url), self.engine.begin() as db:
             return db.execute(query).rowcount == 1
+
+    def asked_by(self, question_id: str, asker: str) -> LoggedQuestion | None:
+        """The kept question with this id when ``asker`` asked it, else None."""
+        query = select(_questions).where(
+            _questions.c.id == question_id,
+            _questions.c.asker == asker,
+            _questions.c.created >= self._cutoff(),
+        )
+        found = self._read(query)
+        return found[0] if found else None
 
     def find(self, wanted: QuestionFilter) -> list[LoggedQuestion]:
         """The kept questions ``wanted`` selects, newest first."""

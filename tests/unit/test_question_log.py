@@ -17,6 +17,7 @@ from qa_bot.errors import QaBotError
 from qa_bot.evaluation.dataset import export_questions, load_jsonl
 from qa_bot.records import Citation
 from qa_bot.server.app import create_app
+from qa_bot.storage.feedback import Feedback
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.questions import (
     MAX_LIMIT,
@@ -122,6 +123,15 @@ def test_a_bad_filter_is_one_sentence(values: dict[str, str], sentence: str) -> 
 def test_a_limit_of_any_length_is_capped(log: QuestionLog) -> None:
     assert QuestionFilter.parse({"limit": "9" * 5000}).limit == MAX_LIMIT  # int() refuses it
     assert QuestionFilter.parse({"limit": "0" * 50 + "7"}).limit == 7
+
+
+def test_verdicts_on_a_question_expire_with_it(log: QuestionLog) -> None:
+    assert log.rate("corpus", "alice", "up") and not log.rate("corpus", "bob", "up")
+    log.feedback.add(Feedback(rating="up", question="Q", answer="A", question_id="corpus"))
+    log.feedback.add(Feedback(rating="up", question="Unlinked", answer="A"))
+    assert log.asked_by("corpus", "alice") is not None and log.asked_by("corpus", "bob") is None
+    log.sweep(now=NOW + timedelta(days=31))
+    assert [f.question for f in log.feedback.all()] == ["Unlinked"]
 
 
 def test_exported_cases_are_read_back_by_the_eval_loader(log: QuestionLog, tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ from qa_bot.ingest.index import IngestReport
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
-from qa_bot.server.access import Principal, check_answerer
+from qa_bot.server.access import EXPORTS, Principal, check_answerer
 from qa_bot.server.feedback import record
 from qa_bot.storage.catalog import UPLOADS
 from qa_bot.storage.feedback import Feedback, FeedbackStore, Rating
@@ -37,6 +39,10 @@ EXAMPLES = [
     "How would the industrial parks be funded?",
 ]
 REMEMBERED = 500  # answers kept for the like / dislike buttons
+EXPORT_SECONDS = 3600
+"""How long an export stays to be downloaded (one a session: the next replaces it)."""
+MAX_EXPORTS = 20
+"""Most exports kept at once, whatever the sessions; the oldest go first."""
 
 
 def _escape(text: str) -> str:
@@ -302,9 +308,50 @@ def _case_rows(cases: list[Case]) -> list[list[Any]]:
     return [[c.id, c.question, c.reference or "(must be refused)"] for c in cases]
 
 
-def _export_file(cases: list[Case]) -> str:
-    """The cases in a new file in Gradio's folder (the one it serves files from)."""
-    path = Path(tempfile.mkdtemp(dir=get_upload_folder())) / "qa-bot-questions.jsonl"
+def exports_folder() -> Path:
+    """Where the Questions tab writes its exports: a folder of Gradio's (which serves them to
+    the admin's browser; only admins may fetch them, ``needed_role``)."""
+    return Path(get_upload_folder()) / EXPORTS
+
+
+def discard_export(path: str | None) -> None:
+    """Delete one export (its folder), when it is one."""
+    if not path:
+        return
+    folder = Path(path).parent
+    if folder.parent == exports_folder() and not folder.is_symlink():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_exports(now: float | None = None) -> None:
+    """Delete the exports older than ``EXPORT_SECONDS``, and the oldest past the newest
+    ``MAX_EXPORTS``: what an admin never downloaded, or whose session never ended."""
+    folder = exports_folder()
+    if not folder.is_dir():
+        return
+    made = []
+    for export in folder.iterdir():
+        try:
+            made.append((export.lstat().st_mtime, export))
+        except FileNotFoundError:  # deleted meanwhile
+            continue
+    made.sort(reverse=True)
+    limit = (now or time.time()) - EXPORT_SECONDS
+    for n, (when, export) in enumerate(made):
+        if n >= MAX_EXPORTS - 1 or when < limit:  # room for the one about to be written
+            if export.is_dir() and not export.is_symlink():
+                shutil.rmtree(export, ignore_errors=True)
+            else:
+                export.unlink(missing_ok=True)
+
+
+def _export_file(cases: list[Case], previous: str | None) -> str:
+    """The cases in a new file of their own in the exports folder; this session's previous
+    export is deleted, and so are the expired ones of any session."""
+    discard_export(previous)
+    sweep_exports()
+    exports_folder().mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=exports_folder())) / "qa-bot-questions.jsonl"
     path.write_text(cases_jsonl(cases), encoding="utf-8")
     return str(path)
 
@@ -345,6 +392,9 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
         export = gr.Button("Export .jsonl", variant="primary")
         clear = gr.Button("Start over")
     download = gr.File(label="Eval cases: add the file to evals/datasets/", interactive=False)
+    exported = gr.State(  # this session's export: replaced by the next, deleted at its end
+        None, time_to_live=EXPORT_SECONDS, delete_callback=discard_export
+    )
     status = gr.Markdown()
 
     def on_show(
@@ -372,17 +422,21 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
         cases = list({c.id: c for c in [*cases, *new]}.values())  # picked again: replaced
         return cases, _case_rows(cases), "", f"{_counted(len(cases), 'case')} to export."
 
-    def on_export(cases: list[Case], request: gr.Request) -> tuple[str | None, str]:
+    def on_export(
+        cases: list[Case], previous: str | None, request: gr.Request
+    ) -> tuple[str | None, str, Any]:
         try:
             _require_admin(request, READ_LOG)
         except QaBotError as error:
-            return None, f"⚠️ {_escape(str(error))}"
+            return None, f"⚠️ {_escape(str(error))}", gr.skip()
         if not cases:
-            return None, "Add questions to the export first."
-        return _export_file(cases), f"Exported {_counted(len(cases), 'case')}."
+            return None, "Add questions to the export first.", gr.skip()
+        path = _export_file(cases, previous)
+        return path, f"Exported {_counted(len(cases), 'case')}.", path
 
-    def on_clear() -> tuple[list[Case], list[list[Any]], None, str]:
-        return [], [], None, ""
+    def on_clear(previous: str | None) -> tuple[list[Case], list[list[Any]], None, str, None]:
+        discard_export(previous)
+        return [], [], None, "", None
 
     filters = [refused, down, since, source]
     tab.select(on_show, filters, [table, picked, status], api_visibility="private")
@@ -393,8 +447,12 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
         [basket, chosen, expected, status],
         api_name="add_to_export",
     )
-    export.click(on_export, basket, [download, status], api_name="export_questions")
-    clear.click(on_clear, None, [basket, chosen, download, status], api_visibility="private")
+    export.click(
+        on_export, [basket, exported], [download, status, exported], api_name="export_questions"
+    )
+    clear.click(
+        on_clear, exported, [basket, chosen, download, status, exported], api_visibility="private"
+    )
 
 
 def _admins_see(request: gr.Request) -> gr.Tab:
@@ -408,6 +466,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
     uploads = chain.settings.data_path / "gradio-uploads"  # not a /tmp folder others share
     uploads.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads))
+    sweep_exports()  # a previous run's, once expired
     feedback = FeedbackStore.beside(chain.settings)
     answers: OrderedDict[tuple[str, str], tuple[str, Answer]] = OrderedDict()  # (who, shown)
     default_answerer = chain.settings.answer.answerer

@@ -125,6 +125,16 @@ def test_a_limit_of_any_length_is_capped(log: QuestionLog) -> None:
     assert QuestionFilter.parse({"limit": "0" * 50 + "7"}).limit == 7
 
 
+def test_a_case_is_one_line_whatever_its_texts_hold(log: QuestionLog, tmp_path: Path) -> None:
+    breaks = "one\u2028two\u2029three\x85four"
+    log.add(_logged("lines", question=f"Which {breaks}?"))
+    dataset = tmp_path / "cases.jsonl"
+    dataset.write_text(export_questions(log, [("lines", breaks)]), encoding="utf-8")
+    assert len(dataset.read_text(encoding="utf-8").splitlines()) == 1
+    [case] = load_jsonl(dataset)
+    assert (case.question, case.reference) == (f"Which {breaks}?", breaks)
+
+
 def test_verdicts_on_a_question_expire_with_it(log: QuestionLog) -> None:
     assert log.rate("corpus", "alice", "up") and not log.rate("corpus", "bob", "up")
     log.feedback.add(Feedback(rating="up", question="Q", answer="A", question_id="corpus"))

@@ -47,10 +47,13 @@ async def login(request: Request) -> Response:
 
 
 @router.get("/logout")
-def logout() -> RedirectResponse:
-    """Forget the session cookie."""
+def logout(request: Request) -> RedirectResponse:
+    """Forget the session cookie, and the chats saved in this browser (when the request comes
+    from qa-bot's own page or the address bar, not from another site's)."""
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
+    if request.headers.get("sec-fetch-site", "none") in {"same-origin", "none"}:
+        response.headers["Clear-Site-Data"] = '"storage"'
     return response
 
 

@@ -5,6 +5,7 @@ admins only, a Questions tab: the question log, filtered, and questions exported
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -455,6 +456,21 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
     )
 
 
+def chats_owner(request: gr.Request | None) -> str:
+    """Whose chats this browser may show: a digest of the caller's role and name."""
+    tag = (request.username if request else None) or ""
+    return hashlib.sha256(tag.encode()).hexdigest()[:32]
+
+
+def _own_chats(owner: str | None, request: gr.Request) -> tuple[Any, Any]:
+    """The chats saved in this browser are shown only to whoever saved them: signed in as
+    someone else (another key, another proxy user), the browser's saved chats are deleted."""
+    current = chats_owner(request)
+    if owner == current:
+        return gr.skip(), gr.skip()
+    return current, []
+
+
 def _admins_see(request: gr.Request) -> gr.Tab:
     """A tab shown to admins only (its functions check for an admin all the same)."""
     return gr.Tab(visible=_is_admin(request))
@@ -568,4 +584,6 @@ def build_ui(chain: QaChain) -> gr.Blocks:
         with gr.Tab("Questions", visible=False) as questions:
             _questions_tab(chain, questions)
         demo.load(_admins_see, None, questions, api_visibility="private")
+        owner = gr.BrowserState(None, storage_key="qa_bot_chats_owner")
+        demo.load(_own_chats, owner, [owner, chat.saved_conversations], api_visibility="private")
     return demo  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

@@ -21,8 +21,16 @@ from qa_bot.metrics import QuestionRun
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS
 from qa_bot.retrieval import HybridRetriever
+from qa_bot.retrieval.filters import select_documents
 from qa_bot.retrieval.rerank import Reranker, make_reranker
 from qa_bot.storage.questions import LoggedQuestion, QuestionLog
+from qa_bot.storage.restrictions import (
+    Groups,
+    SourceGroups,
+    hidden_sources,
+    readable_documents,
+    source_of,
+)
 from qa_bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,11 +59,15 @@ class Options(TypedDict, total=False):
     """Per-question options: ``top_k`` chunks handed to the answerer, and the ``answerer``
     (a registered name); unset, the configured ones. ``asker``: who asks, by the name the
     server knows them by (a key's name, a proxy user); their question is kept in the question
-    log when ``server.question_log`` is on. The CLI and the evals name nobody."""
+    log when ``server.question_log`` is on. The CLI and the evals name nobody. ``groups``: the
+    caller's groups, so only the sources open to everyone and those restricted to one of these
+    groups are searched (``readable``); None (unset) reads every source: admins, the CLI and the
+    evals. The server passes it from one place per face, with ``asker``."""
 
     top_k: int | None
     answerer: str | None
     asker: str | None
+    groups: Groups | None
 
 
 class Asked(NamedTuple):
@@ -170,6 +182,38 @@ class QaChain:
         ]
 
     @cached_property
+    def source_groups(self) -> SourceGroups:
+        """Which groups may read each restricted source: kept beside the store's catalog,
+        where ``KnowledgeBase`` sets them (opened on first use)."""
+        return SourceGroups.beside(self.store.settings)
+
+    def readable(self, groups: Groups | None) -> list[str] | None:
+        """The documents a caller in ``groups`` may read; None when no source is hidden from
+        them (``groups`` None: an admin, the CLI). The one rule every face asks, through this
+        chain: retrieval, the source viewer, the document list and ``/healthz``."""
+        if groups is None:
+            return None
+        restrictions = self.source_groups.all()
+        if not hidden_sources(restrictions, groups):
+            return None  # the documents are not listed at all
+        return readable_documents(self.store.documents(), restrictions, groups)
+
+    def may_read(self, document: str, groups: Groups | None) -> bool:
+        """True when a caller in ``groups`` may read ``document``."""
+        if groups is None:
+            return True
+        return source_of(document) not in hidden_sources(self.source_groups.all(), groups)
+
+    def _within(self, only: list[str] | None, groups: Groups | None) -> list[str] | None:
+        """The documents one call searches: the caller's readable ones, narrowed by ``only``
+        (patterns matched among the readable documents alone, so a pattern naming only hidden
+        ones is the same error as one naming none); None: every document."""
+        readable = self.readable(groups)
+        if only is None:
+            return readable
+        return select_documents(only, self.store.documents() if readable is None else set(readable))
+
+    @cached_property
     def question_log(self) -> QuestionLog:
         """Where the questions of named askers are kept (opened on first use)."""
         return QuestionLog.beside(self.settings)
@@ -213,14 +257,21 @@ class QaChain:
             raise
 
     def _prepare(
-        self, run: QuestionRun, question: str, history: History | None, only: list[str] | None
+        self,
+        run: QuestionRun,
+        question: str,
+        history: History | None,
+        only: list[str] | None,
+        groups: Groups | None,
     ) -> tuple[str, list[Document], Answerer]:
         """The one route every call takes: the question made standalone, the chunks
-        retrieved; returns them with the answerer that will write the answer."""
+        retrieved from the documents the caller may read (``groups``; filtered inside each
+        search, before anything is scored); returns them with the answerer that will write
+        the answer."""
         chosen = self.answerer_named(run.answerer)
         query = self.standalone(question, history, run.answerer)
         run.lap("standalone")
-        chunks = self.retriever.invoke(query, k=run.k, only=only)
+        chunks = self.retriever.invoke(query, k=run.k, within=self._within(only, groups))
         if not chunks and self.store.count() == 0:  # counted only then: 15 ms at 100k chunks
             raise IndexNotReadyError(
                 "The index is empty: run `qa-bot ingest` to add your documents first."
@@ -249,7 +300,9 @@ class QaChain:
         """The whole run: ``question`` (standalone), ``chunks`` retrieved and ``answer``."""
         asked = Asked(question, history, options.get("asker"))
         with self._observed(options) as run:
-            query, chunks, chosen = self._prepare(run, question, history, only)
+            query, chunks, chosen = self._prepare(
+                run, question, history, only, options.get("groups")
+            )
             answer = self._answered(run, chosen.answer(query, chunks), chunks, asked)
             return {"question": query, "chunks": chunks, "answer": answer}
 
@@ -260,10 +313,11 @@ class QaChain:
         only: list[str] | None = None,
         *,
         top_k: int | None = None,
+        groups: Groups | None = None,
     ) -> list[Document]:
         """The chunks the answer would be written from, best first, with scores."""
         with self._observed({"top_k": top_k}) as run:
-            return self._prepare(run, question, history, only)[1]
+            return self._prepare(run, question, history, only, groups)[1]
 
     def stream(
         self,
@@ -275,7 +329,9 @@ class QaChain:
         """Yield pieces of the answer text, then the final Answer."""
         asked = Asked(question, history, options.get("asker"))
         with self._observed(options) as run:
-            query, chunks, chosen = self._prepare(run, question, history, only)
+            query, chunks, chosen = self._prepare(
+                run, question, history, only, options.get("groups")
+            )
             for piece in chosen.stream(query, chunks):
                 if isinstance(piece, Answer):
                     yield self._answered(run, piece, chunks, asked)

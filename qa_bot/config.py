@@ -425,6 +425,11 @@ class ServerSettings(Section):
     proxy_email_header: str = Field(
         "X-Forwarded-Email", description="Header a trusted proxy gives the user's email in."
     )
+    proxy_groups_header: str = Field(
+        "X-Forwarded-Groups",
+        description="Header a trusted proxy lists the user's groups in (comma-separated): "
+        "they read the sources restricted to those groups.",
+    )
     admins: list[str] = Field(
         default_factory=list, description="Proxy users or emails who are admins (others read)."
     )

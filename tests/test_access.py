@@ -349,11 +349,34 @@ def test_login_then_chat_in_chromium_and_reader_cannot_upload(
     bot = page.locator('[aria-label^="bot\'s message"]').last
     expect(bot).to_contain_text("opted out", timeout=30_000)
     page.get_by_role("tab", name="Documents").click()
-    page.locator('input[type="file"]').last.set_input_files([str(note)])
+    page.locator('#add-documents input[type="file"]').set_input_files([str(note)])
     page.get_by_role("button", name="Add to the knowledge base").click()
     expect(page.get_by_text("Only an admin may change the documents")).to_be_visible(timeout=30_000)
     assert chain.store.documents() == before
     page.close()
+
+
+def test_the_chat_page_drops_chats_saved_for_someone_else(secured: dict[str, Any]) -> None:
+    """Gradio saves chats in the browser: the chat page tells a browser to clear its storage
+    (Clear-Site-Data) when they were saved for another person, and stamps whose they are now;
+    a logout clears them too."""
+    url = secured["url"]
+    with httpx.Client(base_url=url) as alice, httpx.Client(base_url=url) as boss:
+        for client, key in ((alice, secured["reader"]), (boss, secured["admin"])):
+            assert client.post("/login", data={"key": key}).status_code == 303
+        first = alice.get("/")
+        assert first.status_code == 200 and first.headers["clear-site-data"] == '"storage"'
+        assert "HttpOnly" in first.headers["set-cookie"]
+        stamp = alice.cookies["qa_bot_chats"]
+        again = alice.get("/")  # the same person: her chats stay
+        assert again.status_code == 200 and "clear-site-data" not in again.headers
+        boss.cookies.set("qa_bot_chats", stamp)  # a browser holding alice's chats: cleared
+        other = boss.get("/")
+        assert other.headers["clear-site-data"] == '"storage"'
+        assert other.cookies["qa_bot_chats"] not in (stamp, "")  # boss's stamp now
+        assert "clear-site-data" not in alice.get("/healthz").headers  # the chat page only
+        out = alice.get("/logout")
+        assert out.status_code == 303 and out.headers["clear-site-data"] == '"storage"'
 
 
 def test_revoking_a_key_ends_its_logins(secured: dict[str, Any]) -> None:

@@ -8,16 +8,22 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from qa_bot.config import Settings
 from qa_bot.evaluation.dataset import load_jsonl
 from qa_bot.records import Citation
+from qa_bot.server.local import find_record
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.questions import LoggedQuestion, QuestionLog
+from qa_bot.storage.restrictions import SourceGroups
 from tests.conftest import ARTICLE, REPO, run_cli, serve_process, write_folder
 
 MENU = {"menu.txt": "The staff canteen serves lentil soup every Thursday.\n"}
+ZEPHYR = {
+    "zephyr.txt": "Project Zephyr replaces payroll. The Zephyr budget is 4.2 million kroner.\n"
+}
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 THROUGH = "working through it"
 
@@ -80,6 +86,50 @@ def test_an_empty_folder_is_refused_and_not_registered(tmp_path: Path) -> None:
     done = run_cli("ingest", str(tmp_path / "empty"), data_dir=data)
     assert done.returncode == 1 and "No supported documents" in done.stderr
     assert "empty" not in run_cli("sources", "list", data_dir=data).stdout
+
+
+def test_sources_restrict_to_groups(admin_cli: tuple[Cli, bool], tmp_path: Path) -> None:
+    cli, served = admin_cli
+    hr = write_folder(tmp_path / "hr", ZEPHYR)
+    assert cli("ingest", str(REPO / "corpus"), str(hr)).returncode == 0
+    done = cli("sources", "restrict", "hr", "--groups", "hr,finance")
+    assert done.returncode == 0, done.stderr
+    assert "hr is now read by the groups finance, hr and admins." in " ".join(done.stdout.split())
+    rows = [line for line in cli("sources", "list", COLUMNS="200").stdout.splitlines()]
+    assert any("hr" in row and "finance, hr" in row for row in rows)
+    assert any("corpus" in row and "everyone" in row for row in rows)
+    data = tmp_path / "data"
+    assert SourceGroups.beside(Settings().updated(store={"data_dir": data})).of("hr") == {
+        "hr",
+        "finance",
+    }
+    for args, said in [
+        (("nowhere", "--groups", "hr"), "Error: No source called 'nowhere' (sources: corpus, hr)."),
+        (("hr", "--groups", "HR!"), "Error: 'HR!' is not a group name: use lower-case letters"),
+        (("hr",), "Error: Give --groups hr,finance, or --everyone to lift the restriction."),
+        (("hr", "--groups", "hr", "--everyone"), "Error: Give either --groups or --everyone"),
+    ]:
+        wrong = cli("sources", "restrict", *args)
+        assert wrong.returncode == 1 and said in " ".join(wrong.stderr.split())
+    assert SourceGroups.beside(Settings().updated(store={"data_dir": data})).of("hr")  # unchanged
+    keys = KeyStore(data / "keys.json")
+    outsider, member = keys.add("otto", "reader"), keys.add("hana", "reader", frozenset({"hr"}))
+    question = {"question": "What is the Zephyr budget?"}
+    if served:  # the running server follows at once; its CLI token still works
+        record = find_record(Settings().updated(store={"data_dir": data}))
+        assert record is not None
+        url = record.url
+        for key, answered in ((outsider, False), (member, True)):
+            reply = httpx.post(
+                f"{url}/api/ask", json=question, headers={"authorization": f"Bearer {key}"}
+            )
+            assert ("4.2 million kroner" in reply.text) is answered, reply.text
+            assert ("hr/zephyr.txt" in reply.text) is answered
+    local = json.loads(cli("ask", "--json", question["question"]).stdout)
+    assert "4.2 million kroner" in local["answer"]  # the CLI on this machine reads every source
+    lifted = cli("sources", "restrict", "hr", "--everyone")
+    assert lifted.returncode == 0 and "hr is now read by everyone." in lifted.stdout
+    assert SourceGroups.beside(Settings().updated(store={"data_dir": data})).all() == {}
 
 
 def _cases(text: str, folder: Path) -> list[tuple[str, bool, str | None]]:
@@ -145,6 +195,18 @@ def test_keys_add_list_remove(tmp_path: Path) -> None:
     assert KeyStore(data / "keys.json").find(key) is not None
     wrong = run_cli("keys", "add", "x", "--role", "root", data_dir=data)
     assert wrong.returncode == 1 and "Unknown role 'root': use reader or admin." in wrong.stderr
+    grouped = run_cli("keys", "add", "hana", "--groups", "hr,finance", data_dir=data)
+    assert grouped.returncode == 0 and "Key for hana (reader in finance, hr)" in grouped.stderr
+    found = KeyStore(data / "keys.json").find(grouped.stdout.strip())
+    assert found is not None and found.groups == ["finance", "hr"]
+    rows = run_cli("keys", "list", data_dir=data, COLUMNS="200").stdout.splitlines()
+    assert any("hana" in row and "finance, hr" in row for row in rows)
+    for args, said in [
+        (("boss", "--role", "admin", "--groups", "hr"), "Admins read every source: leave"),
+        (("x", "--groups", "h r"), "Error: 'h r' is not a group name"),
+    ]:
+        refused = run_cli("keys", "add", *args, data_dir=data)
+        assert refused.returncode == 1 and said in " ".join(refused.stderr.split())
     assert run_cli("keys", "remove", "wiki-bot", data_dir=data).returncode == 0
     assert KeyStore(data / "keys.json").find(key) is None
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from qa_bot.storage.bm25 import LexicalIndex
+from qa_bot.storage.keys import KeyStore
 from tests.conftest import run_cli, serve_process, write_folder
 
 
@@ -135,3 +136,35 @@ def test_feedback_given_on_one_is_listed_by_the_other(
     assert httpx.post(f"{a.url}/api/feedback", json=verdict).status_code == 200
     listed = httpx.get(f"{b.url}/api/feedback").json()
     assert [f["question"] for f in listed][-1] == "Who owns the ferry?"
+
+
+def test_a_source_restricted_on_one_is_hidden_by_the_other(
+    replicas: tuple[Replica, Replica, dict[str, str]], tmp_path: Path
+) -> None:
+    """The restriction is kept in the shared database: set on b, which never ingested the
+    source, it holds on a at once."""
+    a, b, shared = replicas
+    folder = write_folder(
+        tmp_path / "vault", {"plan.txt": "The Zephyr budget is 4.2 million kroner."}
+    )
+    assert run_cli("ingest", str(folder), data_dir=a.data, **shared).returncode == 0
+    question = "What is the Zephyr budget?"
+    eventually(lambda: cites(b, question, "vault/plan.txt"))
+    restricted = httpx.put(f"{b.url}/api/knowledge/vault/groups", json={"groups": ["finance"]})
+    assert restricted.json() == {"source": "vault", "groups": ["finance"]}
+    keys = KeyStore(a.data / "keys.json")
+    outsider, member = keys.add("otto", "reader"), keys.add("fin", "reader", frozenset({"finance"}))
+    try:
+        for key, answered in ((outsider, False), (member, True)):
+            reply = httpx.post(
+                f"{a.url}/api/ask",
+                json={"question": question},
+                headers={"authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+            assert ("4.2 million kroner" in reply.text) is answered, reply.text
+            assert ("vault/plan.txt" in reply.text) is answered
+    finally:
+        (a.data / "keys.json").unlink()  # a is open again for the other tests
+    lifted = httpx.put(f"{b.url}/api/knowledge/vault/groups", json={"groups": []})
+    assert lifted.json()["groups"] == []

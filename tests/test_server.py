@@ -332,7 +332,9 @@ def test_upload_in_documents_tab_then_ask(page: Page, url: str, tmp_path: Path) 
     note.write_text("# Canteen\n\nThe staff canteen serves lentil soup every Thursday.\n")
     page.goto(url)
     page.get_by_role("tab", name="Documents").click()
-    page.locator('input[type="file"]').last.set_input_files([str(note)])  # the File box's
+    # by its id: every table (the Sources one admins see once the page has loaded, too) holds a
+    # hidden CSV input of its own, so "the last file input" depended on timing
+    page.locator('#add-documents input[type="file"]').set_input_files([str(note)])
     expect(page.get_by_text("canteen.md").first).to_be_visible(timeout=30_000)  # uploaded
     page.get_by_role("button", name="Add to the knowledge base").click()
     expect(page.get_by_text("Added uploads/canteen.md")).to_be_visible(timeout=60_000)

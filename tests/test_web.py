@@ -490,7 +490,7 @@ def test_cli_works_through_a_running_server(wiki: Wiki, tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert "working through it" in " ".join(done.stderr.split())
         assert f"Ingested 127.0.0.1_{wiki.port}_space_it" in done.stdout
-        listed = run_cli("sources", "list", data_dir=data, **env)
+        listed = run_cli("sources", "list", data_dir=data, COLUMNS="200", **env)  # unfolded
         assert f"{wiki.base}/space/it/" in listed.stdout
         resynced = run_cli("sources", "resync", data_dir=data, **env)
         assert resynced.returncode == 0 and "Ingested 127.0.0.1" in resynced.stdout
@@ -527,7 +527,8 @@ def test_api_ingests_web_sources_and_refuses_bad_addresses(
     [report] = json.loads(lines[-1])["reports"]
     assert report["added"] == [f"{source}_it/index"] and not report["failed"]
     sources = httpx.get(f"{served}/api/knowledge").json()
-    assert {"name": f"{source}_it", "path": None, "url": f"{wiki.base}/space/it/"} in sources
+    it = {"name": f"{source}_it", "path": None, "url": f"{wiki.base}/space/it/", "groups": []}
+    assert it in sources
     assert httpx.delete(f"{served}/api/knowledge/{source}_it").json()["chunks_removed"] == 1
     before = snapshot(chain.store)
     for url, sentence in [

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the heavy modules are imported when a backend is used
     from qa_bot.server.local import LocalServer
     from qa_bot.storage.catalog import Source
     from qa_bot.storage.questions import LoggedQuestion, QuestionFilter
+    from qa_bot.storage.restrictions import Groups
 
 
 class Backend(Protocol):
@@ -48,7 +49,11 @@ class Backend(Protocol):
         ...
 
     def sources(self) -> list[Source]:
-        """The folders and web sources in the knowledge base."""
+        """The folders and web sources in the knowledge base, with their groups."""
+        ...
+
+    def restrict(self, name: str, groups: Groups) -> list[str]:
+        """Let only ``groups`` (and admins) read a source (none: everyone); the groups set."""
         ...
 
     def documents(self) -> list[DocumentInfo]:
@@ -99,6 +104,9 @@ class LocalBackend:
 
     def sources(self) -> list[Source]:
         return self.knowledge.sources()
+
+    def restrict(self, name: str, groups: Groups) -> list[str]:
+        return self.knowledge.restrict(name, groups)
 
     def documents(self) -> list[DocumentInfo]:
         return self.knowledge.documents()
@@ -201,6 +209,11 @@ class RemoteBackend:
         from qa_bot.storage.catalog import Source
 
         return [Source(**s) for s in self._call("GET", "/api/knowledge")]
+
+    def restrict(self, name: str, groups: Groups) -> list[str]:
+        path = f"/api/knowledge/{quote(name, safe='')}/groups"
+        set_to: list[str] = self._call("PUT", path, json={"groups": sorted(groups)})["groups"]
+        return set_to
 
     def documents(self) -> list[DocumentInfo]:
         from qa_bot.ingest.knowledge import DocumentInfo

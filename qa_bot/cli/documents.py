@@ -64,18 +64,50 @@ app.add_typer(sources_app, name="sources")
 
 @sources_app.command("list")
 def sources_list() -> None:
-    """Every source: its name, folder or web address, and number of documents."""
+    """Every source: its name, folder or web address, number of documents and who may read it."""
     with user_errors():
         chosen = backend(load_settings())
         sources, documents = chosen.sources(), chosen.documents()
     counts = Counter(d.source for d in documents)
     table = Table(title="Sources", title_justify="left")
-    for column in ("name", "folder or address", "documents"):
+    for column in ("name", "folder or address", "documents", "groups"):
         table.add_column(column)
     for source in sources:
+        readers = ", ".join(source.groups) or "everyone"
         where = source.url or str(source.path)
-        table.add_row(escape(source.name), escape(where), str(counts[source.name]))
+        row = (source.name, where, str(counts[source.name]), readers)
+        table.add_row(*map(escape, row))
     out.print(table)
+
+
+@sources_app.command("restrict")
+def sources_restrict(
+    name: Annotated[str, typer.Argument(help="The source's name (`qa-bot sources list`).")],
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            help="The groups that may read it, comma-separated (hr,finance); '' lifts the "
+            "restriction. Admins read every source."
+        ),
+    ] = None,
+    everyone: Annotated[
+        bool, typer.Option("--everyone", help="Let everyone read it again.")
+    ] = False,
+) -> None:
+    """Let only some groups read a source: keys made with `qa-bot keys add --groups`, users
+    a trusted proxy names in its groups header, and admins. Anyone else never gets its text in
+    an answer, a citation, the source viewer, the document list or /healthz."""
+    from qa_bot.errors import QaBotError
+    from qa_bot.storage.restrictions import parse_groups
+
+    with user_errors():
+        if everyone and groups is not None:
+            raise QaBotError("Give either --groups or --everyone, not both.")
+        if groups is None and not everyone:
+            raise QaBotError("Give --groups hr,finance, or --everyone to lift the restriction.")
+        set_to = backend(load_settings()).restrict(name, parse_groups(groups or ""))
+    readers = f"the groups {', '.join(set_to)} and admins" if set_to else "everyone"
+    out.print(f"{escape(name)} is now read by {escape(readers)}.", highlight=False)
 
 
 @sources_app.command("documents")

@@ -27,6 +27,7 @@ from qa_bot.ingest.loaders import is_supported, supported_formats
 from qa_bot.ingest.websource import ingest_url
 from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.digest import sha256
+from qa_bot.storage.restrictions import Groups, SourceGroups, source_of
 from qa_bot.storage.store import Store
 
 MAX_NAME_BYTES = 200  # file systems allow 255; room is left for " (2)"
@@ -86,11 +87,28 @@ class KnowledgeBase:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.catalog = open_catalog(store)
+        self.restrictions = SourceGroups.beside(store.settings)
 
     def sources(self) -> list[Source]:
-        """Every source folder and web source, uploads included once something was
-        uploaded."""
-        return self.catalog.sources()
+        """Every source folder and web source, uploads included once something was uploaded,
+        with the groups it is restricted to."""
+        restricted = self.restrictions.all()
+        return [
+            source.model_copy(update={"groups": sorted(restricted.get(source.name, ()))})
+            for source in self.catalog.sources()
+        ]
+
+    def restrict(self, name: str, groups: Groups) -> list[str]:
+        """Let only ``groups`` (and admins) read source ``name``; no groups: everyone again.
+        The name is a source of this catalog, of the index (another replica's, in a shared
+        collection) or one restricted already; returns the groups now set."""
+        known = {s.name for s in self.catalog.sources()} | set(self.restrictions.all())
+        if name not in known and name not in {source_of(d) for d in self.store.documents()}:
+            self.store.follow(now=True)  # another replica may have indexed it a moment ago
+            if name not in {source_of(d) for d in self.store.documents()}:
+                self._source(name)  # the sentence naming the sources there are
+        self.restrictions.set(name, groups)
+        return sorted(groups)
 
     def ingest(self, folder: Path, progress: Progress | None = None) -> IngestReport:
         """Add or re-sync one folder."""
@@ -149,7 +167,8 @@ class KnowledgeBase:
     def remove(self, name: str) -> int:
         """Remove a source and its documents from the index (its folder is left alone, except
         the managed uploads folder, whose files are deleted; a web source's page records go
-        too); return chunks removed."""
+        too); return chunks removed. Its groups stay: a source ingested again under its name
+        is restricted as it was."""
         source = self._source(name)
         removed = 0
         for document in sorted(self.store.documents()):
@@ -161,11 +180,14 @@ class KnowledgeBase:
             shutil.rmtree(managed, ignore_errors=True)
         return removed
 
-    def documents(self) -> list[DocumentInfo]:
-        """Every indexed document with its title, pages, chunks and ingestion time."""
+    def documents(self, readable: list[str] | None = None) -> list[DocumentInfo]:
+        """Every indexed document with its title, pages, chunks and ingestion time; only those
+        ``readable`` names when given (``QaChain.readable``: a caller's)."""
         chunks: dict[str, list[dict[str, object]]] = defaultdict(list)
+        wanted = None if readable is None else set(readable)
         for chunk in self.store.chunks():
-            chunks[chunk.metadata["source"]].append(chunk.metadata)
+            if wanted is None or chunk.metadata["source"] in wanted:
+                chunks[chunk.metadata["source"]].append(chunk.metadata)
         when = self.catalog.ingested_at()
         infos = []
         for name in sorted(chunks):

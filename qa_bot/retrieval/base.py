@@ -10,6 +10,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from qa_bot.retrieval.filters import select_documents
 from qa_bot.storage.store import Store
 
 
@@ -27,8 +28,11 @@ def ranked(docs: list[Document], stage: str, scores: list[float]) -> list[Docume
 
 
 class StoreSearch(BaseRetriever):
-    """One search over the store's chunks: top ``k``, optionally ``only`` some documents; a
-    query ``vector`` computed once may be passed along."""
+    """One search over the store's chunks: top ``k``; a query ``vector`` computed once may be
+    passed along. Two keyword arguments narrow a call: ``within``, the exact names of the
+    documents it may read (the chain's: those the caller may read; an empty list finds
+    nothing), and ``only``, patterns (file, folder, glob) chosen among those. Both are applied
+    inside each search, so no other chunk is ever scored."""
 
     store: Store
     k: int = 5
@@ -40,13 +44,18 @@ class StoreSearch(BaseRetriever):
         run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None,
         only: list[str] | None = None,
+        within: list[str] | None = None,
         vector: list[float] | None = None,
         **_: Any,
     ) -> list[Document]:
-        return self.search(query, k or self.k, only, vector)
+        if only is not None:
+            known = self.store.documents() if within is None else set(within)
+            within = select_documents(only, known)
+        return self.search(query, k or self.k, within, vector)
 
     @abstractmethod
     def search(
-        self, query: str, k: int, only: list[str] | None, vector: list[float] | None
+        self, query: str, k: int, within: list[str] | None, vector: list[float] | None
     ) -> list[Document]:
-        """The ``k`` best chunks, each scored."""
+        """The ``k`` best chunks, each scored, of the documents ``within`` names (None: any;
+        an empty list: none)."""

@@ -11,8 +11,10 @@ class DenseRetriever(StoreSearch):
     """Top-k cosine similarity in Chroma; metadata gains ``dense`` (cosine, 0..1)."""
 
     def search(
-        self, query: str, k: int, only: list[str] | None, vector: list[float] | None
+        self, query: str, k: int, within: list[str] | None, vector: list[float] | None
     ) -> list[Document]:
+        if within is not None and not within:
+            return []
         vector = vector or self.store.embeddings.embed_query(query)
-        hits = self.store.dense_search(vector, k, only)
+        hits = self.store.dense_search(vector, k, within)
         return [with_score(doc, "dense", similarity) for doc, similarity in hits]

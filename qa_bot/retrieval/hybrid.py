@@ -13,7 +13,6 @@ from langchain_core.retrievers import BaseRetriever
 from qa_bot.config import Settings
 from qa_bot.retrieval.base import StoreSearch
 from qa_bot.retrieval.dense import DenseRetriever
-from qa_bot.retrieval.filters import select_documents
 from qa_bot.retrieval.lexical import LexicalRetriever
 from qa_bot.retrieval.rerank import Reranker, make_reranker
 from qa_bot.storage.store import Store
@@ -39,8 +38,9 @@ class HybridRetriever(StoreSearch):
     """qa-bot's retrieval pipeline: dense + BM25 (``mode``), fused by reciprocal rank fusion,
     the ``candidates`` best reranked, optionally diversified (``mmr_lambda``), top ``k`` kept.
 
-    ``invoke(query, k=3, only=["reports/"])`` narrows one call; every document carries its
-    ``score`` from the last stage that ranked it, and ``chunk_id``.
+    ``invoke(query, k=3, only=["reports/"])`` narrows one call (``within=[...]``: to these
+    documents exactly, as the chain does for a caller's readable ones); every document carries
+    its ``score`` from the last stage that ranked it, and ``chunk_id``.
     """
 
     mode: Mode = "hybrid"
@@ -96,13 +96,13 @@ class HybridRetriever(StoreSearch):
         ]
 
     def search(
-        self, query: str, k: int, only: list[str] | None, vector: list[float] | None
+        self, query: str, k: int, within: list[str] | None, vector: list[float] | None
     ) -> list[Document]:
-        if only is not None:
-            only = select_documents(only, self.store.documents())
+        if within is not None and not within:
+            return []  # nothing readable: nothing is searched, nothing embedded
         vector = vector or self.store.embeddings.embed_query(query)
         depth = max(self.candidates, k)  # a call asking for more chunks than candidates
-        docs = self._first_stage(query, depth, only=only, vector=vector)[:depth]
+        docs = self._first_stage(query, depth, within=within, vector=vector)[:depth]
         if self.reranker:
             docs = self.reranker.rerank(query, vector, docs)
         if self.mmr_lambda is not None and len(docs) > k:

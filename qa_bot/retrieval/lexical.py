@@ -11,7 +11,7 @@ class LexicalRetriever(StoreSearch):
     """Top-k BM25; metadata gains ``bm25`` (higher is better)."""
 
     def search(
-        self, query: str, k: int, only: list[str] | None, vector: list[float] | None
+        self, query: str, k: int, within: list[str] | None, vector: list[float] | None
     ) -> list[Document]:
-        hits = self.store.keyword_search(query, k, only)
+        hits = self.store.keyword_search(query, k, within)
         return [with_score(doc, "bm25", doc.metadata["bm25"]) for doc in hits]

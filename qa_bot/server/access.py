@@ -8,6 +8,10 @@ server bound to loopback, the local user is an admin; bound elsewhere, everyone 
 What a route needs (``needed_role``): nothing (liveness, login, the widget's static files),
 ``reader`` (ask, chat, sources, feedback) or ``admin`` (documents, uploads, reading feedback
 and the question log).
+
+Which sources a caller reads (``readable_groups``): a key's groups or those a trusted proxy
+names; the sources open to everyone and those restricted to one of these groups. Admins read
+every source; anonymous widget readers have no group.
 docs/security.md states the policy.
 """
 
@@ -28,9 +32,13 @@ from starlette.requests import HTTPConnection
 from qa_bot.config import ServerSettings
 from qa_bot.errors import ForbiddenError
 from qa_bot.server.local import TOKEN_HEADER
-from qa_bot.storage.keys import KeyStore, Role, digest
+from qa_bot.storage.keys import KeyStore, Role, StoredKey, digest
+from qa_bot.storage.restrictions import Groups, lenient_groups
 
 COOKIE = "qa_bot_session"
+CHATS_COOKIE = "qa_bot_chats"
+"""Whose chats this browser keeps (``AccessPolicy.chats_owner``): the chat page clears the
+saved chats of anyone else before they are shown (``AccessMiddleware``)."""
 OPEN_PATHS = {"/healthz", "/login", "/logout", "/widget.js", "/embed", "/favicon.ico"}
 ADMIN_PATHS = (
     "/api/knowledge",
@@ -48,26 +56,38 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking, with which role, and how they proved it."""
+    """Who is asking, with which role and groups, and how they proved it."""
 
     name: str
     role: Role
     via: str
+    groups: Groups = frozenset()
 
     def allows(self, needed: Role) -> bool:
         return needed == "reader" or self.role == "admin"
 
     @property
     def tag(self) -> str:
-        """``role:name``: how the Gradio app learns who is asking (its "username")."""
-        return f"{self.role}:{self.name}"
+        """``role:groups:name`` (groups comma-separated): how the Gradio app learns who is
+        asking (its "username"). Group names hold no ``:``, so the name may."""
+        return f"{self.role}:{','.join(sorted(self.groups))}:{self.name}"
 
     @classmethod
     def from_tag(cls, tag: str | None) -> Principal | None:
-        if not tag or ":" not in tag:
+        if not tag or tag.count(":") < 2:
             return None
-        role, name = tag.split(":", 1)
-        return cls(name, "admin" if role == "admin" else "reader", "gradio")
+        role, groups, name = tag.split(":", 2)
+        admin = role == "admin"
+        return cls(name, "admin" if admin else "reader", "gradio", lenient_groups(groups))
+
+
+def readable_groups(principal: Principal | None) -> Groups | None:
+    """The groups whose restricted sources the caller reads beside the open ones: None for an
+    admin (every source), none for a caller nobody identified. Every face asks this and hands
+    it to the chain (``groups``)."""
+    if principal is None:
+        return frozenset()
+    return None if principal.role == "admin" else principal.groups
 
 
 def check_answerer(principal: Principal | None, answerer: str | None, default: str) -> None:
@@ -140,8 +160,7 @@ class AccessPolicy:
         admin_key = self.settings.api_key
         if admin_key and same(key, admin_key.get_secret_value()):
             return Principal("api-key", "admin", "key")
-        stored = self.keys.find(key)
-        return Principal(stored.name, stored.role, "key") if stored else None
+        return _holder(self.keys.find(key), "key")
 
     def identify(self, conn: HTTPConnection) -> Principal | None:
         """Who is asking, or None when nobody is signed in."""
@@ -198,10 +217,18 @@ class AccessPolicy:
         name = user or email  # the user header wins: a passed-through email is never trusted
         if not name:
             return None
-        return Principal(name, "admin" if name in self.settings.admins else "reader", "proxy")
+        role: Role = "admin" if name in self.settings.admins else "reader"
+        groups = lenient_groups(conn.headers.get(self.settings.proxy_groups_header, ""))
+        return Principal(name, role, "proxy", groups)
 
     def _sign(self, payload: bytes) -> str:
         return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
+
+    def chats_owner(self, principal: Principal) -> str:
+        """A stamp of who the chat page is shown to, with their role and groups (signed, so it
+        says nothing of them): the chats a browser saved belong to this stamp, and go when
+        another person, or the same one with other groups, opens the page."""
+        return self._sign(b"chats\0" + principal.tag.encode("utf-8", "surrogateescape"))[:32]
 
     def session_cookie(self, key: str) -> str | None:
         """A signed login for the holder of ``key`` that expires after ``session_hours`` and
@@ -224,7 +251,7 @@ class AccessPolicy:
         if not isinstance(data, dict) or data.get("e", 0) < time.time():
             return None
         found = self._by_digest(str(data.get("k", "")))
-        return Principal(found.name, found.role, "session") if found else None
+        return Principal(found.name, found.role, "session", found.groups) if found else None
 
     def _by_digest(self, wanted: str) -> Principal | None:
         """The key holder whose key hashes to ``wanted`` now (a revoked key matches nothing)."""
@@ -232,4 +259,11 @@ class AccessPolicy:
         if admin_key and same(digest(admin_key.get_secret_value()), wanted):
             return Principal("api-key", "admin", "key")
         stored = next((k for k in self.keys.all() if same(k.sha256, wanted)), None)
-        return Principal(stored.name, stored.role, "key") if stored else None
+        return _holder(stored, "key")
+
+
+def _holder(stored: StoredKey | None, via: str) -> Principal | None:
+    """The holder of a stored key, with its role and groups."""
+    if stored is None:
+        return None
+    return Principal(stored.name, stored.role, via, frozenset(stored.groups))

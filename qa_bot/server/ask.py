@@ -13,7 +13,7 @@ from qa_bot.chain import Options, QaChain
 from qa_bot.config import MAX_TOP_K, MIN_TOP_K
 from qa_bot.errors import QaBotError
 from qa_bot.records import Answer
-from qa_bot.server.access import Principal, check_answerer
+from qa_bot.server.access import Principal, check_answerer, readable_groups
 from qa_bot.server.deps import Caller, Chain
 
 MAX_QUESTION = 4000  # request-size guard; the chain enforces the configured, smaller limit
@@ -35,11 +35,17 @@ class AnswerOptions(BaseModel):
 
     def check(self, caller: Principal | None, chain: QaChain) -> Options:
         """The options as keyword arguments of the chain, once the caller may use them; the
-        caller is named, so the question log keeps the question under their name."""
+        caller is named, so the question log keeps the question under their name, and their
+        groups go with it, so only the sources they may read are searched."""
         check_answerer(caller, self.answerer, chain.settings.answer.answerer)
         chain.answerer_named(self.answerer)  # an unknown name is refused before any stream
         asker = caller.name if caller else None
-        return {"top_k": self.top_k, "answerer": self.answerer, "asker": asker}
+        return {
+            "top_k": self.top_k,
+            "answerer": self.answerer,
+            "asker": asker,
+            "groups": readable_groups(caller),
+        }
 
 
 class AskRequest(AnswerOptions):

@@ -1,5 +1,6 @@
-"""The knowledge base over HTTP, for admins: documents (list, upload, delete), sources (list,
-resync, remove) and the feedback users left."""
+"""The knowledge base over HTTP: the documents a caller may read (listed for readers too); for
+admins, uploads and deletes, sources (list, restrict to groups, resync, remove) and the
+feedback users left."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ from qa_bot.errors import QaBotError
 from qa_bot.ingest.index import IngestReport, Progress
 from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError, UploadResult
 from qa_bot.ingest.web import check_url
+from qa_bot.server.access import readable_groups
 from qa_bot.server.deps import ApiError, Caller, Chain, get_feedback
 from qa_bot.storage.catalog import Source
 from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.restrictions import MAX_GROUPS, parse_groups
 
 router = APIRouter()
 MAX_FILES = 20
@@ -39,9 +42,10 @@ Knowledge = Annotated[KnowledgeBase, Depends(get_knowledge)]
 
 
 @router.get("/api/documents", response_model=list[DocumentInfo])
-def list_documents(knowledge: Knowledge) -> list[DocumentInfo]:
-    """Every indexed document: name, source, title, pages, chunks, when it was ingested."""
-    return knowledge.documents()
+def list_documents(knowledge: Knowledge, chain: Chain, caller: Caller) -> list[DocumentInfo]:
+    """Every indexed document the caller may read: name, source, title, pages, chunks, when it
+    was ingested."""
+    return knowledge.documents(chain.readable(readable_groups(caller)))
 
 
 @router.post("/api/documents", response_model=UploadResult)
@@ -78,6 +82,26 @@ def resync(knowledge: Knowledge, name: str | None = None) -> StreamingResponse:
     others go on); streams progress, then the reports, as JSON lines."""
     work = functools.partial(knowledge.resync, name)
     return StreamingResponse(_streamed(work), media_type="application/x-ndjson")
+
+
+class GroupsRequest(BaseModel):
+    """The groups that may read a source (beside admins); none: everyone."""
+
+    groups: list[str] = Field(max_length=MAX_GROUPS)
+
+
+class SourceGroupsReply(BaseModel):
+    """A source and the groups that may now read it (empty: everyone)."""
+
+    source: str
+    groups: list[str]
+
+
+@router.put("/api/knowledge/{name}/groups", response_model=SourceGroupsReply)
+def restrict_source(name: str, body: GroupsRequest, knowledge: Knowledge) -> SourceGroupsReply:
+    """Let only these groups (and admins) read a source; an empty list opens it to everyone."""
+    groups = knowledge.restrict(name, parse_groups(body.groups))
+    return SourceGroupsReply(source=name, groups=groups)
 
 
 @router.delete("/api/knowledge/{name}")

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from qa_bot.server.access import COOKIE, AccessPolicy
+from qa_bot.server.access import CHATS_COOKIE, COOKIE, AccessPolicy
 
 router = APIRouter()
 
@@ -48,12 +48,14 @@ async def login(request: Request) -> Response:
 
 @router.get("/logout")
 def logout(request: Request) -> RedirectResponse:
-    """Forget the session cookie, and the chats saved in this browser (when the request comes
-    from qa-bot's own page or the address bar, not from another site's)."""
+    """Forget the session cookie, and the chats this browser saved (Gradio keeps them in
+    local storage, which the next person to sign in here would read otherwise), unless the
+    request comes from another site."""
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
+    response.delete_cookie(CHATS_COOKIE)
     if request.headers.get("sec-fetch-site", "none") in {"same-origin", "none"}:
-        response.headers["Clear-Site-Data"] = '"storage"'
+        response.headers["clear-site-data"] = '"storage"'
     return response
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa_bot.server.access import (
+    CHATS_COOKIE,
     SAFE_METHODS,
     AccessPolicy,
     Principal,
@@ -30,6 +31,8 @@ DISABLED_PATHS = ("/gradio_api/deep_link",)
 question log too) into a file any caller of the link can load."""
 _SESSION_IN_PATH = re.compile(r"/gradio_api/(?:heartbeat|stream)/([^/]+)(?:/|$)")
 SESSIONS_KEPT = 50_000
+CHAT_PAGE = "/"  # the Gradio app's page: its saved chats live in the browser's storage
+CLEAR_STORAGE = (b"clear-site-data", b'"storage"')
 
 
 class GradioSessions:
@@ -136,7 +139,29 @@ class AccessMiddleware:
                     taken = "That Gradio session is another user's: reload the page."
                     await _detail(403, taken)(scope, receive, send)
                 return
+        if scope["type"] == "http" and principal is not None and conn.url.path == CHAT_PAGE:
+            send = self._chats_kept_for(conn, principal, send)
         await self.app(scope, receive, send)
+
+    def _chats_kept_for(self, conn: HTTPConnection, principal: Principal, send: Send) -> Send:
+        """The chat page's ``send``, which makes the browser drop the chats it saved (Gradio
+        keeps them in local storage, where anyone later using this browser profile would read
+        them) when they were saved for someone else, or for the same person with other groups:
+        ``Clear-Site-Data`` is applied before the page runs. The owner's stamp goes with it."""
+        owner = self.policy.chats_owner(principal)
+        if conn.cookies.get(CHATS_COOKIE) == owner:
+            return send
+        secure = "; Secure" if self.policy.own_origin(conn).startswith("https:") else ""
+        stamp = f"{CHATS_COOKIE}={owner}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax"
+
+        async def clearing(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] < 300:
+                headers = list(message.get("headers", []))
+                headers += [CLEAR_STORAGE, (b"set-cookie", (stamp + secure).encode("latin-1"))]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return clearing
 
     def _refusal(
         self, conn: HTTPConnection, method: str, principal: Principal | None

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from qa_bot.ingest.index import is_ingesting
+from qa_bot.server.access import readable_groups
 from qa_bot.server.deps import Caller, Chain, web_asset
 
 router = APIRouter()
@@ -18,15 +19,22 @@ def healthz(
     chain: Chain,
     principal: Caller,
 ) -> dict[str, Any]:
-    """Liveness for anyone; for signed-in readers, the index as it is now: its size, whether
-    an ingestion is running, the collection answering (a 503 when Chroma is unreachable)."""
+    """Liveness for anyone; for signed-in readers, the index as it is now: its size (the
+    chunks and documents they may read), whether an ingestion is running, the collection
+    answering (a 503 when Chroma is unreachable)."""
     if principal is None:
         return {"status": "ok"}
     store = chain.store
+    readable = chain.readable(readable_groups(principal))
+    if readable is None:
+        chunks, documents = store.count(), len(store.documents())
+    else:
+        counts = store.chunk_counts()
+        chunks, documents = sum(counts.get(d, 0) for d in readable), len(readable)
     return {
         "status": "ok",
-        "chunks": store.count(),
-        "documents": len(store.documents()),
+        "chunks": chunks,
+        "documents": documents,
         "ingesting": is_ingesting(store),
         "collection": store.collection_name,
         "answerer": chain.settings.answer.answerer,

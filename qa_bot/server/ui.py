@@ -1,11 +1,11 @@
 """The Gradio app: a Chat tab that streams the chain's answer, lists its sources with links to
 the source viewer and takes likes and dislikes (chats are kept in the browser across reloads),
-a Documents tab listing what is indexed, where admins add and delete documents, and, shown to
-admins only, a Questions tab: the question log, filtered, and questions exported as eval cases."""
+a Documents tab listing what the caller may read, where admins add and delete documents and
+restrict sources to groups, and, shown to admins only, a Questions tab: the question log,
+filtered, and questions exported as eval cases."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import os
 import re
@@ -28,11 +28,12 @@ from qa_bot.ingest.index import IngestReport
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
-from qa_bot.server.access import EXPORTS, Principal, check_answerer
+from qa_bot.server.access import EXPORTS, Principal, check_answerer, readable_groups
 from qa_bot.server.feedback import record
 from qa_bot.storage.catalog import UPLOADS
 from qa_bot.storage.feedback import Feedback, FeedbackStore, Rating
 from qa_bot.storage.questions import MAX_TEXT, LoggedQuestion, QuestionFilter
+from qa_bot.storage.restrictions import parse_groups
 
 EXAMPLES = [
     "What did TSMC decide?",
@@ -162,10 +163,12 @@ def _uploaded(payload: list[dict[str, Any]]) -> list[tuple[Path, str]]:
     return files
 
 
-def _documents_table(chain: QaChain) -> list[list[Any]]:
+def _documents_table(chain: QaChain, request: gr.Request | None) -> list[list[Any]]:
+    """The documents the caller may read."""
+    readable = chain.readable(readable_groups(_principal(request)))
     return [
         [d.name, d.title, d.pages or "", d.chunks, d.ingested_at or ""]
-        for d in KnowledgeBase(chain.store).documents()
+        for d in KnowledgeBase(chain.store).documents(readable)
     ]
 
 
@@ -180,18 +183,70 @@ def _fetched(report: IngestReport) -> str:
     return " ".join(lines)
 
 
-def _documents_tab(chain: QaChain) -> None:
-    """The Documents tab: what is indexed; admins add and delete uploaded documents, and add
-    web sources."""
+def _sources_table(chain: QaChain) -> list[list[Any]]:
+    """Every source with its folder or address and groups (for admins)."""
+    return [
+        [s.name, s.url or str(s.path), ", ".join(s.groups) or "everyone"]
+        for s in KnowledgeBase(chain.store).sources()
+    ]
+
+
+def _sources_section(chain: QaChain, demo: gr.Blocks) -> None:
+    """Admins only: every source with the groups that may read it, and a form to set them.
+    Hidden from readers, and every function checks for an admin all the same."""
+    with gr.Column(visible=False, elem_id="sources") as section:
+        gr.Markdown("**Sources** (admins): who may read each one beside admins")
+        sources = gr.Dataframe(
+            headers=["source", "folder or address", "groups"],
+            interactive=False,
+            label="Sources",
+            elem_id="sources-table",
+        )
+        with gr.Row():
+            name = gr.Dropdown([], label="Source", allow_custom_value=True)
+            groups = gr.Textbox(
+                label="Groups",
+                placeholder="hr,finance (empty: everyone)",
+                max_length=2000,
+            )
+        restrict = gr.Button("Set the groups")
+        said = gr.Markdown()
+
+    def shown(request: gr.Request) -> tuple[Any, Any, Any]:
+        if not _is_admin(request):
+            return gr.Column(visible=False), [], gr.Dropdown(choices=[])
+        names = [s.name for s in KnowledgeBase(chain.store).sources()]
+        return gr.Column(visible=True), _sources_table(chain), gr.Dropdown(choices=names)
+
+    def on_restrict(source: str | None, wanted: str, request: gr.Request) -> tuple[Any, str]:
+        try:
+            _require_admin(request, "restrict sources")
+            if not source:
+                return gr.skip(), "Choose a source first."
+            set_to = KnowledgeBase(chain.store).restrict(source, parse_groups(wanted))
+        except QaBotError as error:
+            return gr.skip(), f"⚠️ {_escape(str(error))}"
+        who = ", ".join(set_to) if set_to else "everyone"
+        return _sources_table(chain), f"{_escape(source)} is now read by: {_escape(who)}."
+
+    demo.load(shown, None, [section, sources, name], api_visibility="private")
+    restrict.click(on_restrict, [name, groups], [sources, said], api_name="restrict_source")
+
+
+def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
+    """The Documents tab: what the caller may read; admins add and delete uploaded documents,
+    add web sources and restrict sources to groups."""
     table = gr.Dataframe(
         headers=["document", "title", "pages", "chunks", "ingested at"],
-        value=lambda: _documents_table(chain),
         interactive=False,
         label="Indexed documents",
     )
     refresh = gr.Button("Refresh", size="sm")
-    files = gr.File(
-        file_count="multiple", file_types=LOADERS.names(), label="Add documents (admins)"
+    files = gr.File(  # the tab's one file picker; the tables' CSV drop zones are read-only
+        file_count="multiple",
+        file_types=LOADERS.names(),
+        label="Add documents (admins)",
+        elem_id="add-documents",
     )
     add = gr.Button("Add to the knowledge base", variant="primary")
     address = gr.Textbox(
@@ -205,7 +260,10 @@ def _documents_tab(chain: QaChain) -> None:
     delete = gr.Button("Delete", variant="stop")
     status = gr.Markdown()
 
-    def uploaded_names() -> gr.Dropdown:
+    def uploaded_names(request: gr.Request | None) -> gr.Dropdown:
+        """The uploads an admin may delete (a reader is offered none)."""
+        if not _is_admin(request):
+            return gr.Dropdown(choices=[], value=None)
         names = [d.name for d in KnowledgeBase(chain.store).documents() if d.source == UPLOADS]
         return gr.Dropdown(choices=names, value=None)
 
@@ -264,9 +322,10 @@ def _documents_tab(chain: QaChain) -> None:
             return f"⚠️ {_escape(str(error))}"
         return f"Deleted {_escape(name)} ({removed} chunks)."
 
-    def relist() -> tuple[list[list[Any]], gr.Dropdown]:
-        return _documents_table(chain), uploaded_names()
+    def relist(request: gr.Request) -> tuple[list[list[Any]], gr.Dropdown]:
+        return _documents_table(chain, request), uploaded_names(request)
 
+    demo.load(relist, None, [table, doomed], api_visibility="private")
     refresh.click(relist, None, [table, doomed], api_visibility="private")
     add.click(on_add, files, status, api_name="add_documents", preprocess=False).then(
         relist, None, [table, doomed], api_visibility="private"
@@ -277,6 +336,7 @@ def _documents_tab(chain: QaChain) -> None:
     delete.click(on_delete, [doomed, sure], status, api_name="delete_document").then(
         relist, None, [table, doomed], api_visibility="private"
     )
+    _sources_section(chain, demo)
 
 
 QUESTION_COLUMNS = ["asked (UTC)", "by", "question", "answer", "refused", "rating", "cites", "ms"]
@@ -456,21 +516,6 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
     )
 
 
-def chats_owner(request: gr.Request | None) -> str:
-    """Whose chats this browser may show: a digest of the caller's role and name."""
-    tag = (request.username if request else None) or ""
-    return hashlib.sha256(tag.encode()).hexdigest()[:32]
-
-
-def _own_chats(owner: str | None, request: gr.Request) -> tuple[Any, Any]:
-    """The chats saved in this browser are shown only to whoever saved them: signed in as
-    someone else (another key, another proxy user), the browser's saved chats are deleted."""
-    current = chats_owner(request)
-    if owner == current:
-        return gr.skip(), gr.skip()
-    return current, []
-
-
 def _admins_see(request: gr.Request) -> gr.Tab:
     """A tab shown to admins only (its functions check for an admin all the same)."""
     return gr.Tab(visible=_is_admin(request))
@@ -505,6 +550,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
                 top_k=int(top_k),
                 answerer=answerer,
                 asker=asker,
+                groups=readable_groups(principal),
             )
             for piece in pieces:
                 if isinstance(piece, Answer):
@@ -580,10 +626,8 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             chat.chatbot.like(on_like, None, None)
             chat.new_chat_button.icon = None  # Gradio's, served by its install path in /config
         with gr.Tab("Documents"):
-            _documents_tab(chain)
+            _documents_tab(chain, demo)
         with gr.Tab("Questions", visible=False) as questions:
             _questions_tab(chain, questions)
         demo.load(_admins_see, None, questions, api_visibility="private")
-        owner = gr.BrowserState(None, storage_key="qa_bot_chats_owner")
-        demo.load(_own_chats, owner, [owner, chat.saved_conversations], api_visibility="private")
     return demo  # type: ignore[no-any-return]  # gr.Blocks.__enter__ is untyped

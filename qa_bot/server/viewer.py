@@ -1,6 +1,7 @@
 """The source viewer: a passage of a document around one chunk, rebuilt from the index (by
 chunk id only: no path ever comes from a request), with the quoted span marked; as JSON
-(``/api/sources/{chunk_id}``) and as a page (``/sources/{chunk_id}``)."""
+(``/api/sources/{chunk_id}``) and as a page (``/sources/{chunk_id}``). A chunk of a source the
+caller may not read is the same 404 as a chunk that is not there."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from fastapi.responses import HTMLResponse
 from langchain_core.documents import Document
 from pydantic import BaseModel
 
+from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.records import text_fragment
-from qa_bot.server.deps import Chain, web_asset
-from qa_bot.storage.store import Store
+from qa_bot.server.access import Principal, readable_groups
+from qa_bot.server.deps import Caller, Chain, web_asset
 
 CONTEXT = 600  # characters shown on each side of the chunk
 
@@ -48,11 +50,15 @@ def _stitch(chunks: list[Document]) -> str:
     return text
 
 
-def passage(store: Store, chunk_id: str, start: int | None, end: int | None) -> Passage:
-    """The text around chunk ``chunk_id``; the span ``start:end`` (document offsets, as in a
-    citation) is marked when it lies in the chunk, else the whole chunk is."""
+def passage(
+    chain: QaChain, caller: Principal | None, chunk_id: str, start: int | None, end: int | None
+) -> Passage:
+    """The text around chunk ``chunk_id``, when ``caller`` may read its document; the span
+    ``start:end`` (document offsets, as in a citation) is marked when it lies in the chunk,
+    else the whole chunk is."""
+    store = chain.store
     chunk = store.chunk(chunk_id)
-    if chunk is None:
+    if chunk is None or not chain.may_read(chunk.metadata["source"], readable_groups(caller)):
         raise PassageNotFoundError(
             "This source is no longer in the index (it was re-ingested or removed): ask again."
         )
@@ -97,15 +103,15 @@ def highlight_page(view: Passage) -> str:
 
 @router.get("/api/sources/{chunk_id}", response_model=Passage)
 def passage_json(
-    chunk_id: str, chain: Chain, start: int | None = None, end: int | None = None
+    chunk_id: str, chain: Chain, caller: Caller, start: int | None = None, end: int | None = None
 ) -> Passage:
     """The document text around a chunk, the quoted span marked (offsets into ``text``)."""
-    return passage(chain.store, chunk_id, start, end)
+    return passage(chain, caller, chunk_id, start, end)
 
 
 @router.get("/sources/{chunk_id}", response_class=HTMLResponse)
 def passage_page(
-    chunk_id: str, chain: Chain, start: int | None = None, end: int | None = None
+    chunk_id: str, chain: Chain, caller: Caller, start: int | None = None, end: int | None = None
 ) -> str:
     """The source viewer: the text around the chunk with the quote highlighted."""
-    return highlight_page(passage(chain.store, chunk_id, start, end))
+    return highlight_page(passage(chain, caller, chunk_id, start, end))

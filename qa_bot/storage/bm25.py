@@ -135,11 +135,19 @@ class LexicalIndex:
             finally:
                 writer.wait_merging_threads()  # releases the lock
 
-    def _values(self, field: str) -> set[str]:
-        """Every value ``field`` holds in a live chunk."""
+    def _counts(self, field: str) -> dict[str, int]:
+        """Every value ``field`` holds in a live chunk, with the number of those chunks."""
         searcher = self._searcher()
         found = searcher.terms_with_prefix(field, "", filter_query=tantivy.Query.all_query())
-        return {term for term, count in found if count}
+        return {term: count for term, count in found if count}
+
+    def _values(self, field: str) -> set[str]:
+        """Every value ``field`` holds in a live chunk."""
+        return set(self._counts(field))
+
+    def chunk_counts(self) -> dict[str, int]:
+        """The number of chunks of every document in the index."""
+        return self._counts("source")
 
     def ids(self) -> set[str]:
         """Ids of every chunk in the index."""

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from qa_bot.storage.sqlite import connect
 
@@ -30,11 +30,13 @@ WEB_SCHEMES = ("http://", "https://")
 class Source(BaseModel):
     """A folder in the knowledge base, whose documents are named ``<name>/<path in folder>``;
     or a web source (``url``, the address its pages lie under), whose pages are named
-    ``<name>/<address after url>``."""
+    ``<name>/<address after url>``. ``groups``: who may read it beside admins (empty:
+    everyone), kept in ``restrictions.py``'s table."""
 
     name: str
     path: Path | None = None
     url: str | None = None
+    groups: list[str] = Field(default_factory=list)
 
 
 class WebPage(BaseModel):

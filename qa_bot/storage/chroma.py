@@ -173,7 +173,9 @@ class ChromaIndex:
     def search(
         self, vector: list[float], k: int, only: list[str] | None
     ) -> list[tuple[Document, float]]:
-        where: dict[str, Any] | None = {"source": {"$in": only}} if only else None
+        if only is not None and not only:
+            return []  # no document: nothing (Chroma would take an empty filter for none)
+        where: dict[str, Any] | None = {"source": {"$in": only}} if only is not None else None
         hits = self.vectorstore.similarity_search_by_vector_with_relevance_scores(
             vector, k=k, filter=where
         )

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from qa_bot.errors import QaBotError
+from qa_bot.storage.restrictions import Groups, parse_groups
 
 Role = Literal["reader", "admin"]
 
@@ -25,6 +26,9 @@ class StoredKey(BaseModel):
     role: Role
     sha256: str
     created: str
+    groups: list[str] = Field(default_factory=list)
+    """The groups whose restricted sources a reader key reads (a key made before groups has
+    none)."""
 
 
 def digest(key: str) -> str:
@@ -58,14 +62,24 @@ class KeyStore:
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
 
-    def add(self, name: str, role: Role) -> str:
-        """Make a key called ``name``; return it (the only time it is shown)."""
+    def add(self, name: str, role: Role, groups: Groups = frozenset()) -> str:
+        """Make a key called ``name`` (a reader in ``groups``); return it (the only time it is
+        shown)."""
         keys = self.all()
         if any(k.name == name for k in keys):
             raise QaBotError(f"A key called '{name}' exists: remove it first or pick another name.")
+        if groups and role == "admin":
+            raise QaBotError("Admins read every source: leave --groups out for an admin key.")
         key = f"qab_{secrets.token_urlsafe(32)}"
         created = datetime.now(UTC).isoformat(timespec="seconds")
-        self._save([*keys, StoredKey(name=name, role=role, sha256=digest(key), created=created)])
+        stored = StoredKey(
+            name=name,
+            role=role,
+            sha256=digest(key),
+            created=created,
+            groups=sorted(parse_groups(groups)),
+        )
+        self._save([*keys, stored])
         return key
 
     def remove(self, name: str) -> None:

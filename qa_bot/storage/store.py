@@ -187,6 +187,12 @@ class Store:
         self.follow()
         return self._lexical.documents()
 
+    def chunk_counts(self) -> dict[str, int]:
+        """The number of chunks of every indexed document (from the BM25 index, in line with
+        ``documents``)."""
+        self.follow()
+        return self._lexical.chunk_counts()
+
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The stored vector of each chunk id."""
         return self._index.vectors(ids)
@@ -195,11 +201,13 @@ class Store:
         self, vector: list[float], k: int, only: list[str] | None = None
     ) -> list[tuple[Document, float]]:
         """The ``k`` chunks closest to ``vector`` with their cosine similarity (0..1), from the
-        documents ``only`` names when given."""
+        documents ``only`` names when given (an empty list: none)."""
         return self._index.search(vector, k, only)
 
     def keyword_search(self, query: str, k: int, only: list[str] | None = None) -> list[Document]:
-        """The ``k`` best chunks by BM25, ``bm25`` in their metadata."""
+        """The ``k`` best chunks by BM25, ``bm25`` in their metadata, from the documents ``only``
+        names when given (an empty list: none); the filter is part of the query, so no other
+        chunk is scored."""
         self.follow()
         return self._lexical.search(query, k, only)
 
@@ -268,17 +276,18 @@ class Store:
             added = list(in_vectors - in_bm25)
             self._lexical.update(self._index.get(ids=added), in_bm25 - in_vectors)
 
-    def follow(self) -> None:
+    def follow(self, now: bool = False) -> None:
         """Sync the BM25 index when the collection changed since it was last synced (another
         process stamps it on every write); asked at most every ``store.follow_seconds``, by
-        one thread at a time."""
-        now = time.monotonic()
-        if now - self._checked < self.settings.store.follow_seconds:
+        one thread at a time. ``now``: ask at once, waiting for a sync under way, for a caller
+        that must see every document another process wrote (an admin naming a source)."""
+        started = time.monotonic()
+        if not now and started - self._checked < self.settings.store.follow_seconds:
             return
-        if not self._following.acquire(blocking=False):
+        if not self._following.acquire(blocking=now):
             return
         try:
-            self._checked = now
+            self._checked = started
             generation = self.generation()
             if generation != self._generation:
                 self.sync_lexical()

@@ -69,7 +69,7 @@ class VectorIndex(Protocol):
         self, vector: list[float], k: int, only: list[str] | None
     ) -> list[tuple[Document, float]]:
         """The ``k`` chunks closest to ``vector`` with their cosine similarity (0..1), from the
-        documents ``only`` names when given."""
+        documents ``only`` names when given (an empty list: none, so nothing is found)."""
         ...
 
     def delete(self, ids: list[str]) -> None:

@@ -29,7 +29,7 @@ class Case(BaseModel):
 def load_jsonl(path: Path) -> list[Case]:
     """Cases from a JSONL file, one object a line; blank lines and ``//`` comments skipped."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")  # only \n ends a line (JSONL)
     except OSError as err:
         raise QaBotError(f"Cannot read the dataset {path}: {err.strerror or err}.") from err
     cases = []
@@ -83,9 +83,17 @@ def case_from_question(logged: LoggedQuestion, expected: str | None) -> Case:
     )
 
 
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+"""What JSON may leave raw in a string but other readers (``str.splitlines``, editors, some
+JSONL tools) take for the end of a line: written escaped, so a case is always one line."""
+
+
 def cases_jsonl(cases: list[Case]) -> str:
-    """Cases as the lines of an ``evals/datasets/*.jsonl`` file (``load_jsonl`` reads them)."""
-    return "".join(case.model_dump_json(exclude_defaults=True) + "\n" for case in cases)
+    """Cases as the lines of an ``evals/datasets/*.jsonl`` file (``load_jsonl`` reads them):
+    one JSON object a line, whatever line breaks their texts hold."""
+    return "".join(
+        case.model_dump_json(exclude_defaults=True).translate(_LINE_BREAKS) + "\n" for case in cases
+    )
 
 
 def export_questions(log: QuestionLog, picks: list[tuple[str, str | None]]) -> str:

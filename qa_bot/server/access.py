@@ -47,6 +47,9 @@ ADMIN_PATHS = (
     "/gradio_api/process_recording",
     "/metrics",
 )
+EXPORTS = "qa-bot-exports"
+"""The Questions tab's exports, a folder in Gradio's: any path naming it is for admins (Gradio
+serves every file of its folder to whoever may call it)."""
 WIDGET_PATHS = ("/api/chat", "/api/ask", "/api/sources/", "/sources/", "/api/feedback")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -100,6 +103,8 @@ def needed_role(method: str, path: str) -> Role | None:
     if path in OPEN_PATHS:
         return None
     if path.startswith(ADMIN_PATHS) or (path == "/api/feedback" and method == "GET"):
+        return "admin"
+    if EXPORTS in path:
         return "admin"
     if path.startswith("/api/documents") and method not in SAFE_METHODS:
         return "admin"  # readers may list what they search, not change it

@@ -150,5 +150,9 @@ def create_app(
             app, include_in_schema=False
         )
     if ui is not None:
-        app = gr.mount_gradio_app(app, ui, path="/", auth_dependency=_gradio_user)
+        # run_history off: Gradio would keep every call's inputs and results (questions, an
+        # admin's question log) in the browser, and let any caller send them to a Hub bucket
+        app = gr.mount_gradio_app(
+            app, ui, path="/", auth_dependency=_gradio_user, run_history=False
+        )
     return app

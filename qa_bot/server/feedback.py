@@ -19,11 +19,18 @@ def record(
     feedback: FeedbackStore, questions: QuestionLog, item: Feedback, caller: Principal | None
 ) -> dict[str, int | bool]:
     """Store a verdict; ``linked``: it also rated the logged question it names, which only
-    the question's own asker can do."""
-    linked = bool(
-        item.question_id and caller and questions.rate(item.question_id, caller.name, item.rating)
-    )
-    return {"id": feedback.add(item), "linked": linked}
+    the question's own asker can do. A linked verdict is kept with that ``question_id`` and
+    the question, answer and citations the log holds (not the text the client sent); any
+    other is kept without an id."""
+    logged = None
+    if item.question_id and caller and questions.rate(item.question_id, caller.name, item.rating):
+        logged = questions.asked_by(item.question_id, caller.name)
+    if logged is None:
+        item = item.model_copy(update={"question_id": None})
+    else:
+        kept = {"question": logged.question, "answer": logged.answer}
+        item = item.model_copy(update=kept | {"citations": logged.citations})
+    return {"id": feedback.add(item), "linked": logged is not None}
 
 
 @router.post("/api/feedback")

@@ -56,11 +56,12 @@ class PayloadRefused(ValueError):
     """A Gradio call that holds something qa-bot's pages never send; the message says what."""
 
 
-def check_gradio_body(body: bytes) -> None:
+def check_gradio_body(body: bytes) -> dict[str, Any]:
     """Refuse (``PayloadRefused``) a Gradio API body that is not JSON or holds anything but
-    what the allow-list above admits; an empty body passes (nothing for Gradio to read)."""
+    what the allow-list above admits; an empty body passes (nothing for Gradio to read).
+    Returns the call's envelope (empty for an empty body)."""
     if not body.strip():
-        return
+        return {}
     try:
         envelope = json.loads(body)
     except (ValueError, RecursionError) as err:  # RecursionError: nested past Python's limit
@@ -72,6 +73,7 @@ def check_gradio_body(body: bytes) -> None:
             _values(value.values(), 2)
         else:
             _value(value, 1)
+    return envelope
 
 
 def _values(items: Any, depth: int) -> None:

@@ -47,13 +47,15 @@ async def login(request: Request) -> Response:
 
 
 @router.get("/logout")
-def logout() -> RedirectResponse:
+def logout(request: Request) -> RedirectResponse:
     """Forget the session cookie, and the chats this browser saved (Gradio keeps them in
-    local storage, which the next person to sign in here would read otherwise)."""
+    local storage, which the next person to sign in here would read otherwise), unless the
+    request comes from another site."""
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     response.delete_cookie(CHATS_COOKIE)
-    response.headers["clear-site-data"] = '"storage"'
+    if request.headers.get("sec-fetch-site", "none") in {"same-origin", "none"}:
+        response.headers["clear-site-data"] = '"storage"'
     return response
 
 

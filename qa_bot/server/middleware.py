@@ -4,8 +4,9 @@ may hold (``gradio_payload``)."""
 
 from __future__ import annotations
 
+import re
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from urllib.parse import quote
 
 from starlette.requests import HTTPConnection
@@ -25,8 +26,44 @@ LIMITED_PATHS = ("/api/", "/v1/", "/login")  # and every POST to Gradio
 UPLOAD_PATHS = ("/api/documents", "/gradio_api/upload")
 GRADIO_CALLS = "/gradio_api/"
 GRADIO_MULTIPART = ("/gradio_api/upload", "/gradio_api/process_recording")
+DISABLED_PATHS = ("/gradio_api/deep_link",)
+"""Gradio routes qa-bot never uses: a deep link copies a session's every value (an admin's
+question log too) into a file any caller of the link can load."""
+_SESSION_IN_PATH = re.compile(r"/gradio_api/(?:heartbeat|stream)/([^/]+)(?:/|$)")
+SESSIONS_KEPT = 50_000
 CHAT_PAGE = "/"  # the Gradio app's page: its saved chats live in the browser's storage
 CLEAR_STORAGE = (b"clear-site-data", b'"storage"')
+
+
+class GradioSessions:
+    """Whose each Gradio session is: the first caller to name a ``session_hash`` owns it, and
+    no other caller may use it (Gradio keeps a session's values and streams its results by
+    that hash alone, which the browser picks). The most recently used ``size`` are kept."""
+
+    def __init__(self, size: int = SESSIONS_KEPT) -> None:
+        self.size = size
+        self.owners: OrderedDict[str, str] = OrderedDict()
+
+    def claim(self, session: str, owner: str) -> bool:
+        """True when ``session`` is new (now ``owner``'s) or already ``owner``'s."""
+        known = self.owners.get(session)
+        if known is None:
+            self.owners[session] = owner
+            while len(self.owners) > self.size:
+                self.owners.popitem(last=False)
+            return True
+        self.owners.move_to_end(session)
+        return known == owner
+
+
+def _sessions_named(conn: HTTPConnection, envelope: dict[str, object]) -> list[str]:
+    """The Gradio sessions a request names: in its query, its path or its JSON body."""
+    named = list(conn.query_params.getlist("session_hash"))
+    if found := _SESSION_IN_PATH.match(conn.url.path):
+        named.append(found[1])
+    if isinstance(session := envelope.get("session_hash"), str):
+        named.append(session)
+    return named
 
 
 class RateLimiter:
@@ -63,6 +100,7 @@ class AccessMiddleware:
         self.limiter = limiter
         self.max_body = policy.settings.max_body_kb * 1024
         self.max_upload = max_upload
+        self.sessions = GradioSessions()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -78,6 +116,7 @@ class AccessMiddleware:
             else:
                 await refusal(scope, receive, send)
             return
+        envelope: dict[str, object] = {}
         if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
             limit = self.max_upload if conn.url.path.startswith(UPLOAD_PATHS) else self.max_body
             body = await _read_body(receive, limit)
@@ -86,10 +125,20 @@ class AccessMiddleware:
                     413, f"The request is too large (at most {limit // 1024} KB): send less."
                 )(scope, receive, send)
                 return
-            if (refused := _gradio_refusal(conn.url.path, body)) is not None:
+            refused, envelope = _gradio_refusal(conn.url.path, body)
+            if refused is not None:
                 await refused(scope, receive, send)
                 return
             receive = _replay(body, receive)
+        if conn.url.path.startswith(GRADIO_CALLS) and principal is not None:
+            sessions = _sessions_named(conn, envelope)
+            if not all(self.sessions.claim(s, principal.tag) for s in sessions):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                else:
+                    taken = "That Gradio session is another user's: reload the page."
+                    await _detail(403, taken)(scope, receive, send)
+                return
         if scope["type"] == "http" and principal is not None and conn.url.path == CHAT_PAGE:
             send = self._chats_kept_for(conn, principal, send)
         await self.app(scope, receive, send)
@@ -118,6 +167,8 @@ class AccessMiddleware:
         self, conn: HTTPConnection, method: str, principal: Principal | None
     ) -> Response | None:
         path = conn.url.path
+        if path.startswith(DISABLED_PATHS):
+            return _detail(404, "Not Found")
         limited = path.startswith(LIMITED_PATHS) or (
             method == "POST" and path.startswith(GRADIO_CALLS)
         )
@@ -157,16 +208,16 @@ def _cross_site(conn: HTTPConnection, principal: Principal | None, policy: Acces
     return not policy.trusted_origin(conn, origin)
 
 
-def _gradio_refusal(path: str, body: bytes) -> Response | None:
+def _gradio_refusal(path: str, body: bytes) -> tuple[Response | None, dict[str, object]]:
     """A 400 for a JSON call to Gradio's API that holds anything but what qa-bot's pages send
-    (``gradio_payload``); None for other requests and for Gradio's multipart uploads."""
+    (``gradio_payload``), else None and the call's envelope (empty for other requests and
+    for Gradio's multipart uploads)."""
     if not path.startswith(GRADIO_CALLS) or path.startswith(GRADIO_MULTIPART):
-        return None
+        return None, {}
     try:
-        check_gradio_body(body)
+        return None, check_gradio_body(body)
     except PayloadRefused as refused:
-        return _detail(400, f"Refused: {refused}.")
-    return None
+        return _detail(400, f"Refused: {refused}."), {}
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

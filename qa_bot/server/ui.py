@@ -9,7 +9,9 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +28,10 @@ from qa_bot.ingest.index import IngestReport
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS
-from qa_bot.server.access import Principal, check_answerer, readable_groups
+from qa_bot.server.access import EXPORTS, Principal, check_answerer, readable_groups
 from qa_bot.server.feedback import record
 from qa_bot.storage.catalog import UPLOADS
-from qa_bot.storage.feedback import Feedback, FeedbackStore
+from qa_bot.storage.feedback import Feedback, FeedbackStore, Rating
 from qa_bot.storage.questions import MAX_TEXT, LoggedQuestion, QuestionFilter
 from qa_bot.storage.restrictions import parse_groups
 
@@ -39,6 +41,10 @@ EXAMPLES = [
     "How would the industrial parks be funded?",
 ]
 REMEMBERED = 500  # answers kept for the like / dislike buttons
+EXPORT_SECONDS = 3600
+"""How long an export stays to be downloaded (one a session: the next replaces it)."""
+MAX_EXPORTS = 20
+"""Most exports kept at once, whatever the sessions; the oldest go first."""
 
 
 def _escape(text: str) -> str:
@@ -105,9 +111,26 @@ def _text(content: object) -> str:
     return ""
 
 
+_MARK = re.compile(r"\s*<!-- question ([0-9a-f]{1,64}) -->\s*\Z")
+
+
+def marked(shown: str, question_id: str | None) -> str:
+    """An answer as the chat shows it, ending with its question's id in an HTML comment
+    (not shown): a like or dislike names the logged question by it, whatever its text."""
+    return f"{shown}\n\n<!-- question {question_id} -->" if question_id else shown
+
+
+def question_id_of(shown: str) -> str | None:
+    """The question id a shown answer ends with, if any."""
+    found = _MARK.search(shown)
+    return found[1] if found else None
+
+
 def to_history(messages: list[dict[str, Any]]) -> History:
-    """Gradio's chat messages as (user, assistant) turns."""
-    return history_from_messages((str(m.get("role")), _text(m.get("content"))) for m in messages)
+    """Gradio's chat messages as (user, assistant) turns (without their question ids)."""
+    return history_from_messages(
+        (str(m.get("role")), _MARK.sub("", _text(m.get("content")))) for m in messages
+    )
 
 
 def _principal(request: gr.Request | None) -> Principal | None:
@@ -346,9 +369,50 @@ def _case_rows(cases: list[Case]) -> list[list[Any]]:
     return [[c.id, c.question, c.reference or "(must be refused)"] for c in cases]
 
 
-def _export_file(cases: list[Case]) -> str:
-    """The cases in a new file in Gradio's folder (the one it serves files from)."""
-    path = Path(tempfile.mkdtemp(dir=get_upload_folder())) / "qa-bot-questions.jsonl"
+def exports_folder() -> Path:
+    """Where the Questions tab writes its exports: a folder of Gradio's (which serves them to
+    the admin's browser; only admins may fetch them, ``needed_role``)."""
+    return Path(get_upload_folder()) / EXPORTS
+
+
+def discard_export(path: str | None) -> None:
+    """Delete one export (its folder), when it is one."""
+    if not path:
+        return
+    folder = Path(path).parent
+    if folder.parent == exports_folder() and not folder.is_symlink():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_exports(now: float | None = None) -> None:
+    """Delete the exports older than ``EXPORT_SECONDS``, and the oldest past the newest
+    ``MAX_EXPORTS``: what an admin never downloaded, or whose session never ended."""
+    folder = exports_folder()
+    if not folder.is_dir():
+        return
+    made = []
+    for export in folder.iterdir():
+        try:
+            made.append((export.lstat().st_mtime, export))
+        except FileNotFoundError:  # deleted meanwhile
+            continue
+    made.sort(reverse=True)
+    limit = (now or time.time()) - EXPORT_SECONDS
+    for n, (when, export) in enumerate(made):
+        if n >= MAX_EXPORTS - 1 or when < limit:  # room for the one about to be written
+            if export.is_dir() and not export.is_symlink():
+                shutil.rmtree(export, ignore_errors=True)
+            else:
+                export.unlink(missing_ok=True)
+
+
+def _export_file(cases: list[Case], previous: str | None) -> str:
+    """The cases in a new file of their own in the exports folder; this session's previous
+    export is deleted, and so are the expired ones of any session."""
+    discard_export(previous)
+    sweep_exports()
+    exports_folder().mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(dir=exports_folder())) / "qa-bot-questions.jsonl"
     path.write_text(cases_jsonl(cases), encoding="utf-8")
     return str(path)
 
@@ -389,6 +453,9 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
         export = gr.Button("Export .jsonl", variant="primary")
         clear = gr.Button("Start over")
     download = gr.File(label="Eval cases: add the file to evals/datasets/", interactive=False)
+    exported = gr.State(  # this session's export: replaced by the next, deleted at its end
+        None, time_to_live=EXPORT_SECONDS, delete_callback=discard_export
+    )
     status = gr.Markdown()
 
     def on_show(
@@ -416,17 +483,21 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
         cases = list({c.id: c for c in [*cases, *new]}.values())  # picked again: replaced
         return cases, _case_rows(cases), "", f"{_counted(len(cases), 'case')} to export."
 
-    def on_export(cases: list[Case], request: gr.Request) -> tuple[str | None, str]:
+    def on_export(
+        cases: list[Case], previous: str | None, request: gr.Request
+    ) -> tuple[str | None, str, Any]:
         try:
             _require_admin(request, READ_LOG)
         except QaBotError as error:
-            return None, f"⚠️ {_escape(str(error))}"
+            return None, f"⚠️ {_escape(str(error))}", gr.skip()
         if not cases:
-            return None, "Add questions to the export first."
-        return _export_file(cases), f"Exported {_counted(len(cases), 'case')}."
+            return None, "Add questions to the export first.", gr.skip()
+        path = _export_file(cases, previous)
+        return path, f"Exported {_counted(len(cases), 'case')}.", path
 
-    def on_clear() -> tuple[list[Case], list[list[Any]], None, str]:
-        return [], [], None, ""
+    def on_clear(previous: str | None) -> tuple[list[Case], list[list[Any]], None, str, None]:
+        discard_export(previous)
+        return [], [], None, "", None
 
     filters = [refused, down, since, source]
     tab.select(on_show, filters, [table, picked, status], api_visibility="private")
@@ -437,8 +508,12 @@ def _questions_tab(chain: QaChain, tab: gr.Tab) -> None:
         [basket, chosen, expected, status],
         api_name="add_to_export",
     )
-    export.click(on_export, basket, [download, status], api_name="export_questions")
-    clear.click(on_clear, None, [basket, chosen, download, status], api_visibility="private")
+    export.click(
+        on_export, [basket, exported], [download, status, exported], api_name="export_questions"
+    )
+    clear.click(
+        on_clear, exported, [basket, chosen, download, status, exported], api_visibility="private"
+    )
 
 
 def _admins_see(request: gr.Request) -> gr.Tab:
@@ -452,6 +527,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
     uploads = chain.settings.data_path / "gradio-uploads"  # not a /tmp folder others share
     uploads.mkdir(mode=0o700, exist_ok=True)
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads))
+    sweep_exports()  # a previous run's, once expired
     feedback = FeedbackStore.beside(chain.settings)
     answers: OrderedDict[tuple[str, str], tuple[str, Answer]] = OrderedDict()  # (who, shown)
     default_answerer = chain.settings.answer.answerer
@@ -478,7 +554,7 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             )
             for piece in pieces:
                 if isinstance(piece, Answer):
-                    shown = render(piece)
+                    shown = marked(render(piece), piece.question_id)
                     answers[(request.username or "", shown)] = (_text(message), piece)
                     while len(answers) > REMEMBERED:
                         answers.popitem(last=False)
@@ -490,17 +566,33 @@ def build_ui(chain: QaChain) -> gr.Blocks:
             yield f"⚠️ {_escape(str(error))}"
 
     def on_like(data: gr.LikeData, request: gr.Request) -> None:
-        key = (request.username or "", _text(data.value))
-        if key in answers:
+        """A verdict on a shown answer: on the logged question its id names (the asker's
+        own only, even after a restart or from a chat saved in the browser), else on the
+        answer this process remembers showing this caller (the log off)."""
+        shown, principal = _text(data.value), _principal(request)
+        rating: Rating = "up" if data.liked else "down"
+        question_id = question_id_of(shown)
+        logged = (
+            chain.question_log.asked_by(question_id, principal.name)
+            if question_id and principal
+            else None
+        )
+        if logged is not None:
+            verdict = Feedback(
+                rating=rating,
+                question=logged.question,
+                answer=logged.answer,
+                citations=logged.citations,
+                question_id=logged.id,
+            )
+        elif (key := (request.username or "", shown)) in answers:
             question, answer = answers[key]
             verdict = Feedback(
-                rating="up" if data.liked else "down",
-                question=question,
-                answer=answer.answer,
-                citations=answer.citations,
-                question_id=answer.question_id,
+                rating=rating, question=question, answer=answer.answer, citations=answer.citations
             )
-            record(feedback, chain.question_log, verdict, _principal(request))
+        else:
+            return
+        record(feedback, chain.question_log, verdict, principal)
 
     settings = chain.settings
     with gr.Blocks(title="qa-bot", analytics_enabled=False) as demo:

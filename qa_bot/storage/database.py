@@ -7,8 +7,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
 from qa_bot.config import Settings
@@ -27,7 +28,17 @@ def engine(url: str) -> Engine:
     """One pooled engine per URL and process; connections are checked before use, so a
     database that restarted is reconnected to."""
     options = {"timeout": 30} if url.startswith("sqlite") else {"connect_timeout": 5}
-    return create_engine(url, pool_pre_ping=True, connect_args=options)
+    made = create_engine(url, pool_pre_ping=True, connect_args=options)
+    if url.startswith("sqlite"):
+        event.listen(made, "connect", _secure_delete)
+    return made
+
+
+def _secure_delete(connection: Any, _record: Any) -> None:
+    """SQLite overwrites what it deletes (expired questions, removed records) with zeros,
+    instead of leaving it in the file's free pages until they are reused; some builds do by
+    default, not all."""
+    connection.execute("PRAGMA secure_delete = ON")
 
 
 def unreachable(url: str) -> StoreUnavailableError:

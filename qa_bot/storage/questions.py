@@ -37,7 +37,7 @@ from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
 from qa_bot.records import Citation
 from qa_bot.storage.database import database_url, engine, reaching
-from qa_bot.storage.feedback import Rating
+from qa_bot.storage.feedback import FeedbackStore, Rating, expired_verdicts
 
 MAX_TEXT = 4000
 """Longest question, history turn or expected answer kept, in characters."""
@@ -51,8 +51,10 @@ DEFAULT_LIMIT = 100
 SWEEP_EVERY = 3600.0
 """Seconds between two deletions of expired questions by one process (also done at start)."""
 FILTERS = ("refused", "rating", "since", "source", "limit")
-_AGE = re.compile(r"(\d{1,5})\s*([hdw])", re.IGNORECASE)
+_AGE = re.compile(r"([0-9]{1,5})\s*([hdw])", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+_DIGITS = re.compile(r"[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def stamp(moment: datetime) -> str:
@@ -102,22 +104,30 @@ class LoggedQuestion(BaseModel):
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """``7d``, ``12h``, ``2w`` before ``now``, or a date (``2025-01-31``, UTC) or ISO time."""
-    if found := _AGE.fullmatch(text.strip()):
-        return now - timedelta(**{_UNITS[found[2].lower()]: int(found[1])})
+    """``7d``, ``12h``, ``2w`` before ``now``, or a date (``2025-01-31``, UTC) or ISO time
+    (in UTC from year 1 to 9999: one that is not, such as ``0001-01-01T00:00+01:00``, is
+    refused like any other wrong value)."""
     try:
+        if found := _AGE.fullmatch(text.strip()):
+            return now - timedelta(**{_UNITS[found[2].lower()]: int(found[1])})
         moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise QaBotError(
             f"since must be a date such as 2025-01-31 or an age such as 7d, 12h or 2w "
-            f"(it was '{text[:40]}')."
+            f"(it was '{_shown(text)}')."
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shown(text: str) -> str:
+    """A client's value as an error sentence quotes it: 40 characters, no control ones."""
+    return _CONTROL.sub("?", text[:40])
 
 
 def _choice(name: str, text: str, allowed: Sequence[str]) -> str:
     if text not in allowed:
-        raise QaBotError(f"{name} must be {' or '.join(allowed)} (it was '{text[:40]}').")
+        raise QaBotError(f"{name} must be {' or '.join(allowed)} (it was '{_shown(text)}').")
     return text
 
 
@@ -130,9 +140,20 @@ def _rating(text: str) -> Rating:
 
 
 def _limit(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise QaBotError(f"limit must be a whole number from 1 (it was '{text[:40]}').")
-    return min(int(text), MAX_LIMIT)
+    """A whole number from 1, capped at ``MAX_LIMIT``: ASCII digits only (``isdigit`` takes
+    "²", which ``int`` refuses), and never more than 9 of them read (``int`` refuses 4,301)."""
+    digits = text.lstrip("0")
+    if not _DIGITS.fullmatch(text) or not digits:
+        raise QaBotError(f"limit must be a whole number from 1 (it was '{_shown(text)}').")
+    return MAX_LIMIT if len(digits) > 9 else min(int(digits), MAX_LIMIT)
+
+
+def _source(text: str) -> str:
+    """A document or folder name as typed: control characters (a newline would match across
+    two cited documents, a NUL breaks PostgreSQL) are refused."""
+    if _CONTROL.search(text):
+        raise QaBotError("source must be a document or folder name, without control characters.")
+    return text[:MAX_TEXT]
 
 
 @dataclass(frozen=True)
@@ -152,13 +173,13 @@ class QuestionFilter:
         tab); blank ones are unset. An unknown name or value is one sentence."""
         given = {name: text.strip() for name, text in values.items() if text.strip()}
         if unknown := sorted(set(given) - set(FILTERS)):
-            raise QaBotError(f"Unknown filter '{unknown[0][:40]}': use {', '.join(FILTERS)}.")
+            raise QaBotError(f"Unknown filter '{_shown(unknown[0])}': use {', '.join(FILTERS)}.")
         refused, rating, since = (given.get(name) for name in ("refused", "rating", "since"))
         return cls(
             refused=_flag(refused) if refused else None,
             rating=_rating(rating) if rating else None,
             since=parse_since(since, now or datetime.now(UTC)) if since else None,
-            source=given.get("source", "")[:MAX_TEXT] or None,
+            source=_source(given["source"]) if "source" in given else None,
             limit=_limit(given.get("limit", str(DEFAULT_LIMIT))),
         )
 
@@ -250,6 +271,7 @@ class QuestionLog:
         self.url = url
         self.days = days
         self.engine = engine(url)
+        self.feedback = FeedbackStore(url)  # the verdicts, which expire with the questions
         with reaching(url):
             _metadata.create_all(self.engine)
         self.sweep()
@@ -258,10 +280,13 @@ class QuestionLog:
         return stamp((now or datetime.now(UTC)) - timedelta(days=self.days))
 
     def sweep(self, now: datetime | None = None) -> int:
-        """Delete the questions past the retention; how many went."""
+        """Delete the questions past the retention, and the verdicts that rated them; how
+        many questions went."""
         self._swept = time.monotonic()
-        expired = delete(_questions).where(_questions.c.created < self._cutoff(now))
+        cutoff = self._cutoff(now)
+        expired = delete(_questions).where(_questions.c.created < cutoff)
         with reaching(self.url), self.engine.begin() as db:
+            db.execute(expired_verdicts(cutoff))
             return db.execute(expired).rowcount
 
     def add(self, item: LoggedQuestion) -> None:
@@ -282,6 +307,16 @@ class QuestionLog:
         )
         with reaching(self.url), self.engine.begin() as db:
             return db.execute(query).rowcount == 1
+
+    def asked_by(self, question_id: str, asker: str) -> LoggedQuestion | None:
+        """The kept question with this id when ``asker`` asked it, else None."""
+        query = select(_questions).where(
+            _questions.c.id == question_id,
+            _questions.c.asker == asker,
+            _questions.c.created >= self._cutoff(),
+        )
+        found = self._read(query)
+        return found[0] if found else None
 
     def find(self, wanted: QuestionFilter) -> list[LoggedQuestion]:
         """The kept questions ``wanted`` selects, newest first."""

@@ -17,6 +17,7 @@ from qa_bot.errors import QaBotError
 from qa_bot.evaluation.dataset import export_questions, load_jsonl
 from qa_bot.records import Citation
 from qa_bot.server.app import create_app
+from qa_bot.storage.feedback import Feedback
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.questions import (
     MAX_LIMIT,
@@ -106,12 +107,41 @@ def test_expired_questions_are_deleted_and_texts_bounded(log: QuestionLog) -> No
         ({"limit": "0"}, "limit must be a whole number from 1 (it was '0')."),
         ({"limit": "ten"}, "limit must be a whole number from 1"),
         ({"refusd": "true"}, "Unknown filter 'refusd': use refused, rating, since, source, limit."),
+        ({"limit": "²"}, "limit must be a whole number from 1 (it was '²')."),  # isdigit() says yes
+        ({"since": "0001-01-01T00:00+01:00"}, "since must be a date"),  # year 0 in UTC
+        ({"since": "٧d"}, "since must be a date"),  # ASCII digits only
+        ({"source": "corpus\nuploads"}, "source must be a document or folder name, without"),
+        ({"since": "\x1b[2J"}, "since must be a date such as 2025-01-31 or an age such as 7d, 12h"),
     ],
 )
 def test_a_bad_filter_is_one_sentence(values: dict[str, str], sentence: str) -> None:
     with pytest.raises(QaBotError) as raised:
         QuestionFilter.parse(values)
     assert str(raised.value).startswith(sentence) and "\n" not in str(raised.value)
+
+
+def test_a_limit_of_any_length_is_capped(log: QuestionLog) -> None:
+    assert QuestionFilter.parse({"limit": "9" * 5000}).limit == MAX_LIMIT  # int() refuses it
+    assert QuestionFilter.parse({"limit": "0" * 50 + "7"}).limit == 7
+
+
+def test_a_case_is_one_line_whatever_its_texts_hold(log: QuestionLog, tmp_path: Path) -> None:
+    breaks = "one\u2028two\u2029three\x85four"
+    log.add(_logged("lines", question=f"Which {breaks}?"))
+    dataset = tmp_path / "cases.jsonl"
+    dataset.write_text(export_questions(log, [("lines", breaks)]), encoding="utf-8")
+    assert len(dataset.read_text(encoding="utf-8").splitlines()) == 1
+    [case] = load_jsonl(dataset)
+    assert (case.question, case.reference) == (f"Which {breaks}?", breaks)
+
+
+def test_verdicts_on_a_question_expire_with_it(log: QuestionLog) -> None:
+    assert log.rate("corpus", "alice", "up") and not log.rate("corpus", "bob", "up")
+    log.feedback.add(Feedback(rating="up", question="Q", answer="A", question_id="corpus"))
+    log.feedback.add(Feedback(rating="up", question="Unlinked", answer="A"))
+    assert log.asked_by("corpus", "alice") is not None and log.asked_by("corpus", "bob") is None
+    log.sweep(now=NOW + timedelta(days=31))
+    assert [f.question for f in log.feedback.all()] == ["Unlinked"]
 
 
 def test_exported_cases_are_read_back_by_the_eval_loader(log: QuestionLog, tmp_path: Path) -> None:

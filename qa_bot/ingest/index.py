@@ -353,10 +353,6 @@ def sync_source(
     chunks. Documents of no registered source (an index from before sources) are removed,
     unless the collection is shared with other replicas. A web source is fetched again the
     same way (``websource.sync_web``). Each run is counted (``/metrics``)."""
-    if source.url is not None:  # a web source, counted there
-        from qa_bot.ingest.websource import sync_web
-
-        return sync_web(store, catalog, source, progress)
     try:
         report = _sync(store, catalog, source, progress)
     except BaseException:
@@ -369,7 +365,11 @@ def sync_source(
 def _sync(
     store: Store, catalog: Catalog, source: Source, progress: Progress | None
 ) -> IngestReport:
-    """``sync_source``'s work, for a folder."""
+    """``sync_source``'s work: a folder's here, a web source's in ``websource.sync_web``."""
+    if source.url is not None:
+        from qa_bot.ingest.websource import sync_web
+
+        return sync_web(store, catalog, source, progress)
     assert source.path is not None
     started = time.perf_counter()
     found = _discover(source.path)

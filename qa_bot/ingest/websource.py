@@ -19,10 +19,10 @@ from qa_bot.ingest.index import (
     exclusive,
     index_group,
     open_catalog,
+    sync_source,
 )
 from qa_bot.ingest.split import split_documents
 from qa_bot.ingest.web import Crawl, Visit, WebError, check_url, shown
-from qa_bot.metrics import INGEST_RUNS
 from qa_bot.storage.catalog import Catalog, Source, WebPage
 from qa_bot.storage.store import Store
 
@@ -41,7 +41,7 @@ def ingest_url(store: Store, url: str, progress: Progress | None = None) -> Inge
         taken = {name.split("/", 1)[0] for name in store.documents()}
     source = catalog.register_url(target, taken)
     try:
-        report = sync_web(store, catalog, source, progress)
+        report = sync_source(store, catalog, source, progress)
     except BaseException:
         if not known:
             catalog.unregister(source.name)
@@ -54,22 +54,10 @@ def ingest_url(store: Store, url: str, progress: Progress | None = None) -> Inge
 
 
 def sync_web(
-    store: Store, catalog: Catalog, source: Source, progress: Progress | None = None
-) -> IngestReport:
-    """Fetch a web source's pages again and bring its documents in line; other sources are
-    left alone. Counted in ``/metrics`` like a folder's run."""
-    try:
-        report = _sync_web(store, catalog, source, progress)
-    except BaseException:
-        INGEST_RUNS.labels("error").inc()
-        raise
-    INGEST_RUNS.labels("ok").inc()
-    return report
-
-
-def _sync_web(
     store: Store, catalog: Catalog, source: Source, progress: Progress | None
 ) -> IngestReport:
+    """Fetch a web source's pages again and bring its documents in line; other sources are
+    left alone (``index.sync_source`` runs it, and counts it in ``/metrics``)."""
     assert source.url is not None
     started = time.perf_counter()
     report = IngestReport(source=source.name)

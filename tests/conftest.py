@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,7 @@ from qa_bot.storage.embeddings import load_embeddings
 from qa_bot.storage.store import Store
 
 if TYPE_CHECKING:  # Playwright is imported by the fixture that starts the browser
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, Page
 
 REPO = Path(__file__).resolve().parent.parent
 ARTICLE_FILE = "softbank-trump-industrial-parks.txt"
@@ -265,3 +266,19 @@ def start_chroma(port: int, path: Path) -> subprocess.Popen[bytes]:
             assert server.poll() is None, "chroma run exited"
             assert time.monotonic() < deadline, "chroma run did not start in 60 s"
             time.sleep(0.3)
+
+
+def widget_snippet(server_url: str) -> str:
+    """The plain-HTML widget snippet of docs/embedding.md, pointed at ``server_url``."""
+    doc = (REPO / "docs" / "embedding.md").read_text()
+    section = doc.split("## Plain HTML page", 1)[1]
+    found = re.search(r"```html\n(.*?)```", section, re.DOTALL)
+    assert found is not None
+    return found.group(1).replace("http://127.0.0.1:7860", server_url)
+
+
+def ask_widget(page: Page, question: str) -> None:
+    """Open the widget's panel on ``page`` and ask."""
+    page.get_by_role("button", name="Ask the documents").click()
+    page.get_by_label("Question").fill(question)
+    page.get_by_label("Question").press("Enter")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import re
 import secrets
 import shutil
 import threading
@@ -35,7 +34,15 @@ from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.keys import KeyStore
 from qa_bot.storage.store import Store
-from tests.conftest import ARTIFACTS, REPO, free_port, serve_app, write_folder
+from tests.conftest import (
+    ARTIFACTS,
+    REPO,
+    ask_widget,
+    free_port,
+    serve_app,
+    widget_snippet,
+    write_folder,
+)
 
 ZEPHYR = (
     "Project Zephyr replaces the payroll system of the company. "
@@ -526,11 +533,7 @@ def test_in_chromium_a_member_reads_it_and_an_admin_sets_its_groups(
 @pytest.fixture
 def wiki_page(grouped: dict[str, Any], wiki_port: int, tmp_path: Path) -> Iterator[str]:
     """A wiki page on the allowed origin carrying the widget snippet of docs/embedding.md."""
-    doc = (REPO / "docs" / "embedding.md").read_text()
-    section = doc.split("## Plain HTML page", 1)[1]
-    found = re.search(r"```html\n(.*?)```", section, re.DOTALL)
-    assert found is not None
-    snippet = found.group(1).replace("http://127.0.0.1:7860", grouped["url"])
+    snippet = widget_snippet(grouped["url"])
     (tmp_path / "index.html").write_text(f"<!doctype html><title>Wiki</title>{snippet}")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", wiki_port), handler)
@@ -545,10 +548,8 @@ def test_in_chromium_anonymous_widget_readers_get_the_open_sources_only(
 ) -> None:
     page = browser.new_page()
     page.goto(wiki_page)
-    page.get_by_role("button", name="Ask the documents").click()
+    ask_widget(page, OPEN_QUESTION)
     question = page.get_by_label("Question")
-    question.fill(OPEN_QUESTION)
-    question.press("Enter")
     expect(page.locator(".msg.bot").last).to_contain_text("opted out", timeout=60_000)
     question.fill(ASKED)
     question.press("Enter")

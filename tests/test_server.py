@@ -30,7 +30,7 @@ from qa_bot.server.ui import build_ui, render
 from qa_bot.storage.feedback import FeedbackStore
 from qa_bot.storage.questions import QuestionFilter
 from qa_bot.storage.store import Store
-from tests.conftest import ARTIFACTS, REPO, free_port, serve_app
+from tests.conftest import ARTIFACTS, REPO, ask_widget, free_port, serve_app, widget_snippet
 
 QUESTION = "What did TSMC decide?"
 PLEDGE = "How much did Japan pledge as part of the trade agreement?"
@@ -380,27 +380,13 @@ def test_script_in_a_document_is_shown_as_text(page: Page, url: str) -> None:
     assert viewer.locator('a[href^="javascript:"]').count() == 0
 
 
-def _widget_snippet(server_url: str) -> str:
-    """The plain-HTML snippet from docs/embedding.md, pointed at the test server."""
-    doc = (REPO / "docs" / "embedding.md").read_text()
-    section = doc.split("## Plain HTML page", 1)[1]
-    snippet = re.search(r"```html\n(.*?)```", section, re.DOTALL).group(1)
-    return snippet.replace("http://127.0.0.1:7860", server_url)
-
-
-def _ask_widget(page: Page, question: str) -> None:
-    page.get_by_role("button", name="Ask the documents").click()
-    page.get_by_label("Question").fill(question)
-    page.get_by_label("Question").press("Enter")
-
-
 @pytest.fixture
 def wiki(tmp_path: Path, url: str, wiki_port: int) -> Iterator[Callable[[bool], str]]:
     """A wiki page carrying the widget snippet, on the allowed origin or on another one."""
     servers = []
 
     def make(allowed: bool) -> str:
-        body = f"<!doctype html><title>Wiki</title><h1>Team wiki</h1>{_widget_snippet(url)}"
+        body = f"<!doctype html><title>Wiki</title><h1>Team wiki</h1>{widget_snippet(url)}"
         folder = tmp_path / ("allowed" if allowed else "other")
         folder.mkdir(parents=True)
         (folder / "index.html").write_text(body)
@@ -419,7 +405,7 @@ def wiki(tmp_path: Path, url: str, wiki_port: int) -> Iterator[Callable[[bool], 
 
 def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], str]) -> None:
     page.goto(wiki(True))
-    _ask_widget(page, QUESTION)
+    ask_widget(page, QUESTION)
     answer = page.locator(".msg.bot").last
     expect(answer).to_contain_text("opted out", timeout=30_000)
     expect(answer.get_by_role("link")).to_have_count(1)
@@ -440,7 +426,7 @@ def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], st
 
 def test_widget_is_refused_on_another_origin(page: Page, wiki: Callable[[bool], str]) -> None:
     page.goto(wiki(False))
-    _ask_widget(page, QUESTION)
+    ask_widget(page, QUESTION)
     answer = page.locator(".msg.bot").last
     expect(answer).to_contain_text("Cannot reach qa-bot", timeout=30_000)
     expect(answer).not_to_contain_text("opted out")

@@ -25,7 +25,15 @@ from qa_bot.ingest.web import Crawl, WebError, check_url
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.store import Store
-from tests.conftest import ARTIFACTS, run_cli, serve_app, serve_process, write_folder
+from tests.conftest import (
+    ARTIFACTS,
+    ask_widget,
+    run_cli,
+    serve_app,
+    serve_process,
+    widget_snippet,
+    write_folder,
+)
 from tests.wiki_site import BOILERPLATE, CHANGED, Reply, Wiki, gzip_bomb, serve_wiki
 
 TOKEN = "tok-SECRET-4711"
@@ -510,9 +518,11 @@ def test_cli_says_which_setting_turns_web_sources_on(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def served(indexed: tuple[QaChain, str]) -> Iterator[str]:
+def served(indexed: tuple[QaChain, str], wiki: Wiki) -> Iterator[str]:
+    """The app over the indexed store; the wiki's pages may embed its widget."""
     chain, _ = indexed
-    chain = QaChain(chain.store, chain.settings.updated(server={"rate_limit": 10_000}))
+    server = {"rate_limit": 10_000, "allowed_origins": [wiki.base]}
+    chain = QaChain(chain.store, chain.settings.updated(server=server))
     url, server = serve_app(create_app(chain, build_ui(chain)))
     yield url
     server.should_exit = True
@@ -575,6 +585,31 @@ def test_a_web_citation_opens_the_page_at_the_quote(
         source.get_by_role("link", name="open the page").get_attribute("href") or ""
     ).startswith(f"{wiki.base}/space/laptop-refresh#:~:text=")
     context.close()
+
+
+def test_the_widget_on_a_wiki_page_links_a_web_citation_to_its_page(
+    browser: Browser, served: str, wiki: Wiki
+) -> None:
+    body = f"<!doctype html><title>Ask</title><h1>Ask the wiki</h1>{widget_snippet(served)}"
+    wiki.faults["/ask"] = Reply(200, body.encode(), {"Content-Type": "text/html; charset=utf-8"})
+    page = browser.new_page()
+    try:
+        page.goto(f"{wiki.base}/ask")
+        ask_widget(page, "How often are laptops replaced?")
+        answer = page.locator(".msg.bot").last
+        expect(answer).to_contain_text("every four years", timeout=60_000)
+        link = answer.get_by_role("link", name="page", exact=True).first
+        href = link.get_attribute("href") or ""
+        assert href.startswith(f"{wiki.base}/space/laptop-refresh#:~:text=Laptops%20are")
+        with page.expect_popup() as popup:
+            link.click()
+        opened = popup.value
+        opened.wait_for_load_state()
+        assert opened.url.startswith(f"{wiki.base}/space/laptop-refresh")
+        expect(opened.locator("main")).to_contain_text("Laptops are replaced every four years")
+    finally:
+        del wiki.faults["/ask"]
+        page.context.close()
 
 
 def test_documents_tab_adds_a_web_source(browser: Browser, served: str, wiki: Wiki) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from langchain_core.embeddings import Embeddings
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
@@ -521,8 +521,8 @@ def test_cli_says_which_setting_turns_web_sources_on(tmp_path: Path) -> None:
 def served(indexed: tuple[QaChain, str], wiki: Wiki) -> Iterator[str]:
     """The app over the indexed store; the wiki's pages may embed its widget."""
     chain, _ = indexed
-    server = {"rate_limit": 10_000, "allowed_origins": [wiki.base]}
-    chain = QaChain(chain.store, chain.settings.updated(server=server))
+    faces = {"rate_limit": 10_000, "allowed_origins": [wiki.base]}
+    chain = QaChain(chain.store, chain.settings.updated(server=faces))
     url, server = serve_app(create_app(chain, build_ui(chain)))
     yield url
     server.should_exit = True
@@ -553,6 +553,20 @@ def test_api_ingests_web_sources_and_refuses_bad_addresses(
 # ---- in Chromium ----------------------------------------------------------------------------
 
 
+def _opens_the_quoted_page(page: Page, link: Locator, wiki: Wiki) -> Page:
+    """Check that ``link`` points at the laptop page at the quote, click it, and return the
+    page it opened (holding the quoted sentence)."""
+    href = link.get_attribute("href") or ""
+    assert href.startswith(f"{wiki.base}/space/laptop-refresh#:~:text=Laptops%20are%20replaced")
+    with page.expect_popup() as popup:
+        link.click()
+    opened = popup.value
+    opened.wait_for_load_state()
+    assert opened.url.startswith(f"{wiki.base}/space/laptop-refresh")
+    expect(opened.locator("main")).to_contain_text("Laptops are replaced every four years")
+    return opened
+
+
 def test_a_web_citation_opens_the_page_at_the_quote(
     browser: Browser, served: str, wiki: Wiki
 ) -> None:
@@ -564,18 +578,10 @@ def test_a_web_citation_opens_the_page_at_the_quote(
     box.press("Enter")
     bot = page.locator('[aria-label^="bot\'s message"]').last
     expect(bot).to_contain_text("every four years", timeout=60_000)
-    link = bot.get_by_role("link", name="open page").first
-    href = link.get_attribute("href") or ""
-    assert href.startswith(f"{wiki.base}/space/laptop-refresh#:~:text=Laptops%20are%20replaced")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "web-citation.png")
-    with page.expect_popup() as popup:
-        link.click()
-    opened = popup.value
-    opened.wait_for_load_state()
-    assert opened.url.startswith(f"{wiki.base}/space/laptop-refresh")
+    opened = _opens_the_quoted_page(page, bot.get_by_role("link", name="open page").first, wiki)
     expect(opened.locator("h1")).to_have_text("Laptop refresh")
-    expect(opened.locator("main")).to_contain_text("Laptops are replaced every four years")
     opened.screenshot(path=ARTIFACTS / "web-page-opened.png")
     with page.expect_popup() as viewer:
         bot.get_by_role("link", name="open source").first.click()
@@ -598,15 +604,9 @@ def test_the_widget_on_a_wiki_page_links_a_web_citation_to_its_page(
         ask_widget(page, "How often are laptops replaced?")
         answer = page.locator(".msg.bot").last
         expect(answer).to_contain_text("every four years", timeout=60_000)
-        link = answer.get_by_role("link", name="page", exact=True).first
-        href = link.get_attribute("href") or ""
-        assert href.startswith(f"{wiki.base}/space/laptop-refresh#:~:text=Laptops%20are")
-        with page.expect_popup() as popup:
-            link.click()
-        opened = popup.value
-        opened.wait_for_load_state()
-        assert opened.url.startswith(f"{wiki.base}/space/laptop-refresh")
-        expect(opened.locator("main")).to_contain_text("Laptops are replaced every four years")
+        _opens_the_quoted_page(
+            page, answer.get_by_role("link", name="page", exact=True).first, wiki
+        )
     finally:
         del wiki.faults["/ask"]
         page.context.close()

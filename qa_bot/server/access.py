@@ -102,13 +102,14 @@ def needed_role(method: str, path: str) -> Role | None:
     """The role a request needs; None for the open routes."""
     if path in OPEN_PATHS:
         return None
-    if path.startswith(ADMIN_PATHS) or (path == "/api/feedback" and method == "GET"):
-        return "admin"
-    if EXPORTS in path:
-        return "admin"
-    if path.startswith("/api/documents") and method not in SAFE_METHODS:
-        return "admin"  # readers may list what they search, not change it
-    return "reader"
+    admin = (
+        path.startswith(ADMIN_PATHS)
+        or EXPORTS in path
+        or (path == "/api/feedback" and method == "GET")
+        # readers may list what they search, not change it
+        or (path.startswith("/api/documents") and method not in SAFE_METHODS)
+    )
+    return "admin" if admin else "reader"
 
 
 def same(given: str, expected: str) -> bool:

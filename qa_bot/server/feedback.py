@@ -23,8 +23,8 @@ def record(
     the question, answer and citations the log holds (not the text the client sent); any
     other is kept without an id."""
     logged = None
-    if item.question_id and caller and questions.rate(item.question_id, caller.name, item.rating):
-        logged = questions.asked_by(item.question_id, caller.name)
+    if item.question_id and caller:
+        logged = questions.rate(item.question_id, caller.name, item.rating)
     if logged is None:
         item = item.model_copy(update={"question_id": None})
     else:

@@ -296,17 +296,18 @@ class QuestionLog:
         if time.monotonic() - self._swept > SWEEP_EVERY:
             self.sweep()
 
-    def rate(self, question_id: str, asker: str, rating: Rating) -> bool:
-        """Record ``asker``'s verdict on their own question; False when no kept question of
-        theirs has that id (another's question is never changed)."""
-        query = (
-            update(_questions)
-            .where(_questions.c.id == question_id, _questions.c.asker == asker)
-            .where(_questions.c.created >= self._cutoff())
-            .values(rating=rating)
+    def rate(self, question_id: str, asker: str, rating: Rating) -> LoggedQuestion | None:
+        """Record ``asker``'s verdict on their own question and return it; None when no kept
+        question of theirs has that id (another's question is never changed)."""
+        mine = (
+            _questions.c.id == question_id,
+            _questions.c.asker == asker,
+            _questions.c.created >= self._cutoff(),
         )
         with reaching(self.url), self.engine.begin() as db:
-            return db.execute(query).rowcount == 1
+            if db.execute(update(_questions).where(*mine).values(rating=rating)).rowcount != 1:
+                return None
+            return _item(db.execute(select(_questions).where(*mine)).mappings().one())
 
     def asked_by(self, question_id: str, asker: str) -> LoggedQuestion | None:
         """The kept question with this id when ``asker`` asked it, else None."""

@@ -136,7 +136,9 @@ def test_a_case_is_one_line_whatever_its_texts_hold(log: QuestionLog, tmp_path: 
 
 
 def test_verdicts_on_a_question_expire_with_it(log: QuestionLog) -> None:
-    assert log.rate("corpus", "alice", "up") and not log.rate("corpus", "bob", "up")
+    rated = log.rate("corpus", "alice", "up")
+    assert rated is not None and (rated.id, rated.rating) == ("corpus", "up")
+    assert log.rate("corpus", "bob", "up") is None
     log.feedback.add(Feedback(rating="up", question="Q", answer="A", question_id="corpus"))
     log.feedback.add(Feedback(rating="up", question="Unlinked", answer="A"))
     assert log.asked_by("corpus", "alice") is not None and log.asked_by("corpus", "bob") is None

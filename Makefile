@@ -105,6 +105,9 @@ train-reader: $(VENV)/.installed
 	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --epochs 2 --lr 8e-5
 	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --init $(READER) \
 		--first-epoch 3 --epochs 4 --lr 4e-5
+	$(BIN)/python -m qa_bot.reader.train --data $(SQUAD_TRAIN) --init $(READER) \
+		--first-epoch 5 --epochs 5 --lr 3e-5 --documentation qa_bot/reader/documentation.json \
+		--select documentation
 	$(BIN)/python -m qa_bot.reader.calibrate --data $(SQUAD_TRAIN)
 
 calibrate-refusal: $(VENV)/.installed

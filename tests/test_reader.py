@@ -13,7 +13,15 @@ from langchain_core.documents import Document
 
 from qa_bot.errors import QaBotError
 from qa_bot.reader.calibrate import calibrate
-from qa_bot.reader.data import VALIDATION, near_miss, questions, split, training_pairs
+from qa_bot.reader.data import (
+    VALIDATION,
+    near_miss,
+    questions,
+    split,
+    split_documentation,
+    training_pairs,
+)
+from qa_bot.reader.documentation import QUESTIONS, paragraphs, prose, squad
 from qa_bot.reader.model import MAX_SPAN
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, best_spans, load_reader, shipped_reader
 from qa_bot.reader.train import train
@@ -168,9 +176,13 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     data = tmp_path / "squad.json"
     articles = [_article("Harbour"), _article(VALIDATION[0]), _article(VALIDATION[1])]
     data.write_text(json.dumps({"version": "v2.0", "data": articles}))
+    documentation = tmp_path / "documentation.json"
+    written = [{"source": s, "context": PARAGRAPH, "questions": ASKED} for s in ("a", "b")]
+    documentation.write_text(json.dumps(squad(written)))
     out = tmp_path / "weights" / "reader.safetensors"
-    card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out)
+    card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out, documentation=documentation)
     assert card["epochs_run"] == 1 and card["questions"] == 8  # 2 held-out articles
+    assert 0 <= card["docs_sentence_top1"] <= 1  # the held-out source "a"
     with pytest.raises(QaBotError, match="no calibrated veto"):
         load_reader(out, out.with_name(CARD.name))
     card = calibrate(data, out)  # the held-out articles ingested, asked through the pipeline
@@ -178,3 +190,58 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()
+
+
+PARAGRAPH = (
+    "The ``timeout`` argument is passed to Popen.communicate(). If the timeout expires, the "
+    'child process will be killed and waited for. The default is "None", which waits forever '
+    "for the child to finish."
+)
+ASKED = [
+    {"question": "What is the default timeout?", "answer": "the default is `None`"},
+    {"question": "What happens when the timeout runs out?", "answer": "The child gets killed."},
+    {"question": "What does a timeout do?", "answer": "The child process will be killed."},
+    {"question": "Where does the timeout go", "answer": "Popen.communicate()"},
+    {"question": "Who wrote subprocess?", "answer": "Peter Astrand wrote it."},
+    {"question": ["not", "text"], "answer": "None"},
+]
+
+
+def test_written_questions_are_kept_when_the_paragraph_holds_their_answer() -> None:
+    data = squad([{"source": "module:subprocess", "context": PARAGRAPH, "questions": ASKED}])
+    assert data["validation"] == ["module:subprocess"]  # the first source of every HELD_OUT
+    [article] = data["data"]
+    kept = {
+        qa["question"]: (qa["answers"][0]["answer_start"], qa["answers"][0]["text"])
+        for qa in article["paragraphs"][0]["qas"]
+    }
+    copied, restated = 'The default is "None"', "If the timeout expires, the child"
+    assert kept == {  # copied: case and quote marks ignored; restated: the sentence
+        "What is the default timeout?": (PARAGRAPH.index(copied), copied),
+        "What happens when the timeout runs out?": (
+            PARAGRAPH.index(restated),
+            "If the timeout expires, the child process will be killed and waited for.",
+        ),
+        "What does a timeout do?": (
+            PARAGRAPH.index("the child"),
+            "the child process will be killed",
+        ),
+    }
+
+
+def test_documentation_paragraphs_are_prose_away_from_the_eval_pages() -> None:
+    code = "Example::\n\n>>> import subprocess\n>>> subprocess.run(['ls'])"
+    assert prose(f"{PARAGRAPH}\n\n{code}\n\nToo short. Two sentences.") == [PARAGRAPH]
+    found = paragraphs()
+    sources = {source for source, _ in found}
+    assert "topic:raise" not in sources and "module:logging" not in sources
+    assert not any("``" in text for _, text in found)
+    shipped = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    trained, held_out = split_documentation(QUESTIONS)
+    assert {a["title"] for a in held_out} == set(shipped["validation"])
+    assert trained and questions(held_out)
+    eval_pages = " ".join(
+        p.read_text(encoding="utf-8") for p in Path("evals/corpora/python-docs").glob("*.html")
+    )
+    contexts = [p["context"] for a in shipped["data"] for p in a["paragraphs"]]
+    assert not [c for c in contexts if c[:60] in eval_pages]

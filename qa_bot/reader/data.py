@@ -60,6 +60,16 @@ def split(articles: list[Article]) -> tuple[list[Article], list[Article]]:
     return train, [a for a in articles if a["title"] in VALIDATION]
 
 
+def split_documentation(path: Path) -> tuple[list[Article], list[Article]]:
+    """A documentation question file's training articles and the held-out ones it names."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    held = set(data["validation"])
+    articles: list[Article] = data["data"]
+    return [a for a in articles if a["title"] not in held], [
+        a for a in articles if a["title"] in held
+    ]
+
+
 def _containing(sentences: list[Span], at: int) -> int | None:
     """Index of the sentence holding character ``at``."""
     for i, span in enumerate(sentences):

@@ -20,7 +20,16 @@ from safetensors.torch import save_file
 from torch.nn import functional as F
 from transformers import BertTokenizer
 
-from qa_bot.reader.data import VALIDATION, Pair, load_articles, questions, split, training_pairs
+from qa_bot.reader.data import (
+    VALIDATION,
+    Article,
+    Pair,
+    load_articles,
+    questions,
+    split,
+    split_documentation,
+    training_pairs,
+)
 from qa_bot.reader.model import batch, encode, sentence_mask
 from qa_bot.reader.reader import WEIGHTS, Reader, load_net
 from qa_bot.reader.validation import SELECTIONS, validate, write_card
@@ -82,23 +91,30 @@ def train(
     first_epoch: int = 1,
     near_misses: bool = False,
     select: str = "overall",
+    documentation: Path | None = None,
 ) -> dict[str, Any]:
     """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
     count as the epoch before), validate after each, and keep the epoch that validates best
     by ``select`` (``SELECTIONS``). With ``near_misses``, each answerable question's near miss
-    is trained on too."""
+    is trained on too; with ``documentation`` (``qa_bot.reader.documentation``), its questions
+    too, less its held-out sources, which are validated on."""
     torch.manual_seed(SEED + first_epoch - 1)
     rng = random.Random(SEED + first_epoch - 1)
     train_articles, validation_articles = split(load_articles(data))
     held_out = questions(validation_articles)
+    docs_train, docs_validation = split_documentation(documentation) if documentation else ([], [])
+    docs_held_out = questions(docs_validation)
+    trained = train_articles + docs_train
     net, tokenizer = load_net(init)
     best: dict[str, Any] = {}
     if init is not None:
-        best = validate(Reader(net, tokenizer), held_out, select) | {"epoch": first_epoch - 1}
+        best = validate(Reader(net, tokenizer), held_out, select, docs_held_out) | {
+            "epoch": first_epoch - 1
+        }
         print(f"validation of {init.name}: {json.dumps(best)}", flush=True)
         _save(net, out)
     epochs_left = epochs - first_epoch + 1
-    first = training_pairs(train_articles, SEED + first_epoch, NEGATIVES, near_misses)
+    first = training_pairs(trained, SEED + first_epoch, NEGATIVES, near_misses)
     steps_per_epoch = math.ceil(len(first) / batch_size)
     total = steps_per_epoch * epochs_left
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
@@ -111,7 +127,7 @@ def train(
         pairs = (  # fresh each epoch
             first
             if epoch == first_epoch
-            else training_pairs(train_articles, SEED + epoch, NEGATIVES, near_misses)
+            else training_pairs(trained, SEED + epoch, NEGATIVES, near_misses)
         )
         net.train()
         running = []
@@ -132,7 +148,7 @@ def train(
                     flush=True,
                 )
                 running = []
-        figures = validate(Reader(net, tokenizer), held_out, select)
+        figures = validate(Reader(net, tokenizer), held_out, select, docs_held_out)
         figures.update(epoch=epoch, minutes=round((time.monotonic() - began) / 60, 1))
         print(f"validation after epoch {epoch}: {json.dumps(figures)}", flush=True)
         if not best or figures["score"] > best["score"]:
@@ -150,14 +166,19 @@ def train(
             "select": select,
             "batch_size": batch_size,
             "validation_articles": list(VALIDATION),
-            "training_questions": sum(
-                len(p["qas"]) for a in train_articles for p in a["paragraphs"]
-            ),
+            "training_questions": _count(train_articles),
             "data_sha256": sha256(data),
+            "documentation_questions": _count(docs_train),
+            "documentation_sha256": sha256(documentation) if documentation else None,
             "wall_minutes": round((time.monotonic() - began) / 60, 1),
         }
         write_card(card, out)  # after every epoch
     return card
+
+
+def _count(articles: list[Article]) -> int:
+    """The questions of ``articles``."""
+    return sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
 
 
 def _save(net: torch.nn.Module, out: Path) -> None:
@@ -190,8 +211,15 @@ def main() -> None:
         default="overall",
         help="the validation figures whose sum picks the epoch kept",
     )
+    parser.add_argument(
+        "--documentation",
+        type=Path,
+        help="also train on these questions about documentation (SQuAD format)",
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
+    if args.select == "documentation" and args.documentation is None:
+        parser.error("--select documentation validates on --documentation: name the file")
     torch.set_num_threads(args.threads)
     card = train(
         args.data,
@@ -203,6 +231,7 @@ def main() -> None:
         args.first_epoch,
         args.near_misses,
         args.select,
+        args.documentation,
     )
     print(json.dumps(card, indent=2))
 

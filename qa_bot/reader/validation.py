@@ -11,6 +11,7 @@ import numpy as np
 
 from qa_bot.evaluation.metrics import token_f1
 from qa_bot.reader.data import DISTRACTORS, Question
+from qa_bot.reader.documentation import HELD_OUT
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader
 
 ANSWERED = 0.90
@@ -19,6 +20,7 @@ refusal costs the user as much as a near miss answered, and near misses score cl
 SELECTIONS = {
     "overall": ("auc", "sentence_top1", "span_f1"),
     "refusal": ("auc", "sentence_top1", "refused"),
+    "documentation": ("auc", "sentence_top1", "span_f1", "docs_sentence_top1"),
 }
 """The figures whose sum picks the epoch to keep: ``refusal`` trades short-answer F1 for
 unanswerable questions refused (the near-miss training's aim)."""
@@ -36,7 +38,12 @@ def calibrate(answerable: list[float]) -> float:
     return float(np.quantile(answerable, 1 - ANSWERED))
 
 
-def validate(reader: Reader, held_out: list[Question], select: str = "overall") -> dict[str, Any]:
+def validate(
+    reader: Reader,
+    held_out: list[Question],
+    select: str = "overall",
+    documentation: list[Question] | None = None,
+) -> dict[str, Any]:
     """Sentence choice, short-answer F1, answerable-vs-unanswerable AUC, the calibrated
     threshold and the refusal rates at it and at 0.85 answered, on held-out questions, and
     the ``select`` figures' sum (``score``)."""
@@ -66,8 +73,27 @@ def validate(reader: Reader, held_out: list[Question], select: str = "overall") 
         "refused_at_85": float(np.mean(np.array(best_unanswerable) < at85)),
     }
     figures = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
+    if documentation:
+        figures |= {f"docs_{k}": v for k, v in choice(reader, documentation).items()}
     figures["score"] = round(sum(figures[name] for name in SELECTIONS[select]), 4)
     return figures
+
+
+def choice(reader: Reader, held_out: list[Question]) -> dict[str, float]:
+    """Sentence choice and short-answer F1 on held-out answerable questions."""
+    top1, f1 = [], []
+    for q in held_out:
+        if q.gold is None:
+            continue
+        readings = reader.read(q.question, q.candidates)
+        top = int(np.argmax([r.answers for r in readings]))
+        a, b = readings[top].span
+        top1.append(top == q.gold)
+        f1.append(token_f1(q.candidates[top][0][a:b], q.answers))
+    return {
+        "sentence_top1": round(float(np.mean(top1)), 4),
+        "span_f1": round(float(np.mean(f1)), 4),
+    }
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -83,7 +109,7 @@ the probability that the sentence answers the question, and the short answer's s
   the articles kept out by `../shared/benchmarks/` ({card["training_questions"]} questions in
   the training articles; data sha256 `{card["data_sha256"]}`). Held out for validation and
   calibration: {", ".join(card["validation_articles"])}. Never trained or calibrated on Rhine,
-  `evals/datasets/` or the default corpus.
+  `evals/datasets/` or the default corpus.{_documentation(card)}
 - **Training pairs per question**: the answering sentence with its span (or, unanswerable,
   the sentence holding the plausible answer), one other sentence of the paragraph, and the
   sentence of another paragraph sharing the most words with the question; fresh negatives
@@ -105,10 +131,9 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 | answerable answered at it | {card["answered"]:.3f} |
 | unanswerable refused at it | {card["refused"]:.3f} |
 | unanswerable refused at 0.85 answered | {card["refused_at_85"]:.3f} |
-{_veto(card)}
+{_documentation_figures(card)}{_veto(card)}
 ## Known limits
-- Trained on ~9k Wikipedia questions only: the reader knows encyclopaedic English prose best;
-  documentation, tables and code read worse.
+- {_trained_on(card)}
 - It reads one sentence (and the start of the one before it) at a time: an answer spread over
   sentences, or needing the whole paragraph, is scored low.
 - A near miss that changes one fact of an answerable question (SQuAD 2.0's unanswerable
@@ -124,12 +149,51 @@ def write_card(card: dict[str, Any], weights: Path) -> None:
 
 def _epochs(card: dict[str, Any]) -> str:
     """Which epochs this training ran, and from which weights."""
-    first = card.get("first_epoch", 1)
+    first, last = card.get("first_epoch", 1), card["epochs_run"]
     if first == 1:
-        return f"{card['epochs_run']} epochs"
+        return f"{last} epochs"
+    ran = f"epoch {last}" if first == last else f"epochs {first}–{last}"
     return (
-        f"epochs {first}–{card['epochs_run']}, continued from the weights of epochs 1–"
-        f"{first - 1} (sha256 `{card['init_sha256']}`, the first training command)"
+        f"{ran}, continued from the weights of epochs 1–{first - 1} (sha256 "
+        f"`{card['init_sha256']}`, the commands before it in `make train-reader`)"
+    )
+
+
+def _trained_on(card: dict[str, Any]) -> str:
+    """The known limit of the training data."""
+    if not card.get("documentation_questions"):
+        return (
+            "Trained on ~9k Wikipedia questions only: the reader knows encyclopaedic English "
+            "prose best;\n  documentation, tables and code read worse."
+        )
+    return (
+        "Trained on ~9k Wikipedia questions and a few hundred generated questions about "
+        "Python's\n  documentation: other documentation, tables and code read worse than "
+        "encyclopaedic prose."
+    )
+
+
+def _documentation(card: dict[str, Any]) -> str:
+    """The card's line on the documentation questions, when the reader was trained on them."""
+    if not card.get("documentation_questions"):
+        return ""
+    return f"""
+- **Documentation questions** (`qa_bot/reader/documentation.json`, sha256
+  `{card["documentation_sha256"]}`): {card["documentation_questions"]} questions about prose
+  paragraphs of Python's language reference and standard-library docstrings (Python Software
+  Foundation License), written by Qwen2.5-Coder-1.5B-Instruct (Apache-2.0), the local model
+  (`python -m qa_bot.reader.documentation`); answerable only. None of the pages the
+  python-docs eval set asks about is among them. Every {HELD_OUT}th source is held out."""
+
+
+def _documentation_figures(card: dict[str, Any]) -> str:
+    """The validation rows on the held-out documentation sources, when trained on them."""
+    if "docs_sentence_top1" not in card:
+        return ""
+    return (
+        "| documentation (held-out sources): answering sentence ranked first | "
+        f"{card['docs_sentence_top1']:.3f} |\n"
+        f"| documentation (held-out sources): short-answer F1 | {card['docs_span_f1']:.3f} |\n"
     )
 
 

@@ -97,7 +97,8 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 	$(BIN)/python bench/calibrate_refusal.py
 	$(BIN)/python -m bench.answer_quality
 
-# qa-bot's reader, trained on SQuAD 2.0 from ../shared/benchmarks (about 85 min on 2 cores):
+# qa-bot's reader, trained on SQuAD 2.0 from ../shared/benchmarks, then with questions about
+# Python's documentation (qa_bot/reader/documentation.py; about 2 hours on 2 cores):
 # writes qa_bot/reader/weights/ (the weights, their card and MODEL_CARD.md)
 READER := qa_bot/reader/weights/reader.safetensors
 SQUAD_TRAIN := ../shared/benchmarks/squad2-dev-train.json

@@ -67,8 +67,13 @@ def main() -> None:
         reader = Reader(*load_net(path))
         for name, asked in sets.items():
             shares = first_choices(scorer, reader, asked)
-            table.add_row(str(path), name, str(len(asked)), *(f"{s:.3f}" for s in shares))
-    Console().print(table)
+            table.add_row(
+                f"{path.parent.name}/{path.name}",
+                name,
+                str(len(asked)),
+                *(f"{s:.3f}" for s in shares),
+            )
+    Console(width=140).print(table)
 
 
 if __name__ == "__main__":

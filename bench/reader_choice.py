@@ -45,7 +45,7 @@ def first_choices(scorer: ExtractiveAnswerer, reader: Reader, asked: list[Questi
     """For each mix weight, the share of questions whose answering sentence ranks first."""
     hits = np.zeros(len(WEIGHTS))
     for q in asked:
-        match = scorer._match(q.question, [text for text, _ in q.candidates])
+        match = scorer.match(q.question, [text for text, _ in q.candidates])
         read = np.array([r.answers for r in reader.read(q.question, q.candidates)])
         hits += [int(np.argmax(w * read + (1 - w) * match)) == q.gold for w in WEIGHTS]
     return list(hits / len(asked))

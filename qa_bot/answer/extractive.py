@@ -186,7 +186,7 @@ class ExtractiveAnswerer(Answerer):
             veto=answer.reader_veto,
         )
 
-    def _match(self, question: str, texts: list[str]) -> np.ndarray:
+    def match(self, question: str, texts: list[str]) -> np.ndarray:
         """How well each text matches the question: meaning and shared terms, 0..1."""
         vectors = np.array(self.embeddings.embed_documents(texts))
         semantic = vectors @ np.array(self.embeddings.embed_query(question))
@@ -201,9 +201,9 @@ class ExtractiveAnswerer(Answerer):
         candidates = _candidates(chunks)
         if not candidates:
             return []
-        scores = self._match(question, [c.scored_text for c in candidates])
+        scores = self.match(question, [c.scored_text for c in candidates])
         leads = sorted({c.lead for c in candidates if c.lead})
-        lead_scores = dict(zip(leads, self._match(question, leads), strict=True)) if leads else {}
+        lead_scores = dict(zip(leads, self.match(question, leads), strict=True)) if leads else {}
         kind = expects(question)
         term = defined_term(question) if kind == Expects.DEFINITION else None
         for candidate, score in zip(candidates, scores, strict=True):

@@ -341,7 +341,7 @@ class AnswerSettings(Section):
         ge=0,
         le=1,
         description="With the reader, a sentence it gives a lower probability of answering is "
-        "not quoted; unset: the value calibrated on held-out SQuAD articles (the reader's card).",
+        "not quoted; unset: the value calibrated on held-out training data (the reader's card).",
     )
     max_sentences: int = Field(2, ge=1, le=5, description="Sentences in an extractive answer.")
     unsupported: Literal["drop", "flag"] = Field(

@@ -185,8 +185,9 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     assert 0 <= card["docs_sentence_top1"] <= 1  # the held-out source "a"
     with pytest.raises(QaBotError, match="no calibrated veto"):
         load_reader(out, out.with_name(CARD.name))
-    card = calibrate(data, out)  # the held-out articles ingested, asked through the pipeline
-    assert 0 <= card["veto"] <= 1 and card["veto_questions"] >= 1
+    card = calibrate(data, out, documentation)  # each held-out set ingested and asked
+    assert set(card["veto_by_set"]) == {"squad", "documentation"}
+    assert card["veto"] == min(card["veto_by_set"].values()) and card["veto_questions"] >= 2
     assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()

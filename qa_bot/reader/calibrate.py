@@ -1,6 +1,7 @@
-"""The answerer's veto, calibrated through the whole pipeline on the held-out articles: they
-are ingested as a corpus, each answerable question is retrieved and scored as in an answer, and
-the veto is the reader's probability that ``KEPT`` of the questions the scorer answers reach.
+"""The answerer's veto, calibrated through the whole pipeline on each held-out set (the held-out
+SQuAD articles; the documentation questions' held-out sources): a set is ingested as a corpus,
+each answerable question is retrieved and scored as in an answer, and the veto is the highest
+probability that ``KEPT`` of the questions the scorer answers reach in every set.
 
     python -m qa_bot.reader.calibrate --data ../shared/benchmarks/squad2-dev-train.json
 """
@@ -22,7 +23,8 @@ from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
 from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
-from qa_bot.reader.data import VALIDATION, load_articles, split
+from qa_bot.reader.data import VALIDATION, Article, load_articles, split, split_documentation
+from qa_bot.reader.documentation import QUESTIONS
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
 from qa_bot.reader.validation import write_card
 from qa_bot.storage.store import Store
@@ -32,11 +34,11 @@ KEPT = 0.98
 answering: the veto removes near misses the scorer would quote, at a small cost in answers."""
 
 
-def best_readings(data: Path, weights: Path, workdir: Path) -> list[float]:
-    """For each held-out answerable question the scorer answers, the reader's best probability
-    among the sentences it reads."""
+def best_readings(articles: list[Article], weights: Path, workdir: Path) -> list[float]:
+    """For each answerable question of ``articles`` the scorer answers, the reader's best
+    probability among the sentences it reads."""
     held_out = workdir / "held-out.json"
-    held_out.write_text(json.dumps({"data": split(load_articles(data))[1]}), encoding="utf-8")
+    held_out.write_text(json.dumps({"data": articles}), encoding="utf-8")
     paragraphs, questions = load_squad(held_out)
     write_corpus(paragraphs, workdir / "corpus")
     settings = Settings().updated(  # the chain retrieves; the reader being calibrated reads
@@ -56,20 +58,30 @@ def best_readings(data: Path, weights: Path, workdir: Path) -> list[float]:
     return best
 
 
-def calibrate(data: Path, weights: Path = WEIGHTS) -> dict[str, Any]:
+def calibrate(
+    data: Path, weights: Path = WEIGHTS, documentation: Path = QUESTIONS
+) -> dict[str, Any]:
     """Compute the veto for ``weights`` and write it into their card and MODEL_CARD.md."""
-    with tempfile.TemporaryDirectory() as tmp:
-        best = best_readings(data, weights, Path(tmp))
-    if not best:
+    held_out = {
+        "squad": split(load_articles(data))[1],
+        "documentation": split_documentation(documentation)[1],
+    }
+    best = {}
+    for name, articles in held_out.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            best[name] = best_readings(articles, weights, Path(tmp))
+    if not all(best.values()):
         raise QaBotError(
-            "The scorer answered none of the held-out questions: no veto to calibrate."
+            "The scorer answered none of a held-out set's questions: no veto to calibrate."
         )
+    vetoes = {name: round(float(np.quantile(b, 1 - KEPT)), 4) for name, b in best.items()}
     card_path = weights.with_name(CARD.name)
     card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
     card |= {
-        "veto": round(float(np.quantile(best, 1 - KEPT)), 4),
+        "veto": min(vetoes.values()),
         "veto_kept": KEPT,
-        "veto_questions": len(best),
+        "veto_questions": sum(len(b) for b in best.values()),
+        "veto_by_set": vetoes,
     }
     write_card(card, weights)
     return card
@@ -80,10 +92,14 @@ def main() -> None:
     parser.add_argument(
         "--data", type=Path, default=Path("../shared/benchmarks/squad2-dev-train.json")
     )
+    parser.add_argument("--documentation", type=Path, default=QUESTIONS)
     parser.add_argument("--weights", type=Path, default=WEIGHTS)
     args = parser.parse_args()
-    card = calibrate(args.data, args.weights)
-    print(f"veto {card['veto']} over {card['veto_questions']} questions of {', '.join(VALIDATION)}")
+    card = calibrate(args.data, args.weights, args.documentation)
+    print(
+        f"veto {card['veto']} over {card['veto_questions']} questions "
+        f"({card['veto_by_set']}; SQuAD: {', '.join(VALIDATION)})"
+    )
 
 
 if __name__ == "__main__":

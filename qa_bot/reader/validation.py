@@ -49,17 +49,13 @@ def validate(
     the ``select`` figures' sum (``score``)."""
     best_answerable, best_unanswerable, top1, f1 = [], [], [], []
     for q in held_out:
-        readings = reader.read(q.question, q.candidates)
-        top = int(np.argmax([r.answers for r in readings]))
-        best = readings[top].answers
+        top, best, short_f1 = _read_best(reader, q)
         if q.gold is None:
             best_unanswerable.append(best)
             continue
         best_answerable.append(best)
         top1.append(top == q.gold)
-        sentence = q.candidates[top][0]
-        a, b = readings[top].span
-        f1.append(token_f1(sentence[a:b], q.answers))
+        f1.append(short_f1)
     threshold = calibrate(best_answerable)
     at85 = float(np.quantile(best_answerable, 0.15))
     figures = {
@@ -83,17 +79,22 @@ def choice(reader: Reader, held_out: list[Question]) -> dict[str, float]:
     """Sentence choice and short-answer F1 on held-out answerable questions."""
     top1, f1 = [], []
     for q in held_out:
-        if q.gold is None:
-            continue
-        readings = reader.read(q.question, q.candidates)
-        top = int(np.argmax([r.answers for r in readings]))
-        a, b = readings[top].span
-        top1.append(top == q.gold)
-        f1.append(token_f1(q.candidates[top][0][a:b], q.answers))
+        if q.gold is not None:
+            top, _, short_f1 = _read_best(reader, q)
+            top1.append(top == q.gold)
+            f1.append(short_f1)
     return {
         "sentence_top1": round(float(np.mean(top1)), 4),
         "span_f1": round(float(np.mean(f1)), 4),
     }
+
+
+def _read_best(reader: Reader, q: Question) -> tuple[int, float, float]:
+    """The reader's best sentence for ``q``, its probability, and its short answer's F1."""
+    readings = reader.read(q.question, q.candidates)
+    top = int(np.argmax([r.answers for r in readings]))
+    a, b = readings[top].span
+    return top, readings[top].answers, token_f1(q.candidates[top][0][a:b], q.answers)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -201,14 +202,16 @@ def _veto(card: dict[str, Any]) -> str:
     """The card's section on the answerer's veto, once `qa_bot.reader.calibrate` has set it."""
     if "veto" not in card:
         return ""
+    by_set = ", ".join(f"{name} alone {v:.3f}" for name, v in card.get("veto_by_set", {}).items())
     return f"""
 ## The answerer's veto (`python -m qa_bot.reader.calibrate`)
 
-The held-out articles are ingested as a corpus and each answerable question goes through
-retrieval and the scorer as in an answer; the reader reads the best sentences the scorer would
-quote. Its veto, the probability below which the answerer does not quote a sentence, is
-**{card["veto"]:.3f}**: {card["veto_kept"]:.0%} of the {card["veto_questions"]} questions the
-scorer answers keep a sentence at or above it.
+Each held-out set (the SQuAD articles; the documentation questions' sources) is ingested as a
+corpus and each answerable question goes through retrieval and the scorer as in an answer; the
+reader reads the best sentences the scorer would quote. Its veto, the probability below which
+the answerer does not quote a sentence, is **{card["veto"]:.3f}**: in every set, at least
+{card["veto_kept"]:.0%} of the questions the scorer answers ({card["veto_questions"]} in all) keep
+a sentence at or above it ({by_set}).
 """
 
 

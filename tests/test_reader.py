@@ -177,7 +177,10 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     articles = [_article("Harbour"), _article(VALIDATION[0]), _article(VALIDATION[1])]
     data.write_text(json.dumps({"version": "v2.0", "data": articles}))
     documentation = tmp_path / "documentation.json"
-    written = [{"source": s, "context": PARAGRAPH, "questions": ASKED} for s in ("a", "b")]
+    written = [
+        {"source": s, "context": f"{PARAGRAPH} {more}", "questions": ASKED}
+        for s, more in (("a", "It applies once."), ("b", "It applies to every call."))
+    ]
     documentation.write_text(json.dumps(squad(written)))
     out = tmp_path / "weights" / "reader.safetensors"
     card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out, documentation=documentation)
@@ -209,8 +212,9 @@ ASKED = [
 
 
 def test_written_questions_are_kept_when_the_paragraph_holds_their_answer() -> None:
-    data = squad([{"source": "module:subprocess", "context": PARAGRAPH, "questions": ASKED}])
-    assert data["validation"] == ["module:subprocess"]  # the first source of every HELD_OUT
+    written = [{"source": s, "context": PARAGRAPH, "questions": ASKED} for s in ("module:a", "b")]
+    data = squad(written)  # the paragraph is kept once, under its first source
+    assert data["validation"] == ["module:a"]  # the first source of every HELD_OUT
     [article] = data["data"]
     kept = {
         qa["question"]: (qa["answers"][0]["answer_start"], qa["answers"][0]["text"])
@@ -237,6 +241,7 @@ def test_documentation_paragraphs_are_prose_away_from_the_eval_pages() -> None:
     sources = {source for source, _ in found}
     assert "topic:raise" not in sources and "module:logging" not in sources
     assert not any("``" in text for _, text in found)
+    assert len({text for _, text in found}) == len(found)  # shared by two topics: once
     shipped = json.loads(QUESTIONS.read_text(encoding="utf-8"))
     trained, held_out = split_documentation(QUESTIONS)
     assert {a["title"] for a in held_out} == set(shipped["validation"])

@@ -97,7 +97,10 @@ def paragraphs() -> list[tuple[str, str]]:
         for p in sorted({p for doc in docs for p in prose(doc)})
     ]
     random.Random(0).shuffle(found)
-    return found
+    first: dict[str, str] = {}  # a paragraph two topics share is kept under the first one
+    for source, paragraph in found:
+        first.setdefault(paragraph, source)
+    return [(source, paragraph) for paragraph, source in first.items()]
 
 
 def _plain(paragraph: str) -> str:
@@ -133,9 +136,14 @@ def _restated(paragraph: str, answer: str) -> tuple[int, str] | None:
 
 def squad(written: list[dict[str, Any]]) -> dict[str, Any]:
     """The written questions whose answers the paragraphs hold, as SQuAD 2.0 articles (one
-    per source), and the titles held out (``validation``)."""
+    per source; each paragraph once, so none is both trained on and held out), and the titles
+    held out (``validation``)."""
     articles: dict[str, list[dict[str, Any]]] = {}
+    contexts = set()  # a paragraph written twice is kept once, under its first source
     for item in written:
+        if item["context"] in contexts:
+            continue
+        contexts.add(item["context"])
         qas = []
         for asked in item["questions"]:
             question = asked.get("question") if isinstance(asked, dict) else None

@@ -168,7 +168,7 @@ def _trained_on(card: dict[str, Any]) -> str:
             "prose best;\n  documentation, tables and code read worse."
         )
     return (
-        "Trained on ~9k Wikipedia questions and a few hundred generated questions about "
+        "Trained on ~9k Wikipedia questions and about a thousand generated questions about "
         "Python's\n  documentation: other documentation, tables and code read worse than "
         "encyclopaedic prose."
     )

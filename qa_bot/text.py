@@ -66,7 +66,8 @@ def _cut(text: str, start: int) -> int:
 
 
 def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> list[Span]:
-    """pysbd's sentences of ``text[start:end]``, located in ``text``."""
+    """pysbd's sentences of ``text[start:end]``, located in ``text``; a sentence is never cut
+    where no space separates its words."""
     spans: list[Span] = []
     cursor = start
     for raw in segmenter.segment(text[start:end]):
@@ -78,8 +79,10 @@ def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> lis
             found = cursor + len(text[cursor:end]) - len(text[cursor:end].lstrip())
             sentence = text[found : min(found + len(sentence), end)].rstrip()
         cursor = found + len(sentence)
+        if sentence[:1].isalnum() and spans and found == spans[-1].end:  # a cut word: ".venv"
+            found = spans.pop().start
         if sentence:
-            spans.append(Span(found, cursor, sentence))
+            spans.append(Span(found, cursor, text[found:cursor]))
     return spans
 
 

@@ -58,6 +58,18 @@ def test_sentence_offsets_are_exact_across_paragraphs() -> None:
     ]
 
 
+def test_a_sentence_is_not_cut_inside_a_word() -> None:
+    text = (
+        "A common directory location for a virtual environment is .venv. It stays hidden. "
+        "The arguments are stored in inst.args and printed with print(inst.args)."
+    )
+    assert [s.text for s in sentence_spans(text)] == [
+        "A common directory location for a virtual environment is .venv.",
+        "It stays hidden.",
+        "The arguments are stored in inst.args and printed with print(inst.args).",
+    ]
+
+
 def test_long_multi_paragraph_text_keeps_the_contract() -> None:
     paragraphs = [
         f"Paragraph {n} starts here. The U.S. office opened on Nov. {n % 28 + 1}, 2023.\n"

@@ -6,7 +6,7 @@ beside the scorer's own threshold swept.
 Runs every SQuAD 2.0 "Rhine" question (answerable and unanswerable) through the real retrieval
 pipeline and the answerer with the reader, then reports, per veto on the reader's probability,
 how many answerable questions get an answer and how many unanswerable ones are refused. The
-shipped veto is calibrated on held-out training articles (qa_bot/reader/weights/
+shipped veto is calibrated on held-out training data (qa_bot/reader/weights/
 MODEL_CARD.md), never on Rhine: this curve reports, it does not tune. The curve of the scorer
 alone (its ``min_support`` swept) is kept in bench/results/refusal-overlap.json. Writes
 docs/refusal.md and .png.
@@ -131,7 +131,7 @@ def main() -> None:
         "through hybrid retrieval + reranking and the extractive answerer with the reader. A "
         "question is answered when a sentence the scorer would quote (score at least "
         "`answer.min_support`) gets at least the veto from the reader (shipped: "
-        f"{current:.3f}, calibrated on held-out training articles, not here). Veto 0 is the "
+        f"{current:.3f}, calibrated on held-out training data, not here). Veto 0 is the "
         "scorer alone at its default threshold.",
         "",
         f"At the shipped veto: answerable answered {at[0]:.3f}, unanswerable refused "

@@ -66,8 +66,8 @@ def _cut(text: str, start: int) -> int:
 
 
 def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> list[Span]:
-    """pysbd's sentences of ``text[start:end]``, located in ``text``; a sentence is never cut
-    where no space separates its words."""
+    """pysbd's sentences of ``text[start:end]``, located in ``text``; a word is never cut after
+    its dot."""
     spans: list[Span] = []
     cursor = start
     for raw in segmenter.segment(text[start:end]):
@@ -79,11 +79,16 @@ def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> lis
             found = cursor + len(text[cursor:end]) - len(text[cursor:end].lstrip())
             sentence = text[found : min(found + len(sentence), end)].rstrip()
         cursor = found + len(sentence)
-        if sentence[:1].isalnum() and spans and found == spans[-1].end:  # a cut word: ".venv"
+        if sentence and spans and found == spans[-1].end and _cut_word(text, found):
             found = spans.pop().start
         if sentence:
             spans.append(Span(found, cursor, text[found:cursor]))
     return spans
+
+
+def _cut_word(text: str, at: int) -> bool:
+    """Whether a cut at ``at`` splits a word after its dot (".venv", "''.join", "./configure")."""
+    return text[at - 1] == "." and (text[at].isalnum() or text[at] in "_/")
 
 
 def chunk_sentences(chunk: Document) -> list[Span]:

@@ -168,9 +168,9 @@ def _trained_on(card: dict[str, Any]) -> str:
             "prose best;\n  documentation, tables and code read worse."
         )
     return (
-        "Trained on ~9k Wikipedia questions and about a thousand generated questions about "
-        "Python's\n  documentation: other documentation, tables and code read worse than "
-        "encyclopaedic prose."
+        f"Trained on ~9k Wikipedia questions and {card['documentation_questions']:,} generated "
+        "questions about Python's\n  documentation: other documentation, tables and code read "
+        "worse than encyclopaedic prose."
     )
 
 
@@ -180,11 +180,12 @@ def _documentation(card: dict[str, Any]) -> str:
         return ""
     return f"""
 - **Documentation questions** (`qa_bot/reader/documentation.json`, sha256
-  `{card["documentation_sha256"]}`): {card["documentation_questions"]} questions about prose
-  paragraphs of Python's language reference and standard-library docstrings (Python Software
+  `{card["documentation_sha256"]}`): {card["documentation_questions"]} training questions about
+  prose paragraphs of Python's language reference and standard-library docstrings (Python Software
   Foundation License), written by Qwen2.5-Coder-1.5B-Instruct (Apache-2.0), the local model
   (`python -m qa_bot.reader.documentation`); answerable only. None of the pages the
-  python-docs eval set asks about is among them. Every {HELD_OUT}th source is held out."""
+  python-docs eval set asks about is among them. The questions of every {HELD_OUT}th source
+  (by name) are held out besides."""
 
 
 def _documentation_figures(card: dict[str, Any]) -> str:
@@ -203,15 +204,16 @@ def _veto(card: dict[str, Any]) -> str:
     if "veto" not in card:
         return ""
     by_set = ", ".join(f"{name} alone {v:.3f}" for name, v in card.get("veto_by_set", {}).items())
+    by_set = f" ({by_set})" if by_set else ""
     return f"""
 ## The answerer's veto (`python -m qa_bot.reader.calibrate`)
 
 Each held-out set (the SQuAD articles; the documentation questions' sources) is ingested as a
 corpus and each answerable question goes through retrieval and the scorer as in an answer; the
 reader reads the best sentences the scorer would quote. Its veto, the probability below which
-the answerer does not quote a sentence, is **{card["veto"]:.3f}**: in every set, at least
+the answerer does not quote a sentence, is **{card["veto"]:.3f}**: in every set, about
 {card["veto_kept"]:.0%} of the questions the scorer answers ({card["veto_questions"]} in all) keep
-a sentence at or above it ({by_set}).
+a sentence at or above it{by_set}.
 """
 
 

@@ -58,15 +58,24 @@ def test_sentence_offsets_are_exact_across_paragraphs() -> None:
     ]
 
 
-def test_a_sentence_is_not_cut_inside_a_word() -> None:
+def test_a_word_is_not_cut_after_its_dot() -> None:
     text = (
         "A common directory location for a virtual environment is .venv. It stays hidden. "
-        "The arguments are stored in inst.args and printed with print(inst.args)."
+        "The arguments are stored in .args. Run ./configure. Done."
     )
     assert [s.text for s in sentence_spans(text)] == [
         "A common directory location for a virtual environment is .venv.",
         "It stays hidden.",
-        "The arguments are stored in inst.args and printed with print(inst.args).",
+        "The arguments are stored in .args.",
+        "Run ./configure.",
+        "Done.",
+    ]
+
+
+def test_sentences_without_spaces_between_them_stay_apart() -> None:
+    assert [s.text for s in sentence_spans("这是第一句。这是第二句。")] == [
+        "这是第一句。",
+        "这是第二句。",
     ]
 
 

@@ -236,6 +236,18 @@ def test_written_questions_are_kept_when_the_paragraph_holds_their_answer() -> N
     }
 
 
+def test_a_source_keeps_its_side_when_the_questions_are_written_again() -> None:
+    written = [
+        {"source": s, "context": f"{PARAGRAPH} {s}.", "questions": ASKED}
+        for s in ("module:a", "module:b", "module:c")
+    ]
+    first = squad(written[:2])
+    assert first["validation"] == ["module:a"]
+    before = {"data": [{"title": "module:a"}, {"title": "module:b"}], "validation": ["module:b"]}
+    assert squad(written, before)["validation"] == ["module:b", "module:c"]  # c: the first new
+    assert squad(written, first)["validation"] == ["module:a", "module:c"]
+
+
 def test_documentation_paragraphs_are_prose_away_from_the_eval_pages() -> None:
     code = "Example::\n\n>>> import subprocess\n>>> subprocess.run(['ls'])"
     assert prose(f"{PARAGRAPH}\n\n{code}\n\nToo short. Two sentences.") == [PARAGRAPH]

@@ -5,7 +5,8 @@ standard-library docstrings, away from the pages the python-docs eval set asks a
 venv, secrets, errors, logging). The local instruct model writes three questions a user would
 ask about each paragraph, with the words that answer them; a question is kept when its answer
 is copied from the paragraph or restates one of its sentences. The result is a SQuAD 2.0 file,
-one article per source, with every ``HELD_OUT``-th source held out for validation:
+one article per source, with every ``HELD_OUT``-th source held out for validation (a source
+the file already had keeps its side when the file is written again):
 
     python -m qa_bot.reader.documentation --paragraphs 400   # about 9 s a paragraph on 2 cores
 """
@@ -134,10 +135,10 @@ def _restated(paragraph: str, answer: str) -> tuple[int, str] | None:
     return best.start, best.text
 
 
-def squad(written: list[dict[str, Any]]) -> dict[str, Any]:
+def squad(written: list[dict[str, Any]], before: dict[str, Any] | None = None) -> dict[str, Any]:
     """The written questions whose answers the paragraphs hold, as SQuAD 2.0 articles (one
     per source; each paragraph once, so none is both trained on and held out), and the titles
-    held out (``validation``)."""
+    held out (``validation``): a source of the file ``before`` stays on its side."""
     articles: dict[str, list[dict[str, Any]]] = {}
     contexts = set()  # a paragraph written twice is kept once, under its first source
     for item in written:
@@ -164,9 +165,18 @@ def squad(written: list[dict[str, Any]]) -> dict[str, Any]:
     titles = sorted(articles)
     return {
         "version": "qa-bot documentation questions",
-        "validation": titles[::HELD_OUT],
+        "validation": _held_out(titles, before),
         "data": [{"title": t, "paragraphs": articles[t]} for t in titles],
     }
+
+
+def _held_out(titles: list[str], before: dict[str, Any] | None) -> list[str]:
+    """Every ``HELD_OUT``-th of the sources new since ``before``, and those it held out, so
+    that weights trained on ``before`` never validate on what they trained on."""
+    known = {a["title"] for a in before["data"]} if before else set()
+    held = set([t for t in titles if t not in known][::HELD_OUT])
+    held |= set(before["validation"]) if before else set()
+    return [t for t in titles if t in held]
 
 
 def _ask(llm: Any, paragraph: str) -> list[Any]:
@@ -209,7 +219,8 @@ def write(count: int, raw: Path, out: Path = QUESTIONS) -> None:
                 item = {"source": source, "context": paragraph, "questions": _ask(llm, paragraph)}
                 log.write(json.dumps(item) + "\n")
                 written.append(item)
-    out.write_text(json.dumps(squad(written), indent=0) + "\n", encoding="utf-8")
+    before = json.loads(out.read_text(encoding="utf-8")) if out.exists() else None
+    out.write_text(json.dumps(squad(written, before), indent=0) + "\n", encoding="utf-8")
 
 
 def main() -> None:

@@ -79,9 +79,9 @@ def _segment(segmenter: pysbd.Segmenter, text: str, start: int, end: int) -> lis
             found = cursor + len(text[cursor:end]) - len(text[cursor:end].lstrip())
             sentence = text[found : min(found + len(sentence), end)].rstrip()
         cursor = found + len(sentence)
-        if sentence and spans and found == spans[-1].end and _cut_word(text, found):
-            found = spans.pop().start
         if sentence:
+            if spans and found == spans[-1].end and _cut_word(text, found):
+                found = spans.pop().start
             spans.append(Span(found, cursor, text[found:cursor]))
     return spans
 

@@ -210,6 +210,7 @@ ASKED = [
     {"question": "Where does the timeout go", "answer": "Popen.communicate()"},
     {"question": "Who wrote subprocess?", "answer": "Peter Astrand wrote it."},
     {"question": ["not", "text"], "answer": "None"},
+    {"question": "What is the default timeout?", "answer": "None"},  # asked twice: kept once
 ]
 
 
@@ -218,10 +219,11 @@ def test_written_questions_are_kept_when_the_paragraph_holds_their_answer() -> N
     data = squad(written)  # the paragraph is kept once, under its first source
     assert data["validation"] == ["module:a"]  # the first source of every HELD_OUT
     [article] = data["data"]
+    qas = article["paragraphs"][0]["qas"]
     kept = {
-        qa["question"]: (qa["answers"][0]["answer_start"], qa["answers"][0]["text"])
-        for qa in article["paragraphs"][0]["qas"]
+        qa["question"]: (qa["answers"][0]["answer_start"], qa["answers"][0]["text"]) for qa in qas
     }
+    assert len(qas) == len(kept)
     copied, restated = 'The default is "None"', "If the timeout expires, the child"
     assert kept == {  # copied: case and quote marks ignored; restated: the sentence
         "What is the default timeout?": (PARAGRAPH.index(copied), copied),

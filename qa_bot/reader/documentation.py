@@ -137,8 +137,9 @@ def _restated(paragraph: str, answer: str) -> tuple[int, str] | None:
 
 def squad(written: list[dict[str, Any]], before: dict[str, Any] | None = None) -> dict[str, Any]:
     """The written questions whose answers the paragraphs hold, as SQuAD 2.0 articles (one
-    per source; each paragraph once, so none is both trained on and held out), and the titles
-    held out (``validation``): a source of the file ``before`` stays on its side."""
+    per source; each paragraph and question once, so none is both trained on and held out,
+    nor trained on twice), and the titles held out (``validation``): a source of the file
+    ``before`` stays on its side."""
     articles: dict[str, list[dict[str, Any]]] = {}
     contexts = set()  # a paragraph written twice is kept once, under its first source
     for item in written:
@@ -156,6 +157,8 @@ def squad(written: list[dict[str, Any]], before: dict[str, Any] | None = None) -
             if found is None or not question.endswith("?"):
                 continue
             key = hashlib.sha1(f"{item['context']}{question}".encode()).hexdigest()[:16]
+            if any(qa["id"] == key for qa in qas):  # the same question asked twice
+                continue
             answers = [{"text": found[1], "answer_start": found[0]}]
             qas.append(
                 {"id": key, "question": question, "is_impossible": False, "answers": answers}

@@ -49,13 +49,13 @@ def validate(
     the ``select`` figures' sum (``score``)."""
     best_answerable, best_unanswerable, top1, f1 = [], [], [], []
     for q in held_out:
-        top, best, short_f1 = _read_best(reader, q)
+        top, best, short = _read_best(reader, q)
         if q.gold is None:
             best_unanswerable.append(best)
             continue
         best_answerable.append(best)
         top1.append(top == q.gold)
-        f1.append(short_f1)
+        f1.append(token_f1(short, q.answers))
     threshold = calibrate(best_answerable)
     at85 = float(np.quantile(best_answerable, 0.15))
     figures = {
@@ -80,21 +80,21 @@ def choice(reader: Reader, held_out: list[Question]) -> dict[str, float]:
     top1, f1 = [], []
     for q in held_out:
         if q.gold is not None:
-            top, _, short_f1 = _read_best(reader, q)
+            top, _, short = _read_best(reader, q)
             top1.append(top == q.gold)
-            f1.append(short_f1)
+            f1.append(token_f1(short, q.answers))
     return {
         "sentence_top1": round(float(np.mean(top1)), 4),
         "span_f1": round(float(np.mean(f1)), 4),
     }
 
 
-def _read_best(reader: Reader, q: Question) -> tuple[int, float, float]:
-    """The reader's best sentence for ``q``, its probability, and its short answer's F1."""
+def _read_best(reader: Reader, q: Question) -> tuple[int, float, str]:
+    """The reader's best sentence for ``q``, its probability, and its short answer."""
     readings = reader.read(q.question, q.candidates)
     top = int(np.argmax([r.answers for r in readings]))
     a, b = readings[top].span
-    return top, readings[top].answers, token_f1(q.candidates[top][0][a:b], q.answers)
+    return top, readings[top].answers, q.candidates[top][0][a:b]
 
 
 def card_markdown(card: dict[str, Any]) -> str:

@@ -146,7 +146,7 @@ def squad(written: list[dict[str, Any]], before: dict[str, Any] | None = None) -
         if item["context"] in contexts:
             continue
         contexts.add(item["context"])
-        qas = []
+        qas: list[dict[str, Any]] = []
         for asked in item["questions"]:
             question = asked.get("question") if isinstance(asked, dict) else None
             answer = asked.get("answer") if isinstance(asked, dict) else None

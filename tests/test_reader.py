@@ -176,7 +176,9 @@ def test_a_near_miss_changes_a_name_the_sentence_states_to_one_it_does_not() -> 
 
 def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None:
     data = tmp_path / "squad.json"
-    articles = [_article("Harbour"), _article(VALIDATION[0]), _article(VALIDATION[1])]
+    training = _article("Harbour")
+    training["paragraphs"] *= 3  # more answerable questions than the held-out articles hold
+    articles = [training, _article(VALIDATION[0]), _article(VALIDATION[1])]
     data.write_text(json.dumps({"version": "v2.0", "data": articles}))
     documentation = tmp_path / "documentation.json"
     written = [
@@ -193,6 +195,9 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     card = calibrate(data, out, documentation)  # each held-out set ingested and asked
     assert set(card["veto_by_set"]) == {"squad", "documentation"}
     assert card["veto"] == min(card["veto_by_set"].values()) and card["veto_questions"] >= 2
+    docs = split_documentation(documentation)[1]
+    held_out = 4 + sum(len(p["qas"]) for a in docs for p in a["paragraphs"])  # 2 per article
+    assert card["veto_questions"] <= held_out  # asked the held-out questions, not the training
     assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()

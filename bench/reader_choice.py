@@ -21,10 +21,10 @@ from rich.table import Table
 
 from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.config import Settings
-from qa_bot.reader.data import Question, load_articles, questions, split, split_documentation
-from qa_bot.reader.documentation import QUESTIONS
 from qa_bot.reader.reader import Reader, load_net
 from qa_bot.storage.embeddings import load_embeddings
+from training.data import Question, load_articles, questions, split, split_documentation
+from training.documentation import QUESTIONS
 
 SQUAD_TRAIN = (
     Path(__file__).resolve().parent.parent.parent / "shared/benchmarks/squad2-dev-train.json"

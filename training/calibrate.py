@@ -3,7 +3,7 @@ SQuAD articles; the documentation questions' held-out sources): a set is ingeste
 each answerable question is retrieved and scored as in an answer, and the veto is the highest
 probability that ``KEPT`` of the questions the scorer answers reach in every set.
 
-    python -m qa_bot.reader.calibrate --data ../shared/benchmarks/squad2-dev-train.json
+    python -m training.calibrate --data ../shared/benchmarks/squad2-dev-train.json
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
 from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
-from qa_bot.reader.data import VALIDATION, Article, load_articles, split, split_documentation
-from qa_bot.reader.documentation import QUESTIONS
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
-from qa_bot.reader.validation import write_card
 from qa_bot.storage.store import Store
+from training.data import VALIDATION, Article, load_articles, split, split_documentation
+from training.documentation import QUESTIONS
+from training.validation import write_card
 
 KEPT = 0.98
 """Share of the held-out answerable questions the scorer answers that the veto keeps

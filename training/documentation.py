@@ -8,7 +8,7 @@ is copied from the paragraph or restates one of its sentences. The result is a S
 one article per source, with every ``HELD_OUT``-th source held out for validation (a source
 the file already had keeps its side when the file is written again):
 
-    python -m qa_bot.reader.documentation --paragraphs 400   # about 9 s a paragraph on 2 cores
+    python -m training.documentation --paragraphs 400   # about 9 s a paragraph on 2 cores
 """
 
 from __future__ import annotations

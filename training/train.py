@@ -1,0 +1,444 @@
+"""Train qa-bot's reader (``make train-reader``): on every usable question of the SQuAD files
+named (SQuAD 1.1 train, SQuAD 2.0 dev less its held-out articles) and the documentation
+questions, with made near misses; seeded, in bf16 on CPUs that have it, with progress. It
+writes a checkpoint (weights, optimiser, schedule, data position, random state) every
+``--checkpoint-minutes`` and on SIGTERM/SIGINT to ``--workdir``, and resumes from it when run
+again with the same options. At the end of each epoch it validates, keeps the best epoch as fp16
+weights, and writes the card (sha256, validation figures) and MODEL_CARD.md.
+
+    python -m training.train --data ../shared/benchmarks/squad1-train.json \\
+        --data ../shared/benchmarks/squad2-dev-train.json \\
+        --documentation training/documentation.json \\
+        --validate ../shared/benchmarks/squad1-dev-13.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import signal
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch.nn import functional as F
+from transformers import BertTokenizer
+
+from qa_bot.reader.model import ReaderNet, batch, encode, sentence_mask
+from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
+from qa_bot.storage.digest import sha256
+from training.data import VALIDATION, Article, load_articles, questions, split, split_documentation
+from training.examples import Pair, cached, data_key, pairs
+from training.validation import SELECTIONS, choice, validate, write_card
+
+SEED = 13
+WORKDIR = Path(".train/reader")
+"""Where checkpoints and prepared examples live (ignored by git)."""
+
+
+@dataclass
+class Plan:
+    """What defines a training run: a checkpoint resumes only the same plan."""
+
+    data: list[str]
+    data_key: str
+    documentation: str | None
+    documentation_key: str | None
+    validation: list[str]
+    epochs: int
+    first_epoch: int
+    batch_size: int
+    lr: float
+    init_sha256: str | None
+    bf16: bool
+    select: str
+    seed: int = SEED
+
+
+@dataclass
+class Progress:
+    """Where a run stands: saved in every checkpoint."""
+
+    epoch: int
+    position: int = 0
+    """Batches of ``epoch`` already trained."""
+    step: int = 0
+    seconds: float = 0.0
+    best: dict[str, Any] = field(default_factory=dict)
+
+
+def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
+    """The first and last sentence tokens covering the character span."""
+    start, end = span
+    first = next((i for i, (a, b) in enumerate(item_offsets) if b > start), 0)
+    last = max((i for i, (a, _) in enumerate(item_offsets) if a < end), default=first)
+    return first, max(first, last)
+
+
+def _loss(
+    net: torch.nn.Module, tokenizer: BertTokenizer, pairs: list[Pair], bf16: bool
+) -> torch.Tensor:
+    """Binary cross-entropy on "answers" plus half the span cross-entropy of the answering
+    pairs; the forward pass in bf16 when asked."""
+    items = [encode(tokenizer, p.question, p.sentence, p.before) for p in pairs]
+    inputs = batch(items, tokenizer.pad_token_id)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+    with autocast:
+        logits, start, end = net(**inputs)
+    logits, start, end = logits.float(), start.float(), end.float()
+    labels = torch.tensor([float(p.answers) for p in pairs])
+    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    spanned = [(r, p.span) for r, p in enumerate(pairs) if p.answers and p.span]
+    if spanned:
+        allowed = sentence_mask(items, inputs["input_ids"].shape[1])
+        rows = torch.tensor([r for r, _ in spanned])
+        tokens = [
+            (items[r].first + a, items[r].first + b)
+            for r, s in spanned
+            for a, b in [_span_tokens(items[r].offsets, s)]
+        ]
+        starts, ends = torch.tensor(tokens).unbind(1)
+        mask = ~allowed[rows]
+        loss = loss + 0.5 * (
+            F.cross_entropy(start[rows].masked_fill(mask, -1e4), starts)
+            + F.cross_entropy(end[rows].masked_fill(mask, -1e4), ends)
+        )
+    return loss
+
+
+def _batches(drawn: list[Pair], size: int, seed: int) -> list[list[Pair]]:
+    """Batches of pairs of similar length (less padding), in an order fixed by ``seed``."""
+    ordered = sorted(drawn, key=lambda p: len(p.question) + len(p.sentence) + len(p.before))
+    chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    random.Random(seed).shuffle(chunks)
+    return chunks
+
+
+class Stop:
+    """When the loop saves a checkpoint and ends: on SIGTERM or SIGINT, or at step ``after``."""
+
+    def __init__(self, after: int | None = None) -> None:
+        self.asked = False
+        self.after = after
+        self._before: dict[int, Any] = {}
+
+    def __enter__(self) -> Stop:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._before[sig] = signal.signal(sig, self._ask)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._before.items():
+            signal.signal(sig, handler)
+
+    def _ask(self, signum: int, frame: object) -> None:
+        self.asked = True
+
+
+class Run:
+    """One training run: the data, the network, its optimiser and schedule, and its
+    checkpoint."""
+
+    def __init__(self, plan: Plan, workdir: Path, init: Path | None) -> None:
+        self.plan, self.workdir = plan, workdir
+        torch.manual_seed(plan.seed + plan.first_epoch - 1)
+        squad = [a for path in plan.data for a in load_articles(Path(path))]
+        train_articles, validation_articles = split(squad)
+        documentation = Path(plan.documentation) if plan.documentation else None
+        docs_train, docs_validation = (
+            split_documentation(documentation) if documentation else ([], [])
+        )
+        prepared = cached(
+            train_articles + docs_train,
+            f"{plan.data_key}-{plan.documentation_key}",
+            workdir,
+            plan.seed,
+        )
+        self.examples, self.counts = prepared.examples, prepared.counts
+        self.held_out = questions(validation_articles)
+        self.docs_held_out = questions(docs_validation)
+        self.extra_held_out = {
+            Path(path).stem: questions(load_articles(Path(path))) for path in plan.validation
+        }
+        self.training_questions = _count(train_articles) + _count(docs_train)
+        self.net, self.tokenizer = load_net(init)
+        epochs = plan.epochs - plan.first_epoch + 1
+        self.steps_per_epoch = math.ceil(len(pairs(self.examples, plan.seed)) / plan.batch_size)
+        total = self.steps_per_epoch * epochs
+        warmup = max(1, total // 16)
+        self.optimiser = torch.optim.AdamW(self.net.parameters(), lr=plan.lr, weight_decay=0.01)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimiser,
+            lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))),
+        )
+        self.total = total
+        self.progress = Progress(plan.first_epoch)
+
+    @property
+    def folder(self) -> Path:
+        """This plan's own folder: other options or data never resume its checkpoint."""
+        key = hashlib.sha256(json.dumps(asdict(self.plan), sort_keys=True).encode()).hexdigest()
+        return self.workdir / f"run-{key[:12]}"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.folder / "checkpoint.pt"
+
+    def resume(self) -> bool:
+        """Load this plan's checkpoint, when there is one."""
+        if not self.checkpoint.is_file():
+            return False
+        state = torch.load(self.checkpoint, weights_only=False)
+        self.net.load_state_dict(state["net"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.schedule.load_state_dict(state["schedule"])
+        torch.set_rng_state(state["torch_rng"])
+        self.progress = Progress(**state["progress"])
+        return True
+
+    def save(self) -> None:
+        """The checkpoint, written whole or not at all."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint.with_suffix(".tmp")
+        torch.save(
+            {
+                "plan": asdict(self.plan),
+                "net": self.net.state_dict(),
+                "optimiser": self.optimiser.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+                "progress": asdict(self.progress),
+            },
+            tmp,
+        )
+        tmp.replace(self.checkpoint)
+        status = asdict(self.progress) | {"total": self.total, "saved": time.time()}
+        (self.folder / "progress.json").write_text(json.dumps(status, indent=2) + "\n")
+
+    def validate(self) -> dict[str, Any]:
+        """The held-out figures of the network as it is now."""
+        reader = Reader(self.net, self.tokenizer)
+        figures = validate(reader, self.held_out, self.plan.select, self.docs_held_out)
+        for name, held_out in self.extra_held_out.items():
+            figures |= {f"{name}_{k}": v for k, v in choice(reader, held_out).items()}
+        self.net.train()
+        return figures
+
+
+def train(
+    data: list[Path],
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    out: Path,
+    init: Path | None = None,
+    first_epoch: int = 1,
+    select: str = "overall",
+    documentation: Path | None = None,
+    validation: list[Path] | None = None,
+    workdir: Path = WORKDIR,
+    checkpoint_minutes: float = 15.0,
+    bf16: bool | None = None,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
+    """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
+    count as the epoch before), resuming from ``workdir``'s checkpoint; validate after each
+    epoch and keep the epoch that validates best by ``select`` (``SELECTIONS``) as ``out``.
+    With ``max_steps``, stop (checkpointed) after that many steps of this run."""
+    plan = Plan(
+        data=[str(p) for p in data],
+        data_key=data_key(data),
+        documentation=str(documentation) if documentation else None,
+        documentation_key=sha256(documentation)[:8] if documentation else None,
+        validation=[str(p) for p in validation or []],
+        epochs=epochs,
+        first_epoch=first_epoch,
+        batch_size=batch_size,
+        lr=lr,
+        init_sha256=sha256(init) if init else None,
+        bf16=bf16_supported() if bf16 is None else bf16,
+        select=select,
+    )
+    run = Run(plan, workdir, init)
+    print(f"training questions: {json.dumps(dict(run.counts))}", flush=True)
+    resumed = run.resume()
+    if resumed:
+        print(f"resumed: {json.dumps(asdict(run.progress) | {'total': run.total})}", flush=True)
+    elif init is not None:
+        run.progress.best = run.validate() | {"epoch": first_epoch - 1}
+        print(f"validation of {init.name}: {json.dumps(run.progress.best)}", flush=True)
+        save_weights(run.net, out)
+    written = out.with_name(CARD.name)
+    card: dict[str, Any] = json.loads(written.read_text()) if resumed and written.is_file() else {}
+    with Stop(None if max_steps is None else run.progress.step + max_steps) as stop:
+        while run.progress.epoch <= epochs:
+            if not _epoch(run, checkpoint_minutes, stop):
+                run.save()
+                raise SystemExit(
+                    f"Stopped; the checkpoint is in {run.checkpoint}: run again to resume."
+                )
+            card = _end_epoch(run, out)
+    return card
+
+
+def _epoch(run: Run, checkpoint_minutes: float, stop: Stop) -> bool:
+    """Train the rest of the current epoch; False when stopped before its end."""
+    plan, progress = run.plan, run.progress
+    epoch = progress.epoch
+    chunks = _batches(pairs(run.examples, plan.seed + epoch), plan.batch_size, plan.seed + epoch)
+    run.net.train()
+    began, saved, running = time.monotonic(), time.monotonic(), []
+    seconds_before = progress.seconds
+    for chunk in chunks[progress.position :]:
+        loss = _loss(run.net, run.tokenizer, chunk, plan.bf16)
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(run.net.parameters(), 1.0)
+        run.optimiser.step()
+        run.schedule.step()
+        run.optimiser.zero_grad()
+        progress.step += 1
+        progress.position += 1
+        progress.seconds = seconds_before + time.monotonic() - began
+        running.append(loss.item())
+        if progress.step % 50 == 0:
+            _report(run, float(np.mean(running)), time.monotonic() - began)
+            running = []
+        if stop.asked or stop.after == progress.step:
+            return False
+        if time.monotonic() - saved > checkpoint_minutes * 60:
+            run.save()
+            saved = time.monotonic()
+    return True
+
+
+def _report(run: Run, loss: float, spent: float) -> None:
+    """One progress line: where the run is, its loss, and the time left."""
+    progress = run.progress
+    done_here = max(1, progress.position)
+    left = spent / done_here * (run.total - progress.step) if spent else 0.0
+    print(
+        f"epoch {progress.epoch}/{run.plan.epochs} step {progress.step}/{run.total} "
+        f"loss {loss:.3f} ({progress.seconds / 60:.1f} min, {left / 60:.0f} min left)",
+        flush=True,
+    )
+
+
+def _end_epoch(run: Run, out: Path) -> dict[str, Any]:
+    """Validate the epoch just trained, keep it when it is the best, write the card, and move
+    the checkpoint to the next epoch."""
+    progress = run.progress
+    figures = run.validate() | {
+        "epoch": progress.epoch,
+        "minutes": round(progress.seconds / 60, 1),
+    }
+    print(f"validation after epoch {progress.epoch}: {json.dumps(figures)}", flush=True)
+    if not progress.best or figures["score"] > progress.best["score"]:
+        progress.best = figures
+        save_weights(run.net, out)
+    plan = run.plan
+    card = {
+        **progress.best,
+        "sha256": sha256(out),
+        "seed": plan.seed,
+        "epochs_run": progress.epoch,
+        "first_epoch": plan.first_epoch,
+        "init_sha256": plan.init_sha256,
+        "lr": plan.lr,
+        "bf16": plan.bf16,
+        "select": plan.select,
+        "batch_size": plan.batch_size,
+        "validation_articles": list(VALIDATION),
+        "validation_files": [Path(p).name for p in plan.validation],
+        "data": [Path(p).name for p in plan.data],
+        "data_sha256": [sha256(Path(p)) for p in plan.data],
+        "training_questions": run.training_questions,
+        "examples": dict(run.counts),
+        "documentation_sha256": sha256(Path(plan.documentation)) if plan.documentation else None,
+        "wall_minutes": round(progress.seconds / 60, 1),
+    }
+    write_card(card, out)
+    progress.epoch += 1
+    progress.position = 0
+    run.save()
+    return card
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX-512 BF16 or AMX): 5x faster there."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _count(articles: list[Article]) -> int:
+    """The questions of ``articles``."""
+    return sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
+
+
+def save_weights(net: ReaderNet | torch.nn.Module, out: Path) -> None:
+    """The weights in fp16, written whole or not at all."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    save_file({k: v.detach().half().contiguous() for k, v in net.state_dict().items()}, tmp)
+    tmp.replace(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, action="append", required=True)
+    parser.add_argument("--documentation", type=Path, help="documentation questions (SQuAD)")
+    parser.add_argument(
+        "--validate", type=Path, action="append", default=[], help="more held-out SQuAD files"
+    )
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--first-epoch", type=int, default=1, help="the epoch --init begins")
+    parser.add_argument("--init", type=Path, help="continue from these weights")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=8e-5)
+    parser.add_argument("--out", type=Path, default=WEIGHTS)
+    parser.add_argument("--workdir", type=Path, default=WORKDIR)
+    parser.add_argument("--checkpoint-minutes", type=float, default=15.0)
+    parser.add_argument("--max-steps", type=int, help="stop (checkpointed) after these steps")
+    parser.add_argument("--fp32", action="store_true", help="train in fp32 even where bf16 runs")
+    parser.add_argument(
+        "--select",
+        choices=sorted(SELECTIONS),
+        default="overall",
+        help="the validation figures whose sum picks the epoch kept",
+    )
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    if args.select == "documentation" and args.documentation is None:
+        parser.error("--select documentation validates on --documentation: name the file")
+    torch.set_num_threads(args.threads)
+    card = train(
+        args.data,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.out,
+        args.init,
+        args.first_epoch,
+        args.select,
+        args.documentation,
+        args.validate,
+        args.workdir,
+        args.checkpoint_minutes,
+        False if args.fp32 else None,
+        args.max_steps,
+    )
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()

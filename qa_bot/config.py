@@ -198,7 +198,8 @@ class WebSettings(Section):
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts web sources may be fetched from: a name ('wiki.example.internal', "
-        "any port) or a name and port ('127.0.0.1:8080'); empty = no web sources.",
+        "any port; credentials only on the scheme's default port) or a name and port "
+        "('127.0.0.1:8080'); empty = no web sources.",
     )
     max_pages: int = Field(500, ge=1, le=100_000, description="Most pages one web source holds.")
     max_depth: int = Field(
@@ -220,6 +221,20 @@ class WebSettings(Section):
     max_page_mb: float = Field(
         5, gt=0, le=100, description="Largest page, sitemap or robots.txt read, in MB (unpacked)."
     )
+    max_sitemap_urls: int = Field(
+        50_000,
+        ge=1,
+        le=1_000_000,
+        description="Most addresses read from one sitemap (50,000 is the sitemap protocol's "
+        "own limit).",
+    )
+    max_crawl_delay_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Longest wait between requests robots.txt may ask for (Crawl-delay, "
+        "Request-rate); a host asking for more is not crawled.",
+    )
     user_agent: str = Field(
         "qa-bot",
         min_length=1,
@@ -228,13 +243,14 @@ class WebSettings(Section):
     )
     auth_header: SecretStr | None = Field(
         None,
-        description="A header sent to the allowed hosts, 'Name: value' (e.g. 'Authorization: "
-        "Bearer …'); never logged or shown.",
+        description="A header sent to the hosts web.allowed_hosts names, on the port listed "
+        "(else the scheme's default port), 'Name: value' (e.g. 'Authorization: Bearer …'); "
+        "never logged or shown.",
     )
     cookie: SecretStr | None = Field(
         None,
-        description="A Cookie header sent to the allowed hosts ('session=…'); never logged "
-        "or shown.",
+        description="A Cookie header sent where web.auth_header is ('session=…'); never "
+        "logged or shown.",
     )
 
     @field_validator("allowed_hosts")

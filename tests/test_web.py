@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -18,15 +21,16 @@ from langchain_core.embeddings import Embeddings
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from qa_bot.chain import QaChain
-from qa_bot.config import Settings
+from qa_bot.config import Settings, WebSettings
 from qa_bot.errors import CorpusError
 from qa_bot.ingest.knowledge import KnowledgeBase
-from qa_bot.ingest.web import Crawl, WebError, check_url
+from qa_bot.ingest.web import Crawl, Visit, WebError, check_url
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.store import Store
 from tests.conftest import (
     ARTIFACTS,
+    REPO,
     ask_widget,
     run_cli,
     serve_app,
@@ -34,12 +38,22 @@ from tests.conftest import (
     widget_snippet,
     write_folder,
 )
-from tests.wiki_site import BOILERPLATE, CHANGED, Reply, Wiki, gzip_bomb, serve_wiki
+from tests.wiki_site import (
+    BOILERPLATE,
+    CHANGED,
+    ROBOTS,
+    Reply,
+    Wiki,
+    gzip_bomb,
+    serve_drip,
+    serve_wiki,
+)
 
 TOKEN = "tok-SECRET-4711"
 COOKIE = "ck-SECRET-0815"
 SECRETS = (TOKEN, COOKIE)
 PAGES = 29  # the home page, 4 sections, 24 pages
+T = TypeVar("T")
 
 
 def web_settings(wiki: Wiki, **more: Any) -> dict[str, Any]:
@@ -411,6 +425,140 @@ def test_a_page_turned_hostile_keeps_its_chunks(indexed: tuple[QaChain, str], wi
     assert snapshot(chain.store) == before and chain.store.chunks(f"{source}/gym") == gym
 
 
+# ---- hostile servers -----------------------------------------------------------------------
+
+
+def within(seconds: float, work: Callable[[], T]) -> T:
+    """What ``work()`` returns or raises, run in a thread: a test fails after ``seconds``
+    instead of hanging (the thread is left asleep, a daemon)."""
+    done: list[tuple[T | None, BaseException | None]] = []
+
+    def run() -> None:
+        try:
+            done.append((work(), None))
+        except BaseException as error:  # raised again in the test's thread
+            done.append((None, error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert done, f"still running after {seconds:g} s"
+    result, error = done[0]
+    if error is not None:
+        raise error
+    return result  # type: ignore[return-value]
+
+
+def crawl(wiki: Wiki, web: WebSettings) -> list[Visit]:
+    """The visits of a crawl of ``wiki``'s space with ``web`` settings."""
+    return list(Crawl("wiki", check_url(f"{wiki.base}/space/", web), web, {}, set()).visits())
+
+
+CRAWL_IN_A_PROCESS = """
+import json, sys
+from qa_bot.config import Settings
+from qa_bot.ingest.web import Crawl, check_url
+web = Settings().updated(web=json.loads(sys.argv[1])).web
+crawl = Crawl("wiki", check_url(sys.argv[2], web), web, {}, set())
+print(json.dumps([visit.kind for visit in crawl.visits()]))
+"""
+
+
+def test_a_hostile_sitemap_is_read_in_bounded_time(wiki: Wiki) -> None:
+    """4 MB of ``<loc>`` never closed: nothing listed, so links are followed; in a process of
+    its own, because a parser stuck on it would hold the GIL (a thread could not time out)."""
+    hostile = b"<loc>" * 800_000
+    wiki.faults["/space/sitemap.xml"] = html(hostile, "application/xml")
+    settings = json.dumps(web_settings(wiki, max_page_mb=5))
+    command = [sys.executable, "-c", CRAWL_IN_A_PROCESS, settings, f"{wiki.base}/space/"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    kinds = json.loads(done.stdout)
+    assert kinds.count("fetched") == PAGES
+    assert "/space/sitemap.xml" in wiki.paths()
+
+
+def test_sitemap_entries_are_capped(wiki: Wiki) -> None:
+    web = Settings().updated(web=web_settings(wiki, max_sitemap_urls=3)).web
+    visits = crawl(wiki, web)
+    assert [v.document for v in visits] == ["wiki/index", "wiki/facilities/index", "wiki/it/index"]
+
+
+def test_headers_sent_a_byte_a_second_end_at_the_timeout() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+    with serve_drip(answer, every=1.0) as port:
+        base = f"http://127.0.0.1:{port}"
+        web = (
+            Settings()
+            .updated(web={"allowed_hosts": [f"127.0.0.1:{port}"], "timeout_seconds": 1.5})
+            .web
+        )
+        started = time.monotonic()
+        with pytest.raises(WebError) as refused:
+            within(
+                20,
+                lambda: list(Crawl("d", check_url(f"{base}/space/", web), web, {}, set()).visits()),
+            )
+    assert str(refused.value) == (
+        f"Refused {base}/robots.txt: it took longer than 1.5 s (web.timeout_seconds)."
+    )
+    assert time.monotonic() - started < 4
+
+
+TOO_SLOW = (
+    "/space/: its robots.txt asks for more than 5 s between requests, over "
+    "web.max_crawl_delay_seconds (raise it to crawl this host)."
+)
+
+
+@pytest.mark.parametrize(
+    ("asked", "refused"),
+    [
+        ("Crawl-delay: 3600", TOO_SLOW),
+        ("Request-rate: 1/100000", TOO_SLOW),
+        ("Crawl-delay: 99999999999999999999", TOO_SLOW),  # once an OverflowError
+        (
+            "Crawl-delay: " + "9" * 5000,  # too long for int()
+            "/robots.txt: it holds a line qa-bot cannot read, so its rules are unknown.",
+        ),
+    ],
+)
+def test_a_crawl_delay_over_the_limit_refuses_the_crawl(
+    wiki: Wiki, asked: str, refused: str
+) -> None:
+    """Never waited on: the crawl is refused at once, nothing but robots.txt asked."""
+    robots = ROBOTS.format(base=wiki.base) + asked + "\n"
+    wiki.faults["/robots.txt"] = html(robots.encode(), "text/plain")
+    web = Settings().updated(web=web_settings(wiki)).web
+    with pytest.raises(WebError) as error:
+        within(10, lambda: crawl(wiki, web))
+    assert str(error.value) == f"Refused {wiki.base}{refused}"
+    assert wiki.paths() == ["/robots.txt"]
+
+
+def test_a_redirect_to_an_address_httpx_cannot_parse_fails_that_page_only(wiki: Wiki) -> None:
+    wiki.faults["/space/gym"] = moved(302, "data:text/html,<p>hi</p>")
+    web = Settings().updated(web=web_settings(wiki)).web
+    visits = crawl(wiki, web)
+    failed = {v.document: v.problem for v in visits if v.kind == "failed"}
+    assert failed == {
+        "wiki/gym": "it redirects to data:text/html,<p>hi</p>, and qa-bot fetches only http:// "
+        "and https:// addresses"
+    }
+    assert sum(v.kind == "fetched" for v in visits) == PAGES - 1
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/html; charset=iso-8859-1"])
+def test_a_binary_page_labelled_html_fails_that_page_only(wiki: Wiki, content_type: str) -> None:
+    binary = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+    wiki.faults["/space/gym"] = html(binary, content_type)
+    web = Settings().updated(web=web_settings(wiki)).web
+    visits = crawl(wiki, web)
+    failed = {v.document: v.problem for v in visits if v.kind == "failed"}
+    assert failed == {"wiki/gym": "it is labelled text/html but holds binary data, not text"}
+    assert sum(v.kind == "fetched" for v in visits) == PAGES - 1
+
+
 # ---- credentials ----------------------------------------------------------------------------
 
 
@@ -444,6 +592,23 @@ def test_credentials_go_to_the_wiki_and_nowhere_else(
         if path.is_file():
             data = path.read_bytes()
             assert not any(secret.encode() in data for secret in SECRETS), path
+
+
+def test_credentials_go_only_to_the_port_listed(wiki: Wiki, elsewhere: Wiki) -> None:
+    """``127.0.0.1`` allows every port, ``127.0.0.1:<wiki>`` names the wiki's origin: a
+    redirect to another port is followed, without the credentials."""
+    wiki.faults["/space/gym"] = moved(302, f"{elsewhere.base}/space/gym")
+    hosts = ["127.0.0.1", f"127.0.0.1:{wiki.port}"]
+    bearer = f"Authorization: Bearer {TOKEN}"
+    web = Settings().updated(web=web_settings(wiki, allowed_hosts=hosts, auth_header=bearer)).web
+    try:
+        visits = crawl(wiki, web)
+        assert [p for p, _ in elsewhere.requests] == ["/space/gym"]  # followed, then ignored
+        assert not [h for _, h in elsewhere.requests if "authorization" in h or "cookie" in h]
+    finally:
+        elsewhere.forget()
+    assert sum(v.kind == "fetched" for v in visits) == PAGES - 1
+    assert all(h["authorization"] == f"Bearer {TOKEN}" for _, h in wiki.requests)
 
 
 def test_settings_errors_never_echo_a_credential() -> None:
@@ -537,7 +702,12 @@ def test_api_ingests_web_sources_and_refuses_bad_addresses(
     [report] = json.loads(lines[-1])["reports"]
     assert report["added"] == [f"{source}_it/index"] and not report["failed"]
     sources = httpx.get(f"{served}/api/knowledge").json()
-    it = {"name": f"{source}_it", "path": None, "url": f"{wiki.base}/space/it/", "groups": []}
+    it: dict[str, Any] = {
+        "name": f"{source}_it",
+        "path": None,
+        "url": f"{wiki.base}/space/it/",
+        "groups": [],
+    }
     assert it in sources
     assert httpx.delete(f"{served}/api/knowledge/{source}_it").json()["chunks_removed"] == 1
     before = snapshot(chain.store)

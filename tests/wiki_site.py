@@ -2,7 +2,8 @@
 ``bench/web_extraction.py``: 24 pages in four sections under ``/space/``, each with a header
 menu, a sidebar, a footer and one fact of its own; a sitemap, a robots.txt rule, a redirect,
 ETag / Last-Modified / neither by page; and faults a test switches on per path (slow, huge,
-a gzip bomb, redirects off the allow-list, wrong content types, …)."""
+a gzip bomb, redirects off the allow-list, wrong content types, …); and a raw server that
+sends its whole answer, status line and headers included, a byte at a time."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import gzip
 import hashlib
 import html
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -418,3 +420,40 @@ def main_text(slug: str) -> list[str]:
     section, title, fact = pages_by_slug()[slug]
     filler = FILLER.format(section=section).split(". ")
     return [title, fact, filler[0] + ".", filler[1]]
+
+
+@contextmanager
+def serve_drip(answer: bytes, every: float) -> Iterator[int]:
+    """A raw server on a free 127.0.0.1 port that sends ``answer`` (status line, headers and
+    body) to each connection one byte every ``every`` seconds, until the block ends; yields
+    its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def drip(connection: socket.socket) -> None:
+        with connection:
+            for byte in answer:
+                if stop.wait(every):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=drip, args=(connection,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

@@ -1,7 +1,7 @@
 """Web sources: the pages under one address, fetched within the rules an admin sets (``web.*``
 settings; docs/security.md): only http(s) addresses on the allow-list, redirects checked hop by
 hop, robots.txt obeyed, a rate, a time and a size limit on every request, content types
-checked, credentials from settings only and only to allowed hosts. Pages are found from the
+checked, credentials from settings only and only to the origins listed. Pages are found from the
 sitemap when there is one, else by following links; each page's main text is extracted with
 trafilatura (menus, sidebars and footers dropped)."""
 
@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import html
-import re
+import math
+import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
+from fractions import Fraction
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 import trafilatura
 from bs4 import BeautifulSoup
 
 from qa_bot.config import WebSettings, split_host
 from qa_bot.errors import CorpusError
-from qa_bot.ingest.loaders import decode_text, html_text
+from qa_bot.ingest.loaders import LoadError, decode_text, html_text
 from qa_bot.storage.catalog import WebPage
 
 MB = 1024 * 1024
@@ -39,6 +43,10 @@ REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 MAX_SITEMAPS = 10
 """Sitemaps read from a sitemap index, at most."""
+SITEMAP_URLS = 50_000
+"""Addresses read from one sitemap, at most, unless told (the sitemap protocol's limit)."""
+MAX_URL = 2048
+"""Longest sitemap entry read, in bytes (the sitemap protocol's limit)."""
 MAX_LINKS = 2000
 """Links read from one page, at most."""
 ROBOTS_BYTES = 512 * 1024
@@ -98,18 +106,27 @@ def normalize(url: str) -> str:
     return urlunsplit((scheme, netloc, _without_dots(parts.path or "/"), parts.query, ""))
 
 
+def _host_port(url: str) -> tuple[str, int, int]:
+    """The host of ``url`` (normalized), its port, and its scheme's default port."""
+    parts = urlsplit(url)
+    name, port = split_host(parts.netloc.rpartition("@")[2])
+    default = SCHEMES.get(parts.scheme, -1)
+    return name, default if port is None else port, default
+
+
 def host_allowed(url: str, allowed: list[str]) -> bool:
     """Whether the host of ``url`` (normalized) is on the allow-list: an entry without a port
     allows the host on any port, one with a port only that port."""
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    name, port = split_host(host)
-    port = port if port is not None else SCHEMES.get(parts.scheme, -1)
-    for entry in allowed:
-        allowed_name, allowed_port = split_host(entry)
-        if name == allowed_name and allowed_port in (None, port):
-            return True
-    return False
+    name, port, _ = _host_port(url)
+    return any(split_host(entry) in ((name, None), (name, port)) for entry in allowed)
+
+
+def origin_listed(url: str, allowed: list[str]) -> bool:
+    """Whether the allow-list names the origin of ``url`` exactly, where credentials may go:
+    its host with its port, an entry without a port standing for the scheme's default one."""
+    name, port, default = _host_port(url)
+    listed = (split_host(entry) for entry in allowed)
+    return any(host == name and (default if at is None else at) == port for host, at in listed)
 
 
 def check_url(url: str, web: WebSettings) -> str:
@@ -212,12 +229,131 @@ class _Inflater:
             raise WebError(self.url, "its compressed body is damaged") from None
 
 
+class _Deadline:
+    """When the request under way must end (``Fetcher.get`` sets ``at``): every socket
+    operation waits at most until then, so a server sending a byte at a time, headers
+    included, cannot stretch a request past it."""
+
+    def __init__(self) -> None:
+        self.at = math.inf
+
+    def left(self, timeout: float | None, error: type[Exception]) -> float:
+        """``timeout`` cut to the time left; ``error`` once none is left."""
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            raise error("the request's deadline passed")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class _Stream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._stream, self._deadline = stream, deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, self._deadline.left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self._deadline.left(timeout, httpcore.ConnectTimeout)  # the whole handshake
+        return _Stream(self._stream.start_tls(ssl_context, server_hostname, left), self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _Backend(httpcore.SyncBackend):
+    """Connections opened, and used, within the deadline."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self.deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self.deadline.left(timeout, httpcore.ConnectTimeout)
+        stream = super().connect_tcp(host, port, left, local_address, socket_options)
+        return _Stream(stream, self.deadline)
+
+
+@contextmanager
+def _as_httpx() -> Iterator[None]:
+    """httpcore's network failures raised as httpx's, which the fetcher handles."""
+    try:
+        yield
+    except httpcore.TimeoutException as error:
+        raise httpx.TimeoutException(str(error)) from None
+    except (httpcore.NetworkError, httpcore.ProtocolError) as error:
+        raise httpx.TransportError(str(error)) from None
+
+
+class _Body(httpx.SyncByteStream):
+    """An answer's body as it arrives."""
+
+    def __init__(self, answer: httpcore.Response) -> None:
+        self._answer = answer
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx():
+            yield from self._answer.iter_stream()
+
+    def close(self) -> None:
+        self._answer.close()
+
+
+class _Transport(httpx.BaseTransport):
+    """httpx's transport over httpcore's connection pool, with connections that end at the
+    deadline (httpx's own transport takes no network backend, and its timeouts restart at
+    every byte); certificates checked against certifi's list only."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            network_backend=_Backend(deadline),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        target = httpcore.URL(
+            scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+        )
+        with _as_httpx():
+            answer = self._pool.handle_request(
+                httpcore.Request(
+                    request.method,
+                    target,
+                    headers=request.headers.raw,
+                    extensions=request.extensions,
+                )
+            )
+        return httpx.Response(answer.status, headers=answer.headers, stream=_Body(answer))
+
+    def close(self) -> None:
+        self._pool.close()
+
+
 class Fetcher:
     """GET requests within the ``web`` rules: one at a time at most ``requests_per_second``,
-    redirects followed by hand and each hop checked against the allow-list, every answer
-    read within ``timeout_seconds`` and ``max_page_mb``. Credentials from the settings go
-    only to allowed hosts; no proxy, ``.netrc`` or cookie from the environment or from an
-    answer is used."""
+    redirects followed by hand and each hop checked against the allow-list, every request
+    done within ``timeout_seconds`` (connecting, headers and body) and ``max_page_mb``.
+    Credentials from the settings go only to the origins listed; no proxy, ``.netrc`` or
+    cookie from the environment or from an answer is used."""
 
     def __init__(self, web: WebSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.web = web
@@ -225,10 +361,9 @@ class Fetcher:
         self.interval = 1.0 / web.requests_per_second
         self.requests = 0
         self._last = 0.0
-        timeout = httpx.Timeout(web.timeout_seconds)
-        self._client = httpx.Client(
-            follow_redirects=False, trust_env=False, timeout=timeout, transport=transport
-        )
+        self._deadline = _Deadline()
+        self._timeout = httpx.Timeout(web.timeout_seconds).as_dict()
+        self._transport = transport or _Transport(self._deadline)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -239,7 +374,7 @@ class Fetcher:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        self._client.close()
+        self._transport.close()
 
     def get(
         self,
@@ -251,7 +386,7 @@ class Fetcher:
         """GET ``url`` (already checked), following redirects within the rules; the body of a
         200 answer whose type is in ``accept`` (any type when None), at most ``limit`` bytes
         unpacked (default ``max_page_mb``). A refusal is a WebError."""
-        deadline = time.monotonic() + self.web.timeout_seconds
+        deadline = self._deadline.at = time.monotonic() + self.web.timeout_seconds
         for _ in range(MAX_REDIRECTS + 1):
             with self._send(url, validators) as response:
                 location = response.headers.get("location")
@@ -263,10 +398,10 @@ class Fetcher:
 
     def _headers(self, url: str, validators: dict[str, str] | None) -> dict[str, str]:
         """The request's headers: the user agent, the validators, and the credentials when
-        the host is allowed (checked again here, whoever called)."""
+        the allow-list names the origin exactly (checked again here, whoever called)."""
         headers = {"User-Agent": self.web.user_agent, "Accept-Encoding": "gzip, deflate"}
         headers |= validators or {}
-        if host_allowed(url, self.web.allowed_hosts):
+        if origin_listed(url, self.web.allowed_hosts):
             if (header := self.web.header()) is not None:
                 headers[header[0]] = header[1]
             if self.web.cookie is not None:
@@ -280,13 +415,23 @@ class Fetcher:
             time.sleep(wait)
         self._last = time.monotonic()
         self.requests += 1
-        self._client.cookies.clear()  # never a cookie a server set
-        request = self._client.build_request("GET", url, headers=self._headers(url, validators))
-        return _Response(self._client, request, url, self.web.timeout_seconds)
+        try:
+            request = httpx.Request(
+                "GET",
+                url,
+                headers=self._headers(url, validators),
+                extensions={"timeout": self._timeout},
+            )
+        except httpx.InvalidURL:
+            raise WebError(url, "it is not a valid web address") from None
+        return _Response(self._transport, request, url, self.web.timeout_seconds)
 
     def _redirect(self, url: str, location: str) -> str:
         """Where a redirect leads, when the rules allow following it."""
-        target = urljoin(url, location.strip())
+        try:
+            target = urljoin(url, location.strip())
+        except ValueError:
+            raise WebError(url, "it redirects to an address that is not valid") from None
         try:
             checked = check_url(target, self.web)
         except WebError as error:
@@ -351,15 +496,18 @@ class Fetcher:
 
 
 class _Response:
-    """One streamed request as a context manager; network failures as WebErrors."""
+    """One streamed request as a context manager; network failures as WebErrors. No client
+    handles it: nothing follows redirects or keeps cookies."""
 
-    def __init__(self, client: httpx.Client, request: httpx.Request, url: str, timeout: float):
-        self.client, self.request, self.url, self.timeout = client, request, url, timeout
+    def __init__(
+        self, transport: httpx.BaseTransport, request: httpx.Request, url: str, timeout: float
+    ):
+        self.transport, self.request, self.url, self.timeout = transport, request, url, timeout
         self.response: httpx.Response | None = None
 
     def __enter__(self) -> httpx.Response:
         try:
-            self.response = self.client.send(self.request, stream=True)
+            self.response = self.transport.handle_request(self.request)
         except httpx.TimeoutException:
             raise WebError(
                 self.url, f"it took longer than {self.timeout:g} s (web.timeout_seconds)"
@@ -394,11 +542,16 @@ class Robots:
             parser = RobotFileParser(origin + "/robots.txt")
             got = self.fetcher.get(origin + "/robots.txt", None, limit=ROBOTS_BYTES)
             if got.status == 200:
-                parser.parse(got.body.decode("utf-8", "replace").splitlines())
+                lines = got.body.decode("utf-8", "replace").splitlines()
             elif got.status in (401, 403) or got.status >= 500:
-                parser.parse(["User-agent: *", "Disallow: /"])
+                lines = ["User-agent: *", "Disallow: /"]
             else:
-                parser.parse([])
+                lines = []
+            try:
+                parser.parse(lines)
+            except ValueError:  # a number of over 4,300 digits, an address urllib refuses
+                reason = "it holds a line qa-bot cannot read, so its rules are unknown"
+                raise WebError(origin + "/robots.txt", reason) from None
             self._rules[origin] = parser
         return self._rules[origin]
 
@@ -406,37 +559,56 @@ class Robots:
         return self.rules(url).can_fetch(self.fetcher.web.user_agent, url)
 
     def delay(self, url: str) -> float:
-        """Seconds to wait between requests, as robots.txt asks (0 when it does not)."""
+        """Seconds to wait between requests, as robots.txt asks (0 when it does not); a
+        WebError when it asks for more than ``web.max_crawl_delay_seconds``."""
         rules = self.rules(url)
         agent = self.fetcher.web.user_agent
-        delay = float(rules.crawl_delay(agent) or 0)
+        asked = Fraction(rules.crawl_delay(agent) or 0)  # exact: no overflow, however large
         rate = rules.request_rate(agent)
         if rate and rate.requests:
-            delay = max(delay, rate.seconds / rate.requests)
-        return delay
+            asked = max(asked, Fraction(rate.seconds, rate.requests))
+        most = self.fetcher.web.max_crawl_delay_seconds
+        if asked > most:
+            raise WebError(
+                url,
+                f"its robots.txt asks for more than {most:g} s between requests, over "
+                "web.max_crawl_delay_seconds (raise it to crawl this host)",
+            )
+        return float(asked)
 
     def sitemaps(self, url: str) -> list[str]:
         return list(self.rules(url).site_maps() or [])
 
 
-LOC = re.compile(rb"<loc>\s*(.*?)\s*</loc>", re.S | re.I)
-"""A sitemap's addresses: read by pattern, so no XML entity is ever expanded."""
-
-
-def sitemap_entries(body: bytes) -> tuple[list[str], bool]:
-    """The addresses a sitemap lists, and whether it is a sitemap index (of sitemaps)."""
-    urls = [html.unescape(m.decode("utf-8", "replace")) for m in LOC.findall(body)]
-    return urls, b"<sitemapindex" in body
+def sitemap_entries(body: bytes, most: int = SITEMAP_URLS) -> tuple[list[str], bool]:
+    """The addresses a sitemap lists, at most ``most``, and whether it is a sitemap index (of
+    sitemaps). Read in one linear scan, not as XML, so no entity is ever expanded: each
+    ``</loc>`` closes the last ``<loc>`` before it; an entry over ``MAX_URL`` bytes is
+    skipped."""
+    lower = body.lower()
+    urls: list[str] = []
+    start = 0
+    while len(urls) < most and (end := lower.find(b"</loc>", start)) >= 0:
+        opening = lower.rfind(b"<loc>", start, end)
+        if opening >= 0 and end - opening <= MAX_URL + len(b"<loc>"):
+            entry = body[opening + len(b"<loc>") : end].strip()
+            urls.append(html.unescape(entry.decode("utf-8", "replace")))
+        start = end + len(b"</loc>")
+    return urls, b"<sitemapindex" in lower
 
 
 # ---- pages ----------------------------------------------------------------------------------
 
 
 def page_text(body: bytes, charset: str | None, url: str) -> tuple[str, str]:
+    """A page's main text and its title (``_main_text``)."""
+    return _main_text(_decoded(body, charset), url)
+
+
+def _main_text(markup: str, url: str) -> tuple[str, str]:
     """A page's main text (trafilatura: menus, sidebars, footers and comments dropped) and its
     title; one paragraph per block. A page trafilatura finds no text in is read whole, without
     what surrounds content (the HTML loader's rules)."""
-    markup = _decoded(body, charset)
     found = trafilatura.bare_extraction(
         markup, url=url, include_comments=False, include_tables=True, with_metadata=True
     )
@@ -450,20 +622,29 @@ def page_text(body: bytes, charset: str | None, url: str) -> tuple[str, str]:
 
 
 def _decoded(body: bytes, charset: str | None) -> str:
-    """The body as text: in its declared charset, else as detected."""
+    """The body as text: in its declared charset, else as detected; a LoadError for binary
+    data (a NUL, or bytes no encoding reads)."""
     if charset:
         try:
-            return body.decode(charset)
+            text = body.decode(charset)
         except (LookupError, UnicodeDecodeError):
             pass
+        else:
+            if "\x00" not in text:
+                return text
     return decode_text(body)
 
 
 def page_links(body: bytes, charset: str | None, url: str) -> list[str]:
+    """The addresses a page links to (``_links``)."""
+    return _links(_decoded(body, charset), url)
+
+
+def _links(markup: str, url: str) -> list[str]:
     """The addresses a page links to (``<a href>``, resolved against its ``<base>``, except
     those marked ``rel="nofollow"``), at most ``MAX_LINKS``, fragments dropped; not yet
     checked."""
-    soup = BeautifulSoup(_decoded(body, charset), "html.parser")
+    soup = BeautifulSoup(markup, "html.parser")
     base_tag = soup.find("base", href=True)
     base = urljoin(url, str(base_tag["href"])) if base_tag else url
     links = []
@@ -581,7 +762,7 @@ class Crawl:
             return []
         if got.status != 200:
             return []
-        entries, is_index = sitemap_entries(got.body)
+        entries, is_index = sitemap_entries(got.body, self.web.max_sitemap_urls)
         if is_index:
             if not nested:
                 return []
@@ -625,7 +806,7 @@ class Crawl:
         if got.status in GONE:
             return Visit(url, name, "gone")
         if got.status != 200:
-            problem = f"the server answered {got.status}" + _hint(got.status)
+            problem = f"the server answered {got.status}" + _hint(got, self.web)
             return Visit(url, name, "failed", page=before, problem=problem)
         final = normalize(got.url)
         if final != url:
@@ -644,7 +825,12 @@ class Crawl:
         digest = hashlib.sha256(got.body).hexdigest()
         if self.digests.setdefault(digest, url) != url:
             return Visit(url, name, "ignored")
-        links = self._within(page_links(got.body, got.charset, url))
+        try:
+            markup = _decoded(got.body, got.charset)
+        except LoadError:
+            problem = f"it is labelled {got.content_type} but holds binary data, not text"
+            return Visit(url, name, "failed", page=before, problem=problem)
+        links = self._within(_links(markup, url))
         page = WebPage(
             url=url,
             source=self.source,
@@ -657,7 +843,7 @@ class Crawl:
         )
         if before is not None and before.digest == digest:
             return Visit(url, name, "unchanged", page=page)
-        text, title = page_text(got.body, got.charset, url)
+        text, title = _main_text(markup, url)
         return Visit(url, name, "fetched", page=page, text=text, title=title)
 
 
@@ -671,8 +857,13 @@ def _validators(page: WebPage | None) -> dict[str, str]:
     return headers
 
 
-def _hint(status: int) -> str:
+def _hint(got: Fetched, web: WebSettings) -> str:
     """What to do about an error status, when there is something to do."""
-    if status in (401, 403):
-        return ": the wiki wants credentials qa-bot lacks (set web.auth_header or web.cookie)"
-    return ""
+    if got.status not in (401, 403):
+        return ""
+    if (web.auth_header or web.cookie) and not origin_listed(got.url, web.allowed_hosts):
+        return (
+            ": the wiki wants credentials, which qa-bot sends only to a host and port "
+            "web.allowed_hosts names (list this one with its port)"
+        )
+    return ": the wiki wants credentials qa-bot lacks (set web.auth_header or web.cookie)"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import ARTICLE, run_cli, write_folder
+from tests.conftest import ARTICLE, REPO, free_port, run_cli, serve_process, write_folder
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +85,69 @@ def test_emoji_codes_in_titles_print_as_text(tmp_path: Path) -> None:
     assert run_cli("ingest", str(folder), data_dir=data).returncode == 0
     done = run_cli("ask", "How much can the harbour crane lift?", data_dir=data)
     assert done.returncode == 0 and "Release :smile: notes" in done.stdout
+
+
+def serve_again(data: Path, port: int, **env: str) -> subprocess.CompletedProcess[str]:
+    """`qa-bot serve --port port` on ``data`` that must end by itself within a minute."""
+    environment = {**os.environ, "QA_BOT_STORE__DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "qa_bot.cli", "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        env={**environment, **env},
+        timeout=60,
+        cwd=REPO,
+    )
+
+
+def test_a_second_serve_on_the_data_dir_refuses_and_leaves_the_first_alone(
+    tmp_path: Path,
+) -> None:
+    """`qa-bot serve` (or `make run`) twice on one data dir: the second ends at once with one
+    sentence naming the first, whose server.json stays, so the CLI keeps working through it."""
+    data = tmp_path / "data"
+    url, first = serve_process(data, tmp_path / "serve.log")
+    try:
+        record = (data / "server.json").read_bytes()
+        refusal = (
+            f"Error: qa-bot already serves this data dir on {url}: use it, or stop it "
+            f"(process {first.pid}) before serving again."
+        )
+        again = serve_again(data, int(url.rsplit(":", 1)[1]))  # the same port, as `make run`
+        assert again.returncode == 1 and " ".join(again.stderr.split()) == refusal
+        unreachable = {  # the index cannot open: refused before it is tried
+            "QA_BOT_STORE__CHROMA_HOST": "127.0.0.1",
+            "QA_BOT_STORE__CHROMA_PORT": str(free_port()),
+        }
+        elsewhere = serve_again(data, free_port(), **unreachable)
+        assert elsewhere.returncode == 1 and " ".join(elsewhere.stderr.split()) == refusal
+        assert (data / "server.json").read_bytes() == record
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+    finally:
+        first.terminate()
+        first.wait(30)
+    assert not (data / "server.json").exists()  # the first withdrew its own on a clean stop
+
+
+def test_serve_on_a_taken_port_names_the_setting_and_keeps_others_records(
+    tmp_path: Path,
+) -> None:
+    """A port another program holds is one sentence; a stale server.json (its process gone)
+    does not block the serve, and is not the failed serve's to remove."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    data = tmp_path / "data"
+    data.mkdir()
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        stale = json.dumps({"url": f"http://127.0.0.1:{port}", "pid": gone.pid, "token": "t"})
+        (data / "server.json").write_text(stale)
+        done = serve_again(data, port)
+    assert done.returncode == 1
+    assert " ".join(done.stderr.split()) == (
+        f"Error: Port {port} is taken by another program: stop it, or serve on another port "
+        "with --port or QA_BOT_SERVER__PORT."
+    )
+    assert (data / "server.json").read_text() == stale

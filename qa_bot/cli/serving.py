@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +23,8 @@ from qa_bot.cli.common import (
     progress_bar,
     user_errors,
 )
+from qa_bot.config import Settings
+from qa_bot.errors import QaBotError
 
 
 @app.command()
@@ -29,6 +33,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
 ) -> None:
     """Serve the chat UI, the HTTP API and the wiki widget (default http://127.0.0.1:7860)."""
+    loaded = load_settings()
+    host, port = host or loaded.server.host, port or loaded.server.port
+    settings = loaded.updated(server={"host": host, "port": port})
+    with user_errors():  # before anything heavy: a second server, or a taken port, ends here
+        _refuse_a_second_server(settings)
+        listening = _listen(host, port)
     import uvicorn
 
     from qa_bot.chain import QaChain
@@ -36,9 +46,6 @@ def serve(
     from qa_bot.server.local import announce, withdraw
     from qa_bot.server.ui import build_ui
 
-    loaded = load_settings()
-    host, port = host or loaded.server.host, port or loaded.server.port
-    settings = loaded.updated(server={"host": host, "port": port})
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("qa_bot").setLevel(settings.server.log_level.upper())  # not the libraries
     with user_errors():
@@ -60,9 +67,48 @@ def serve(
     # uvicorn re-raises SIGTERM once it has shut down: end through `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.Server(uvicorn_config(app_, host, port)).run()
+        uvicorn.Server(uvicorn_config(app_, host, port)).run(sockets=[listening])
     finally:
         withdraw(settings, record)
+
+
+def _refuse_a_second_server(settings: Settings) -> None:
+    """Stop when a live server already serves this data dir (a stale record is ignored)."""
+    from qa_bot.server.local import find
+
+    running = find(settings)
+    if running is not None:
+        raise QaBotError(
+            f"qa-bot already serves this data dir on {running.url}: use it, or stop it "
+            f"(process {running.pid}) before serving again."
+        )
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` for uvicorn, held from now on (so no other program
+    or server takes the port while the models load)."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen()
+    except OSError as error:
+        listening.close()
+        raise QaBotError(_bind_problem(host, port, error)) from None
+    return listening
+
+
+def _bind_problem(host: str, port: int, error: OSError) -> str:
+    """Why the server cannot listen, as one sentence naming the setting to change."""
+    if error.errno == errno.EADDRINUSE:
+        return (
+            f"Port {port} is taken by another program: stop it, or serve on another port "
+            "with --port or QA_BOT_SERVER__PORT."
+        )
+    return (
+        f"Cannot listen on {host}:{port} ({error.strerror or error}): change --host and "
+        "--port, or QA_BOT_SERVER__HOST and QA_BOT_SERVER__PORT."
+    )
 
 
 @app.command("eval")

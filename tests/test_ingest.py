@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +19,8 @@ from qa_bot.ingest import ingest
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, ARTICLE_FILE
+from tests.conftest import ARTICLE, ARTICLE_FILE, REPO, run_cli
+from tests.wiki_site import SECTIONS, Wiki, pages_by_slug, serve_wiki
 
 
 def chunk_texts(store: Store, source: str) -> list[str]:
@@ -169,3 +177,48 @@ def test_links_that_loop_dangle_or_leave_the_folder_are_skipped(
         "corpus/loop-b.txt": "it is a link that loops back on itself",
     }
     assert sorted(report.added) == sorted([ARTICLE, "corpus/inside.txt"])
+
+
+def _delay_every_page(wiki: Wiki, seconds: float) -> set[str]:
+    """Make each page of ``wiki`` (not robots.txt nor the sitemap) answer ``seconds`` late;
+    return their paths."""
+    paths = {"/space/"} | {f"/space/{section}/" for section in SECTIONS}
+    paths |= {f"/space/{slug}" for slug in pages_by_slug()}
+    for path in paths:
+        wiki.faults[path] = replace(wiki.reply(path), delay=seconds)
+    return paths
+
+
+def test_a_web_source_killed_before_its_first_page_is_not_kept(tmp_path: Path) -> None:
+    """Item 7: kill -9 while a new web source's first page is on its way leaves no source
+    registered, so a resync of all sources does not crawl it again."""
+    data = tmp_path / "data"
+    with serve_wiki() as wiki:
+        pages = _delay_every_page(wiki, 60)
+        env = {
+            "QA_BOT_WEB__ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{wiki.port}"]),
+            "QA_BOT_WEB__REQUESTS_PER_SECOND": "100",
+            "COLUMNS": "200",  # the sources table unfolded
+        }
+        ingesting = subprocess.Popen(
+            [sys.executable, "-m", "qa_bot.cli", "ingest", f"{wiki.base}/space/"],
+            env={**os.environ, "QA_BOT_STORE__DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + 120
+        while not pages & set(wiki.paths()):  # its first page asked for, not yet answered
+            assert ingesting.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        ingesting.send_signal(signal.SIGKILL)
+        ingesting.wait()
+        wiki.faults.clear()
+        wiki.forget()
+        listed = run_cli("sources", "list", data_dir=data, **env)
+        assert listed.returncode == 0, listed.stderr
+        assert f"127.0.0.1_{wiki.port}_space" not in listed.stdout
+        assert f"{wiki.base}/space/" not in listed.stdout
+        resynced = run_cli("sources", "resync", data_dir=data, **env)
+        assert resynced.returncode == 0, resynced.stderr
+        assert wiki.paths() == []

@@ -31,23 +31,18 @@ MB = 1024 * 1024
 
 def ingest_url(store: Store, url: str, progress: Progress | None = None) -> IngestReport:
     """Add the web source of the pages under ``url`` (if new) and bring it up to date. A new
-    source from which no page could be read is not kept: its first refusal is the error."""
+    source is registered with its first indexed page, so one from which no page was indexed
+    (refused, failed, or its process killed) is not kept: its first refusal is the error."""
     target = check_url(url, store.settings.web)
     catalog = open_catalog(store)
-    known = any(s.url == target for s in catalog.sources())
-    taken: set[str] = set()
-    if store.settings.store.shared:  # other replicas' sources, as of now
-        store.sync_lexical()
-        taken = {name.split("/", 1)[0] for name in store.documents()}
-    source = catalog.register_url(target, taken)
-    try:
-        report = sync_source(store, catalog, source, progress)
-    except BaseException:
-        if not known:
-            catalog.unregister(source.name)
-        raise
+    with exclusive(store):  # a new source's name stays its own until it is registered
+        known = any(s.url == target for s in catalog.sources())
+        taken: set[str] = set()
+        if store.settings.store.shared:  # other replicas' sources, as of now
+            store.sync_lexical()
+            taken = {name.split("/", 1)[0] for name in store.documents()}
+        report = sync_source(store, catalog, catalog.web_source(target, taken), progress)
     if not known and not (report.added or report.updated or report.unchanged):
-        catalog.unregister(source.name)
         why = report.failed[0][1] if report.failed else "no page under it could be read"
         raise WebError(target, why)
     return report
@@ -83,8 +78,8 @@ def sync_web(
                 assert visit.page is not None
                 pending.append((prepared, visit.page))
                 if sum(len(p.chunks) for p, _ in pending) >= GROUP_CHUNKS:
-                    _index(store, catalog, pending, report)
-        _index(store, catalog, pending, report)
+                    _index(store, catalog, source, pending, report)
+        _index(store, catalog, source, pending, report)
         report.failed += [(f"{source.name}/", note) for note in crawl.notes]
         store.sync_lexical()
     report.seconds = time.perf_counter() - started
@@ -153,12 +148,15 @@ def _record(
 def _index(
     store: Store,
     catalog: Catalog,
+    source: Source,
     pending: list[tuple[Prepared, WebPage]],
     report: IngestReport,
 ) -> None:
-    """Index fetched pages in one pass and keep their records."""
+    """Index fetched pages in one pass, then register their source (if new: so a source is
+    never kept without pages) and keep the pages' records."""
     if pending:
         index_group(store, catalog, [prepared for prepared, _ in pending], report)
+        catalog.add(source)
         for _, page in pending:
             catalog.keep_page(page)
         pending.clear()

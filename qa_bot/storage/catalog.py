@@ -99,18 +99,21 @@ class Catalog:
             db.execute("INSERT INTO sources VALUES (?, ?)", (unique, str(folder)))
         return Source(name=unique, path=folder)
 
-    def register_url(self, url: str, taken: set[str] | None = None) -> Source:
-        """The web source for ``url`` (checked and normalized by the caller), registered under
-        a new unique name made of its host and path if needed."""
+    def web_source(self, url: str, taken: set[str] | None = None) -> Source:
+        """The web source for ``url`` (checked and normalized by the caller): the registered
+        one, or a new one under a unique name made of its host and path, not registered until
+        ``add`` (with its first indexed page)."""
         known = self.sources()
         for source in known:
             if source.url == url:
                 return source
         host_path = url.split("://", 1)[1].rstrip("/")
-        unique = self._unique(_slug(host_path), known, taken, False)
+        return Source(name=self._unique(_slug(host_path), known, taken, False), url=url)
+
+    def add(self, source: Source) -> None:
+        """Register web source ``source`` (from ``web_source``), unless it is already."""
         with connect(self.path) as db:
-            db.execute("INSERT INTO sources VALUES (?, ?)", (unique, url))
-        return Source(name=unique, url=url)
+            db.execute("INSERT OR IGNORE INTO sources VALUES (?, ?)", (source.name, source.url))
 
     @staticmethod
     def _unique(base: str, known: list[Source], taken: set[str] | None, uploads: bool) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -12,6 +13,8 @@ from qa_bot.answer.extractive import READ, SUMMARY_SENTENCES, ExtractiveAnswerer
 from qa_bot.answer.questions import Expects, expects
 from qa_bot.chain import QaChain
 from qa_bot.errors import BadQuestionError, IndexNotReadyError
+from qa_bot.reader.answerability import Answerability
+from qa_bot.reader.reader import Reader
 from qa_bot.records import Answer
 from qa_bot.storage.store import Store
 from tests.conftest import ARTICLE, ARTICLE_FILE, REPO
@@ -176,6 +179,20 @@ def test_the_readers_veto_refuses_a_near_miss_the_scorer_would_quote(chain: QaCh
     question = "What tariff applies to Japanese steel?"
     assert not chain.variant(answer={"reader_veto": 0.0}).ask(question).refused
     assert chain.ask(question).refused
+
+
+@pytest.mark.parametrize("threshold, refused", [(1.01, True), (-0.01, False)])
+def test_the_answerability_model_refuses_below_its_threshold(
+    chain: QaChain, threshold: float, refused: bool
+) -> None:
+    answerer = chain.answerer
+    assert isinstance(answerer, ExtractiveAnswerer) and answerer.reader is not None
+    shipped = answerer.reader
+    flat = Answerability(np.zeros(6), np.ones(6), np.zeros(6), 0.0, threshold)  # always 0.5
+    reader = Reader(shipped.net, shipped.tokenizer, shipped.veto, flat)
+    judged = ExtractiveAnswerer(answerer.embeddings, answerer.min_support, reader=reader)
+    question = "When might funding for the project materialize?"
+    assert judged.answer(question, chain.retrieve(question)).refused is refused
 
 
 def test_the_reader_reads_only_the_scorers_best_sentences(chain: QaChain) -> None:

@@ -6,7 +6,9 @@ import json
 import shutil
 from pathlib import Path
 from random import Random
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from langchain_core.documents import Document
@@ -14,10 +16,12 @@ from langchain_core.documents import Document
 from qa_bot.answer.grounding import parse
 from qa_bot.errors import QaBotError
 from qa_bot.ingest.loaders import load_html
+from qa_bot.reader.answerability import FEATURES, features
 from qa_bot.reader.model import MAX_SPAN
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, best_spans, load_reader, shipped_reader
 from qa_bot.retrieval.rerank import ReaderReranker
 from qa_bot.text import words
+from training.answerability import fit_answerability
 from training.calibrate import calibrate
 from training.data import VALIDATION, questions, split, split_documentation
 from training.documentation import QUESTIONS, paragraphs, prose, squad
@@ -102,6 +106,37 @@ def test_the_card_describes_the_shipped_weights() -> None:
     assert 0 < card["veto"] < 1 and card["veto_questions"] > 100
     assert WEIGHTS.stat().st_size < 60 * 2**20
     assert (WEIGHTS.parent / "MODEL_CARD.md").read_text().count(card["sha256"]) == 1
+
+
+def test_a_name_no_candidate_states_shows_in_the_answerability_features(reader: Reader) -> None:
+    named = "When was the bridge over the Danube built?"
+    plain = "When was the old bridge built?"
+    for question, share in ((named, 0.0), (plain, 1.0)):
+        x = features(question, BRIDGE, reader.read(question, BRIDGE))
+        assert x[FEATURES.index("names")] == share
+    assert len(x) == len(FEATURES)
+
+
+def test_the_answerability_model_is_used_only_where_it_refuses_more_than_the_best_reading() -> None:
+    rng = np.random.default_rng(0)
+
+    def reads(names_tell: bool) -> list[SimpleNamespace]:
+        made = []
+        for i in range(400):
+            answerable = i % 2 == 0
+            # either the names tell, or the best reading does
+            best = rng.uniform(0.3, 0.9) + (0 if names_tell else 0.3 * answerable)
+            names = float(answerable) if names_tell else rng.uniform()
+            x = np.array([best, 0.0, 0.0, 0.0, names + rng.normal(0, 0.1), 0.5])
+            made.append(
+                SimpleNamespace(answerable=answerable, group=f"a{i % 3}", best=best, features=x)
+            )
+        return made
+
+    told = fit_answerability(reads(True))
+    assert told["used"] and told["refused_model"] > 0.9 > told["refused_best"]
+    assert told["groups"] == ["a0", "a1", "a2"] and len(told["weights"]) == len(FEATURES)
+    assert not fit_answerability(reads(False))["used"]
 
 
 def test_the_reader_reranker_puts_the_answering_chunk_first(reader: Reader) -> None:
@@ -240,6 +275,7 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()
+    assert card["answerability"]["questions"] >= card["veto_questions"]
 
 
 def test_a_stopped_training_resumes_where_it_stood(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""The answerer's veto, calibrated through the whole pipeline on each held-out set (the held-out
-SQuAD articles; the documentation questions' held-out sources): a set is ingested as a corpus,
-each answerable question is retrieved and scored as in an answer, and the veto is the highest
-probability that ``KEPT`` of the questions the scorer answers reach in every set.
+"""The answerer's refusal, calibrated through the whole pipeline on each held-out set (the
+held-out SQuAD articles; the documentation questions' held-out sources): a set is ingested as a
+corpus, each question is retrieved and scored as in an answer, and the reader reads the best
+sentences. The veto is the highest probability that ``KEPT`` of the answerable questions the
+scorer answers reach in every set; the answerability model (``training.answerability``) is
+fitted on the same readings, answerable and not.
 
     python -m training.calibrate --data ../shared/benchmarks/squad2-dev-train.json
 """
@@ -11,20 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.progress import track
 
-from qa_bot.answer.extractive import ExtractiveAnswerer
+from qa_bot.answer.extractive import READ, ExtractiveAnswerer
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
 from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
+from qa_bot.reader.answerability import features
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
 from qa_bot.storage.store import Store
+from training.answerability import fit_answerability
 from training.data import VALIDATION, Article, load_articles, split, split_documentation
 from training.documentation import QUESTIONS
 from training.validation import write_card
@@ -34,12 +39,28 @@ KEPT = 0.98
 answering: the veto removes near misses the scorer would quote, at a small cost in answers."""
 
 
-def best_readings(articles: list[Article], weights: Path, workdir: Path) -> list[float]:
-    """For each answerable question of ``articles`` the scorer answers, the reader's best
-    probability among the sentences it reads."""
+@dataclass
+class Read:
+    """A held-out question the scorer answers, as the reader read its best sentences."""
+
+    answerable: bool
+    group: str
+    """Its article (or held-out set): the unit of cross-validation."""
+    best: float
+    """The reader's best probability among the sentences it read."""
+    features: np.ndarray
+    """``qa_bot.reader.answerability.features`` of its reading."""
+
+
+def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: str) -> list[Read]:
+    """Every question of ``articles`` the scorer answers, as the pipeline reads it: the set is
+    ingested as a corpus, each question retrieved and scored as in an answer, and the reader
+    reads the best sentences the scorer would quote. ``group`` names the set when it has no
+    articles of its own to cross-validate over."""
     held_out = workdir / "held-out.json"
     held_out.write_text(json.dumps({"data": articles}), encoding="utf-8")
     paragraphs, questions = load_squad(held_out)
+    article_of = {q["id"]: a["title"] for a in articles for p in a["paragraphs"] for q in p["qas"]}
     write_corpus(paragraphs, workdir / "corpus")
     settings = Settings().updated(  # the chain retrieves; the reader being calibrated reads
         store={"data_dir": str(workdir / "index")}, answer={"reader": False}
@@ -47,29 +68,40 @@ def best_readings(articles: list[Article], weights: Path, workdir: Path) -> list
     store = Store.open(settings)
     ingest(store, workdir / "corpus")
     chain = QaChain(store, settings)
-    answerer = ExtractiveAnswerer(
-        store.sentence_embeddings, settings.answer.min_support, reader=Reader(*load_net(weights))
-    )
-    best = []
-    for question in track([q for q in questions if q.answerable], "calibrating the veto"):
-        read = answerer.supported(question.question, chain.retrieve(question.question))
-        if read:
-            best.append(max(c.answers for c in read))
-    return best
+    reader = Reader(*load_net(weights))
+    answerer = ExtractiveAnswerer(store.sentence_embeddings, settings.answer.min_support)
+    found = []
+    for question in track(questions, f"reading the held-out {group} questions"):
+        ranked = answerer.supported(question.question, chain.retrieve(question.question))
+        candidates = [(c.text, c.lead or c.before) for c in ranked[:READ]]
+        if not candidates:
+            continue
+        readings = reader.read(question.question, candidates)
+        found.append(
+            Read(
+                question.answerable,
+                group if group != "squad" else article_of[question.id],
+                max(r.answers for r in readings),
+                features(question.question, candidates, readings),
+            )
+        )
+    return found
 
 
 def calibrate(
     data: Path, weights: Path = WEIGHTS, documentation: Path = QUESTIONS
 ) -> dict[str, Any]:
-    """Compute the veto for ``weights`` and write it into their card and MODEL_CARD.md."""
+    """Compute the veto and the answerability model for ``weights`` and write them into their
+    card and MODEL_CARD.md."""
     held_out = {
         "squad": split(load_articles(data))[1],
         "documentation": split_documentation(documentation)[1],
     }
-    best = {}
+    reads: dict[str, list[Read]] = {}
     for name, articles in held_out.items():
         with tempfile.TemporaryDirectory() as tmp:
-            best[name] = best_readings(articles, weights, Path(tmp))
+            reads[name] = read_held_out(articles, weights, Path(tmp), name)
+    best = {name: [r.best for r in found if r.answerable] for name, found in reads.items()}
     if not all(best.values()):
         raise QaBotError(
             "The scorer answered none of a held-out set's questions: no veto to calibrate."
@@ -82,6 +114,7 @@ def calibrate(
         "veto_kept": KEPT,
         "veto_questions": sum(len(b) for b in best.values()),
         "veto_by_set": vetoes,
+        "answerability": fit_answerability([r for found in reads.values() for r in found]),
     }
     write_card(card, weights)
     return card

@@ -130,7 +130,7 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 | answerable answered at it | {card["answered"]:.3f} |
 | unanswerable refused at it | {card["refused"]:.3f} |
 | unanswerable refused at 0.85 answered | {card["refused_at_85"]:.3f} |
-{_documentation_figures(card)}{_file_figures(card)}{_veto(card)}
+{_documentation_figures(card)}{_file_figures(card)}{_veto(card)}{_answerability(card)}
 ## Known limits
 - {_trained_on(card)}
 - It reads one sentence (and the start of the one before it) at a time: an answer spread over
@@ -234,6 +234,34 @@ reader reads the best sentences the scorer would quote. Its veto, the probabilit
 the answerer does not quote a sentence, is **{card["veto"]:.3f}**: in every set, about
 {card["veto_kept"]:.0%} of the questions the scorer answers ({card["veto_questions"]} in all) keep
 a sentence at or above it{by_set}.
+"""
+
+
+def _answerability(card: dict[str, Any]) -> str:
+    """The card's section on the answerability model, once calibration has fitted it."""
+    model = card.get("answerability")
+    if not model or "auc_model" not in model:
+        return ""
+    verdict = (
+        "it refuses more of them, so the answerer refuses below its threshold"
+        if model["used"]
+        else "it does not refuse more of them, so the answerer leaves it unused"
+    )
+    return f"""
+## Answerability: the best sentences read together (`training/answerability.py`)
+
+A logistic model over the reader's readings of the sentences the scorer would quote and over
+what of the question they state ({", ".join(model["features"])}), fitted on the same held-out
+readings as the veto, answerable and not ({model["questions"]} questions, {model["unanswerable"]}
+unanswerable). Cross-validated across {", ".join(model["groups"])} (each measured by the model
+fitted on the others), at {model["answered"]:.0%} of the answerable questions answered:
+
+| refusal signal | AUC answerable vs not | unanswerable refused |
+|---|---|---|
+| the best sentence's probability | {model["auc_best"]:.3f} | {model["refused_best"]:.3f} |
+| the answerability model | {model["auc_model"]:.3f} | {model["refused_model"]:.3f} |
+
+Threshold {model["threshold"]:.3f}: {verdict}.
 """
 
 

@@ -23,6 +23,7 @@ from qa_bot.answer.questions import (
     gives_reason,
     short_answer,
 )
+from qa_bot.reader.answerability import Reading
 from qa_bot.records import Answer, Citation, cite
 from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
 
@@ -83,6 +84,14 @@ class _Candidate:
     """The reader's probability that the sentence answers the question (with the reader)."""
     span: tuple[int, int] = (0, 0)
     """The reader's short answer: characters of ``text`` (with the reader)."""
+    span_score: float = 0.0
+    """How sure the reader is of its short answer (with the reader)."""
+
+    @property
+    def context(self) -> tuple[str, str]:
+        """What the reader reads: the sentence, and the question a FAQ asks right before it
+        or else the sentence before it."""
+        return (self.text, self.lead or self.before)
 
     @property
     def offset(self) -> int:
@@ -218,9 +227,10 @@ class ExtractiveAnswerer(Answerer):
     def _read(question: str, candidates: list[_Candidate], reader: Reader) -> list[_Candidate]:
         """The candidates read by the reader (the question a FAQ asks right before a sentence,
         else the sentence before it, as context), ranked best first by reading and score."""
-        readings = reader.read(question, [(c.text, c.lead or c.before) for c in candidates])
+        readings = reader.read(question, [c.context for c in candidates])
         for candidate, reading in zip(candidates, readings, strict=True):
             candidate.answers, candidate.span = reading.answers, reading.span
+            candidate.span_score = reading.span_score
             candidate.support = candidate.score
             candidate.score = (
                 READER_WEIGHT * reading.answers + (1 - READER_WEIGHT) * candidate.score
@@ -257,9 +267,21 @@ class ExtractiveAnswerer(Answerer):
             return ranked
         return self._read(question, ranked[:READ], self.reader)
 
+    def answerable(self, question: str, read: list[_Candidate]) -> bool:
+        """Whether the read sentences, together, answer the question: the reader's
+        answerability model where it has one (none without the reader)."""
+        model = self.reader.answerability if self.reader is not None else None
+        if model is None or not read:
+            return True
+        readings = [Reading(c.answers, c.span, c.span_score) for c in read]
+        return model.answerable(question, [c.context for c in read], readings) >= model.threshold
+
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The sentences to answer with; empty when the chunks do not support an answer."""
-        ranked = [c for c in self.supported(question, chunks) if c.answers >= self.veto]
+        read = self.supported(question, chunks)
+        if not self.answerable(question, read):
+            return []
+        ranked = [c for c in read if c.answers >= self.veto]
         if not ranked:
             return []
         floor = ranked[0].score - self.margin

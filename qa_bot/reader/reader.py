@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from safetensors.torch import load_file
 from transformers import BertConfig, BertTokenizer
 
 from qa_bot.errors import QaBotError
+from qa_bot.reader.answerability import Answerability, Reading
 from qa_bot.reader.model import MAX_SPAN, ReaderNet, base_model_path, batch, encode, sentence_mask
 from qa_bot.storage.digest import sha256
 from qa_bot.storage.encoders import Precision, compile_model, export, trace
@@ -36,26 +36,25 @@ Network = Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 """The reader's network: input tensors by name in; "answers", start and end logits out."""
 
 
-@dataclass
-class Reading:
-    """The reader's verdict on one sentence."""
-
-    answers: float
-    """Probability that the sentence answers the question."""
-    span: tuple[int, int]
-    """The short answer's characters in the sentence."""
-
-
 class Reader:
     """Scores (question, sentence) pairs in batches: does the sentence answer, and with
     which words. One call runs at a time (the model uses every core already)."""
 
-    def __init__(self, net: Network, tokenizer: BertTokenizer, veto: float = 0.0) -> None:
+    def __init__(
+        self,
+        net: Network,
+        tokenizer: BertTokenizer,
+        veto: float = 0.0,
+        answerability: Answerability | None = None,
+    ) -> None:
         self.net = net.eval() if isinstance(net, torch.nn.Module) else net
         self.tokenizer = tokenizer
         self.veto = veto
         """Below this probability the answerer does not quote a sentence (calibrated through
         the whole pipeline on held-out articles)."""
+        self.answerability = answerability
+        """Whether the best sentences read together answer at all (when it refuses better than
+        the veto on held-out articles)."""
         self._turn = Turns()
         self._memo: OrderedDict[str, dict[tuple[str, str], Reading]] = OrderedDict()
 
@@ -81,14 +80,17 @@ class Reader:
         allowed = sentence_mask(items, inputs["input_ids"].shape[1])
         first, last = best_spans(start, end, allowed)
         probs = torch.sigmoid(answers).tolist()
+        sure = (start.gather(1, first[:, None]) + end.gather(1, last[:, None])).squeeze(1)
         readings = []
-        for item, p, i, j in zip(items, probs, first.tolist(), last.tolist(), strict=True):
+        for item, p, i, j, s in zip(
+            items, probs, first.tolist(), last.tolist(), sure.tolist(), strict=True
+        ):
             offsets = item.offsets
             if not offsets:  # an empty sentence: no span to point at
                 readings.append(Reading(p, (0, 0)))
                 continue
             a, b = i - item.first, j - item.first
-            readings.append(Reading(p, (offsets[a][0], offsets[b][1])))
+            readings.append(Reading(p, (offsets[a][0], offsets[b][1]), s))
         return readings
 
 
@@ -129,9 +131,9 @@ def _tokenizer() -> BertTokenizer:
     return tokenizer
 
 
-def checked_veto(weights: Path, card: Path) -> float:
-    """The calibrated veto of trained ``weights``, once they are checked against the card's
-    sha256."""
+def checked_card(weights: Path, card: Path) -> dict[str, Any]:
+    """The card of trained ``weights``, once they are checked against its sha256 and it holds
+    the calibrated veto."""
     if not weights.is_file() or not card.is_file():
         raise QaBotError(
             f"The reader's weights are missing ({weights.name}): reinstall qa-bot, or run "
@@ -148,14 +150,21 @@ def checked_veto(weights: Path, card: Path) -> float:
             f"The reader's card ({card.name}) has no calibrated veto: run `python -m "
             "training.calibrate` (part of `make train-reader`)."
         )
-    return float(facts["veto"])
+    return facts
+
+
+def refusal(facts: dict[str, Any]) -> tuple[float, Answerability | None]:
+    """The card's veto, and its answerability model when calibration found it refuses better."""
+    model = facts.get("answerability")
+    used = Answerability.from_card(model) if model and model.get("used") else None
+    return float(facts["veto"]), used
 
 
 def load_reader(weights: Path, card: Path) -> Reader:
     """A trained reader run by PyTorch, its weights checked against the card's sha256."""
-    veto = checked_veto(weights, card)
+    veto, answerability = refusal(checked_card(weights, card))
     net, tokenizer = load_net(weights)
-    return Reader(net, tokenizer, veto)
+    return Reader(net, tokenizer, veto, answerability)
 
 
 class OpenVinoNet:
@@ -191,8 +200,8 @@ def shipped_reader(
     loaded once per process."""
     if encoder != "openvino" or cache_dir is None:
         return load_reader(WEIGHTS, CARD)
-    veto = checked_veto(WEIGHTS, CARD)  # the PyTorch network is never built
-    return Reader(OpenVinoNet(WEIGHTS, cache_dir, precision), _tokenizer(), veto)
+    veto, answerability = refusal(checked_card(WEIGHTS, CARD))  # no PyTorch network built
+    return Reader(OpenVinoNet(WEIGHTS, cache_dir, precision), _tokenizer(), veto, answerability)
 
 
 def reader_for(store: StoreSettings) -> Reader:

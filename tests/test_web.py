@@ -596,19 +596,27 @@ def test_credentials_go_to_the_wiki_and_nowhere_else(
 
 def test_credentials_go_only_to_the_port_listed(wiki: Wiki, elsewhere: Wiki) -> None:
     """``127.0.0.1`` allows every port, ``127.0.0.1:<wiki>`` names the wiki's origin: a
-    redirect to another port is followed, without the credentials."""
+    redirect to another port is followed, without the credentials (and its 401 says why)."""
     wiki.faults["/space/gym"] = moved(302, f"{elsewhere.base}/space/gym")
+    elsewhere.faults["/space/gym"] = Reply(401, b"no", {"Content-Type": "text/plain"})
     hosts = ["127.0.0.1", f"127.0.0.1:{wiki.port}"]
     bearer = f"Authorization: Bearer {TOKEN}"
     web = Settings().updated(web=web_settings(wiki, allowed_hosts=hosts, auth_header=bearer)).web
     try:
         visits = crawl(wiki, web)
-        assert [p for p, _ in elsewhere.requests] == ["/space/gym"]  # followed, then ignored
+        assert [p for p, _ in elsewhere.requests] == ["/space/gym"]
         assert not [h for _, h in elsewhere.requests if "authorization" in h or "cookie" in h]
     finally:
+        elsewhere.faults.clear()
         elsewhere.forget()
-    assert sum(v.kind == "fetched" for v in visits) == PAGES - 1
     assert all(h["authorization"] == f"Bearer {TOKEN}" for _, h in wiki.requests)
+    assert sum(v.kind == "fetched" for v in visits) == PAGES - 1
+    failed = {v.document: v.problem for v in visits if v.kind == "failed"}
+    assert failed == {
+        "wiki/gym": "the server answered 401: the wiki wants credentials, which qa-bot sends "
+        "only to a host and port web.allowed_hosts names (add "
+        f"127.0.0.1:{elsewhere.port} to send them there)"
+    }
 
 
 def test_settings_errors_never_echo_a_credential() -> None:

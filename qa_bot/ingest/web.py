@@ -864,6 +864,6 @@ def _hint(got: Fetched, web: WebSettings) -> str:
     if (web.auth_header or web.cookie) and not origin_listed(got.url, web.allowed_hosts):
         return (
             ": the wiki wants credentials, which qa-bot sends only to a host and port "
-            "web.allowed_hosts names (list this one with its port)"
+            f"web.allowed_hosts names (add {urlsplit(got.url).netloc} to send them there)"
         )
     return ": the wiki wants credentials qa-bot lacks (set web.auth_header or web.cookie)"

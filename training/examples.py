@@ -19,6 +19,7 @@ sentence answers, whichever occurrence was meant) and dropped otherwise.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import pickle
 import random
@@ -181,3 +182,30 @@ def cached(articles: list[Article], key: str, folder: Path, seed: int) -> Prepar
 def data_key(paths: list[Path]) -> str:
     """One digest of the training files."""
     return "-".join(sha256(p)[:8] for p in paths)
+
+
+def main() -> None:
+    """Print what the cached examples of the training files hold, and a sample of made near
+    misses: ``python -m training.examples --data A.json --data B.json --documentation D.json``."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--data", type=Path, action="append", required=True)
+    parser.add_argument("--documentation", type=Path)
+    parser.add_argument("--workdir", type=Path, default=Path(".train/reader"))
+    parser.add_argument("--sample", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args()
+    from training.data import load_articles, split, split_documentation
+
+    squad = [a for path in args.data for a in load_articles(path)]
+    docs = split_documentation(args.documentation)[0] if args.documentation else []
+    key = f"{data_key(args.data)}-{sha256(args.documentation)[:8] if args.documentation else None}"
+    prepared = cached(split(squad)[0] + docs, key, args.workdir, args.seed)
+    for name, count in sorted(prepared.counts.items()):
+        print(f"{name}: {count:,}")
+    made = [(e.question, m) for e in prepared.examples for m in e.made]
+    for question, m in random.Random(args.seed).sample(made, min(args.sample, len(made))):
+        print(f"- ({m.kind}) {question} -> {m.question}")
+
+
+if __name__ == "__main__":
+    main()

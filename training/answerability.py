@@ -88,15 +88,16 @@ def fit_answerability(reads: Sequence[Reading]) -> dict[str, Any]:
         return {"questions": len(reads), "unanswerable": int((y == 0).sum()), "used": False}
     best = np.array([r.best for r in reads])
     model = cross_validated(x, y, groups)
+    refused_best, refused_model = round(refused(best, y), 4), round(refused(model, y), 4)
     figures = {
         "questions": len(reads),
         "unanswerable": int((y == 0).sum()),
         "groups": sorted(set(groups.tolist())),
         "auc_best": round(auc(best[y == 1], best[y == 0]), 4),
         "auc_model": round(auc(model[y == 1], model[y == 0]), 4),
-        "refused_best": round(refused(best, y), 4),
-        "refused_model": round(refused(model, y), 4),
+        "refused_best": refused_best,
+        "refused_model": refused_model,
         "answered": ANSWERED,
+        "used": refused_model >= refused_best + GAIN,
     }
-    figures["used"] = figures["refused_model"] >= figures["refused_best"] + GAIN
     return fit(x, y).card() | figures | {"features": list(FEATURES)}

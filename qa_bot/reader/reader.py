@@ -139,7 +139,7 @@ def checked_card(weights: Path, card: Path) -> dict[str, Any]:
             f"The reader's weights are missing ({weights.name}): reinstall qa-bot, or run "
             "`make train-reader` to train them."
         )
-    facts = json.loads(card.read_text(encoding="utf-8"))
+    facts: dict[str, Any] = json.loads(card.read_text(encoding="utf-8"))
     if sha256(weights) != facts["sha256"]:
         raise QaBotError(
             f"The reader's weights ({weights.name}) do not match their checksum: reinstall "

@@ -36,7 +36,7 @@ from qa_bot.reader.model import ReaderNet, batch, encode, sentence_mask
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
 from qa_bot.storage.digest import sha256
 from training.data import VALIDATION, Article, load_articles, questions, split, split_documentation
-from training.examples import Pair, cached, data_key, pairs
+from training.examples import Example, Pair, cached, data_key, pairs
 from training.validation import SELECTIONS, choice, validate, write_card
 
 SEED = 13
@@ -60,6 +60,10 @@ class Plan:
     init_sha256: str | None
     bf16: bool
     select: str
+    shard: tuple[int, int] = (1, 1)
+    """Which part of the training questions this run trains on (k of n): an epoch of all the
+    data takes longer than a session, so ``make train-reader`` trains it in parts, each
+    continuing from the weights of the one before."""
     seed: int = SEED
 
 
@@ -73,6 +77,13 @@ class Progress:
     step: int = 0
     seconds: float = 0.0
     best: dict[str, Any] = field(default_factory=dict)
+
+
+def shard(examples: list[Example], k: int, n: int, seed: int) -> list[Example]:
+    """Part ``k`` of ``n`` of the examples, drawn at random (the same for the same seed)."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    return [examples[i] for i in sorted(order[k - 1 :: n])]
 
 
 def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
@@ -162,7 +173,10 @@ class Run:
             workdir,
             plan.seed,
         )
-        self.examples, self.counts = prepared.examples, prepared.counts
+        self.examples, self.counts = (
+            shard(prepared.examples, *plan.shard, plan.seed),
+            prepared.counts,
+        )
         self.held_out = questions(validation_articles)
         self.docs_held_out = questions(docs_validation)
         self.extra_held_out = {
@@ -248,6 +262,7 @@ def train(
     checkpoint_minutes: float = 15.0,
     bf16: bool | None = None,
     max_steps: int | None = None,
+    part: tuple[int, int] = (1, 1),
 ) -> dict[str, Any]:
     """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
     count as the epoch before), resuming from ``workdir``'s checkpoint; validate after each
@@ -266,6 +281,7 @@ def train(
         init_sha256=sha256(init) if init else None,
         bf16=bf16_supported() if bf16 is None else bf16,
         select=select,
+        shard=part,
     )
     run = Run(plan, workdir, init)
     print(f"training questions: {json.dumps(dict(run.counts))}", flush=True)
@@ -354,6 +370,7 @@ def _end_epoch(run: Run, out: Path) -> dict[str, Any]:
         "lr": plan.lr,
         "bf16": plan.bf16,
         "select": plan.select,
+        "shard": list(plan.shard),
         "batch_size": plan.batch_size,
         "validation_articles": list(VALIDATION),
         "validation_files": [Path(p).name for p in plan.validation],
@@ -393,6 +410,14 @@ def save_weights(net: ReaderNet | torch.nn.Module, out: Path) -> None:
     tmp.replace(out)
 
 
+def _part(text: str) -> tuple[int, int]:
+    """``K/N`` as (K, N), 1 <= K <= N."""
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a part K/N with 1 <= K <= N")
+    return int(k), int(n)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, action="append", required=True)
@@ -408,6 +433,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS)
     parser.add_argument("--workdir", type=Path, default=WORKDIR)
     parser.add_argument("--checkpoint-minutes", type=float, default=15.0)
+    parser.add_argument(
+        "--part", type=_part, default=(1, 1), help="train on part K of N of the questions: K/N"
+    )
     parser.add_argument("--max-steps", type=int, help="stop (checkpointed) after these steps")
     parser.add_argument("--fp32", action="store_true", help="train in fp32 even where bf16 runs")
     parser.add_argument(
@@ -436,6 +464,7 @@ def main() -> None:
         args.checkpoint_minutes,
         False if args.fp32 else None,
         args.max_steps,
+        args.part,
     )
     print(json.dumps(card, indent=2))
 

@@ -164,9 +164,11 @@ def _data(card: dict[str, Any]) -> str:
 def _epochs(card: dict[str, Any]) -> str:
     """Which epochs this training ran, and from which weights."""
     first, last = card.get("first_epoch", 1), card["epochs_run"]
+    k, n = card.get("shard", (1, 1))
+    part = f" over part {k} of {n} of the training questions" if n > 1 else ""
     if first == 1:
-        return f"{last} epochs"
-    ran = f"epoch {last}" if first == last else f"epochs {first}–{last}"
+        return f"{last} epoch{'s' if last > 1 else ''}{part}"
+    ran = (f"epoch {last}" if first == last else f"epochs {first}–{last}") + part
     return (
         f"{ran}, continued from the weights of epochs 1–{first - 1} (sha256 "
         f"`{card['init_sha256']}`, the commands before it in `make train-reader`)"

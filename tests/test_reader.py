@@ -27,7 +27,7 @@ from training.data import VALIDATION, questions, split, split_documentation
 from training.documentation import QUESTIONS, paragraphs, prose, squad
 from training.examples import pairs, prepare
 from training.nearmiss import entity_swap, number_shift
-from training.train import train
+from training.train import shard, train
 
 BRIDGE = [
     ("The old bridge over the river was built in 1850 by the city's engineers.", ""),
@@ -276,6 +276,14 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()
     assert card["answerability"]["questions"] >= card["veto_questions"]
+
+
+def test_the_parts_of_the_training_questions_share_none_and_cover_all() -> None:
+    examples = list(range(10))
+    parts = [shard(examples, k, 3, seed=5) for k in (1, 2, 3)]
+    assert sorted(x for part in parts for x in part) == examples
+    assert [len(p) for p in parts] == [4, 3, 3]
+    assert parts[0] == shard(examples, 1, 3, seed=5) != shard(examples, 1, 3, seed=6)
 
 
 def test_a_stopped_training_resumes_where_it_stood(tmp_path: Path) -> None:

@@ -168,6 +168,27 @@ class IngestSettings(Section):
         description="Most text one file may hold, in MB: about what 2 cores embed in a few "
         "minutes (larger files are skipped).",
     )
+    parse_timeout_seconds: float = Field(
+        60,
+        gt=0,
+        le=3600,
+        description="Longest one file may take to read, or one web page to fetch and read, in "
+        "seconds: its reader process is then stopped and the file or page skipped.",
+    )
+    parse_memory_mb: float = Field(
+        1024,
+        ge=256,
+        le=65536,
+        description="Most memory (address space) the process reading one file or web page may "
+        "use, in MB: past it the file or page is skipped.",
+    )
+    max_source_minutes: float = Field(
+        120,
+        gt=0,
+        le=10080,
+        description="Longest one source's ingestion may take, in minutes: past it the files or "
+        "pages not yet read are left as they were, until the next resync.",
+    )
 
 
 HOST_PATTERN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z0-9-]+|\[[0-9a-f:.]+\]")

@@ -36,3 +36,8 @@ class StoreUnavailableError(QaBotError):
 
 class GeneratorError(QaBotError):
     """The LLM endpoint is down, slow, or replies with something unusable."""
+
+
+class IngestCancelled(QaBotError):
+    """An ingestion stopped before its end: an admin cancelled it, or the server is stopping.
+    What it indexed stays; the message says which source, and how far it got."""

@@ -17,9 +17,11 @@ import pytest
 from qa_bot.errors import CorpusError, IndexNotReadyError
 from qa_bot.ingest import ingest
 from qa_bot.ingest.knowledge import KnowledgeBase
+from qa_bot.registry import LOADERS
 from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
-from tests.conftest import ARTICLE, ARTICLE_FILE, REPO, run_cli
+from tests import hostile_loaders
+from tests.conftest import ARTICLE, ARTICLE_FILE, REPO, run_cli, write_folder
 from tests.wiki_site import SECTIONS, Wiki, pages_by_slug, serve_wiki
 
 
@@ -77,6 +79,40 @@ def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
     assert sorted(report.added) == [ARTICLE, "corpus/sub/notes.txt"]
     assert report.ignored == 1
     assert store.documents() == {ARTICLE, "corpus/sub/notes.txt"}
+
+
+def test_a_file_over_its_read_limits_is_stopped_and_the_rest_ingested(
+    tmp_path: Path, make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A parse that never ends, and one that eats memory, run in worker processes: each is
+    stopped at its limit and reported in one sentence naming the setting; the other files are
+    ingested, and the next ingestion finds a working reader again."""
+    monkeypatch.setitem(LOADERS._targets, ".stuck", hostile_loaders.load_forever)
+    monkeypatch.setitem(LOADERS._targets, ".greedy", hostile_loaders.load_greedily)
+    folder = write_folder(
+        tmp_path / "docs",
+        {
+            "a-menu.txt": "The canteen serves lentil soup on Thursdays.\n",
+            "b-loop.stuck": "anything",
+            "c-bomb.greedy": "anything",
+            "d-notes.md": "# Notes\n\nThe vault code changes every Monday.\n",
+        },
+    )
+    store = make_store(ingest={"parse_timeout_seconds": 3, "parse_memory_mb": 512})
+    reported: dict[str, float] = {}
+    started = time.monotonic()
+    report = ingest(store, folder, lambda *step: reported.setdefault(step[2], time.monotonic()))
+    assert sorted(report.added) == ["docs/a-menu.txt", "docs/d-notes.md"]
+    assert dict(report.failed) == {
+        "docs/b-loop.stuck": "it took longer than 3 s to read, so its reader was stopped "
+        "(raise QA_BOT_INGEST__PARSE_TIMEOUT_SECONDS to ingest it)",
+        "docs/c-bomb.greedy": "it needed more than 512 MB of memory to read, so its reader "
+        "was stopped (raise QA_BOT_INGEST__PARSE_MEMORY_MB to ingest it)",
+    }
+    assert store.documents() == {"docs/a-menu.txt", "docs/d-notes.md"}
+    assert time.monotonic() - started < 90  # generous: it catches a hang, not a slow machine
+    (folder / "e-late.txt").write_text("The late bus leaves at 23:10.\n")
+    assert ingest(store, folder).added == ["docs/e-late.txt"]  # workers replaced
 
 
 def test_file_turned_corrupt_keeps_its_previous_chunks(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from qa_bot.chain import QaChain
-from qa_bot.ingest.index import GROUP_CHUNKS, exclusive
+from qa_bot.ingest.batch import GROUP_CHUNKS, exclusive
 from qa_bot.ingest.knowledge import INCOMING, KnowledgeBase
 from qa_bot.server.app import create_app
 from qa_bot.storage.store import Store

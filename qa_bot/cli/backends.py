@@ -18,7 +18,7 @@ from qa_bot.records import Answer
 if TYPE_CHECKING:  # the heavy modules are imported when a backend is used
     import httpx
 
-    from qa_bot.ingest.index import IngestReport, Progress
+    from qa_bot.ingest.batch import IngestReport, Progress
     from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase
     from qa_bot.server.local import LocalServer
     from qa_bot.storage.catalog import Source
@@ -150,7 +150,7 @@ class RemoteBackend:
         import httpx
 
         from qa_bot.cli.common import err
-        from qa_bot.ingest.index import IngestReport
+        from qa_bot.ingest.batch import IngestReport
 
         err.print(f"A qa-bot server runs on this index ({self.server.url}): working through it.")
         url, headers = self.server.url + path, self.server.headers

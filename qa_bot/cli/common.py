@@ -19,7 +19,7 @@ from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
 
 if TYPE_CHECKING:  # the heavy modules are imported lazily so that --help stays fast
-    from qa_bot.ingest.index import IngestReport, Progress
+    from qa_bot.ingest.batch import IngestReport, Progress
     from qa_bot.storage.store import Store
 
 app = typer.Typer(

@@ -1,5 +1,6 @@
 """Ingestion: load files, split them into chunks, index the chunks incrementally."""
 
-from qa_bot.ingest.index import IngestReport, ingest
+from qa_bot.ingest.batch import IngestReport
+from qa_bot.ingest.index import ingest
 
 __all__ = ["IngestReport", "ingest"]

@@ -1,58 +1,39 @@
-"""Incremental ingestion of a folder into the store, via LangChain's indexing API."""
+"""Incremental ingestion of a folder into the store, via LangChain's indexing API; web
+sources through ``websource.py``. Files are read in worker processes (``workers.py``); this
+process embeds and indexes what they return."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
-from queue import Full, Queue
-from typing import IO, Any, TypeVar
-
-from langchain_core.documents import Document
 
 from qa_bot.config import IngestSettings
 from qa_bot.errors import CorpusError
-from qa_bot.ingest.loaders import LoadError, is_supported, load_file, supported_formats
-from qa_bot.ingest.split import split_documents
+from qa_bot.ingest.batch import (
+    GROUP_CHUNKS,
+    IngestReport,
+    Prepared,
+    Progress,
+    ahead,
+    exclusive,
+    groups,
+    index_group,
+    limits,
+    open_catalog,
+    stopped_early,
+)
+from qa_bot.ingest.loaders import LoadError, is_supported, load_chunks, supported_formats
+from qa_bot.ingest.web import WebError, check_url
+from qa_bot.ingest.websource import sync_web
+from qa_bot.ingest.workers import Limits, ReadFailed, Stopped, run
 from qa_bot.metrics import INGEST_RUNS
+from qa_bot.registry import LOADERS
 from qa_bot.storage.catalog import UPLOADS, Catalog, Source
 from qa_bot.storage.store import Store
-
-Progress = Callable[[int, int, str], None]
-"""Called after each file with (files done, files in all, source just processed)."""
-
-GROUP_CHUNKS = 256
-"""Chunks indexed (and embedded) together: enough for length-sorted batches across files,
-few enough for the progress bar to move every few seconds."""
-
-T = TypeVar("T")
-
-
-@dataclass
-class IngestReport:
-    """What one ingestion of one source changed, file by file."""
-
-    source: str = ""
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    ignored: int = 0
-    chunks_added: int = 0
-    chunks_deleted: int = 0
-    seconds: float = 0.0
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> IngestReport:
-        """A report sent as JSON (``dataclasses.asdict``)."""
-        failed = [(name, why) for name, why in data.pop("failed", [])]
-        return cls(**data, failed=failed)
 
 
 @dataclass
@@ -92,9 +73,6 @@ def _discover(folder: Path) -> _Discovery:
     return found
 
 
-_held = threading.local()  # data dirs whose lock this thread holds (the lock is re-entrant)
-
-
 def _link_problem(path: Path, root: Path) -> str | None:
     """Why a linked file is not read (a loop, a dead link, or one leading outside the folder);
     None for a plain file or a link within the folder."""
@@ -109,151 +87,19 @@ def _link_problem(path: Path, root: Path) -> str | None:
     return None if target.is_relative_to(root) else "it is a link to a file outside the folder"
 
 
-@contextmanager
-def exclusive(
-    store: Store, wait: float = 0, waiting: Callable[[float], None] | None = None
-) -> Iterator[None]:
-    """Hold the data dir's ingest lock. Another ingestion holding it is waited for up to
-    ``wait`` seconds (``waiting`` is told the seconds waited so far, about once a second),
-    then it is an error."""
-    path = store.settings.data_path / "ingest.lock"
-    held: set[Path] = _held.__dict__.setdefault("paths", set())
-    if path in held:
-        yield
-        return
-    with open(path, "w") as lock:
-        _acquire(lock, wait, waiting)
-        held.add(path)
-        try:
-            yield
-        finally:
-            held.discard(path)
-
-
-def _acquire(lock: IO[str], wait: float, waiting: Callable[[float], None] | None) -> None:
-    started = time.monotonic()
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError as err:
-            waited = time.monotonic() - started
-            if waited >= wait:
-                raise CorpusError(
-                    "Another ingestion is running on this index: wait for it to finish."
-                    if not wait
-                    else f"Another ingestion has held this index for over {wait / 60:g} "
-                    "minutes: try again when it has finished."
-                ) from err
-            if waiting:
-                waiting(waited)
-            time.sleep(1.0)
-
-
-def is_ingesting(store: Store) -> bool:
-    """True while an ingestion holds the data dir's lock."""
-    with open(store.settings.data_path / "ingest.lock", "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        return False
-
-
-@dataclass
-class Prepared:
-    """One file read and split (or the reason it could not be read)."""
-
-    name: str
-    chunks: list[Document]
-    problem: str | None = None
-
-
 def _prepare(
-    files: list[tuple[Path, str]], prefix: str, settings: IngestSettings
+    files: list[tuple[Path, str]], prefix: str, settings: IngestSettings, limits: Limits
 ) -> Iterator[Prepared]:
-    """Load and split each file, in order."""
+    """Read and split each file in a worker, in order (Stopped when told to stop)."""
     for path, rel in files:
         name = prefix + rel
+        loader = LOADERS.get(path.suffix.lower())
         try:
-            docs = load_file(path, name, settings)
-        except LoadError as err:
+            chunks = run(limits, load_chunks, path, name, settings, loader)
+        except (LoadError, ReadFailed) as err:
             yield Prepared(name, [], str(err))
             continue
-        yield Prepared(name, split_documents(docs, settings.chunk_size, settings.chunk_overlap))
-
-
-def ahead(items: Iterator[T], depth: int = 16) -> Generator[T, None, None]:
-    """``items``, produced by a background thread up to ``depth`` ahead of the reader, so
-    reading and splitting files overlaps embedding (the model leaves CPU time unused). The
-    thread stops when the reader does, even part-way."""
-    queue: Queue[tuple[T | None, BaseException | None, bool]] = Queue(depth)
-    stop = threading.Event()
-
-    def put(entry: tuple[T | None, BaseException | None, bool]) -> bool:
-        while not stop.is_set():
-            try:
-                queue.put(entry, timeout=0.2)
-                return True
-            except Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put((item, None, False)):
-                    return
-        except BaseException as err:  # handed to the reader, raised there
-            put((None, err, True))
-        else:
-            put((None, None, True))
-
-    threading.Thread(target=produce, daemon=True, name="ingest-reader").start()
-    try:
-        while True:
-            item, error, done = queue.get()
-            if error:
-                raise error
-            if done:
-                return
-            yield item  # type: ignore[misc]  # not None before done
-    finally:
-        stop.set()
-
-
-def groups(prepared: Iterator[Prepared], size: int) -> Iterator[list[Prepared]]:
-    """Consecutive files holding about ``size`` chunks in all (a large file goes alone)."""
-    group: list[Prepared] = []
-    for item in prepared:
-        group.append(item)
-        if sum(len(g.chunks) for g in group) >= size:
-            yield group
-            group = []
-    if group:
-        yield group
-
-
-def index_group(
-    store: Store, catalog: Catalog, group: list[Prepared], report: IngestReport
-) -> None:
-    """Index a group of files in one pass and record what changed for each; a file that
-    failed to load keeps its previous chunks."""
-    readable = {item.name: item.chunks for item in group if item.problem is None}
-    changes = store.index_documents(readable)
-    for item in group:
-        if item.problem is not None:
-            report.failed.append((item.name, item.problem))
-            continue
-        change = changes[item.name]
-        report.chunks_added += change.added
-        report.chunks_deleted += change.deleted
-        if change.was_indexed and not change.changed:
-            report.unchanged.append(item.name)
-            continue
-        (report.updated if change.was_indexed else report.added).append(item.name)
-        catalog.touch(item.name)
+        yield Prepared(name, chunks)
 
 
 def _index_files(
@@ -263,11 +109,12 @@ def _index_files(
     report: IngestReport,
     progress: Progress | None,
 ) -> None:
-    """Load, split and index ``files`` (path, name in the report's source), a group of files
-    at a time, telling ``progress`` after each."""
+    """Read, split and index ``files`` (path, name in the report's source), a group of files
+    at a time, telling ``progress`` after each; Stopped once what was read is indexed."""
     prefix = f"{report.source}/"
     done = 0
-    with closing(ahead(_prepare(files, prefix, store.settings.ingest))) as prepared:
+    reading = _prepare(files, prefix, store.settings.ingest, limits(store))
+    with closing(ahead(reading)) as prepared:
         for group in groups(prepared, GROUP_CHUNKS):
             index_group(store, catalog, group, report)
             for item in group:
@@ -288,8 +135,12 @@ def index_files(
     started = time.perf_counter()
     report = IngestReport(source=source.name)
     with exclusive(store):
-        _index_files(store, open_catalog(store), files, report, progress)
-        store.sync_lexical()
+        try:
+            _index_files(store, open_catalog(store), files, report, progress)
+        except Stopped as stop:
+            stopped_early(report, stop)
+        finally:
+            store.sync_lexical()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -319,11 +170,6 @@ def _forget_deleted_uploads(store: Store, catalog: Catalog, folder: Path) -> set
             catalog.forget(name)
             gone.add(path.name)
     return gone
-
-
-def open_catalog(store: Store) -> Catalog:
-    """The catalog of the store's data dir."""
-    return Catalog(store.settings.data_path / "catalog.sqlite")
 
 
 def ingest(store: Store, folder: Path, progress: Progress | None = None) -> IngestReport:
@@ -367,8 +213,6 @@ def _sync(
 ) -> IngestReport:
     """``sync_source``'s work: a folder's here, a web source's in ``websource.sync_web``."""
     if source.url is not None:
-        from qa_bot.ingest.websource import sync_web
-
         return sync_web(store, catalog, source, progress)
     assert source.path is not None
     started = time.perf_counter()
@@ -389,15 +233,46 @@ def _sync(
         if source.name == UPLOADS and store.settings.store.shared:
             gone = _forget_deleted_uploads(store, catalog, source.path)
             found.files = [(path, rel) for path, rel in found.files if rel not in gone]
-        _index_files(store, catalog, found.files, report, progress)
-        kept = {prefix + rel for _, rel in found.files}
-        unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
-        sources = {s.name for s in catalog.sources()}
-        for document in sorted(store.documents() - kept):
-            if _stale(document, source.name, sources, unreadable, store.settings.store.shared):
-                report.chunks_deleted += store.delete_document(document)
-                catalog.forget(document)
-                report.deleted.append(document)
-        store.sync_lexical()
+        try:
+            _index_files(store, catalog, found.files, report, progress)
+        except Stopped as stop:  # not every file was read: none is taken for deleted
+            stopped_early(report, stop)
+        else:
+            _remove_stale(store, catalog, source, found, report)
+        finally:
+            store.sync_lexical()
     report.seconds = time.perf_counter() - started
+    return report
+
+
+def _remove_stale(
+    store: Store, catalog: Catalog, source: Source, found: _Discovery, report: IngestReport
+) -> None:
+    """Remove the documents of files no longer in ``source``'s folder (``_stale``)."""
+    kept = {f"{source.name}/{rel}" for _, rel in found.files}
+    unreadable = tuple(name for name, _ in report.failed if name.endswith("/"))
+    sources = {s.name for s in catalog.sources()}
+    for document in sorted(store.documents() - kept):
+        if _stale(document, source.name, sources, unreadable, store.settings.store.shared):
+            report.chunks_deleted += store.delete_document(document)
+            catalog.forget(document)
+            report.deleted.append(document)
+
+
+def ingest_url(store: Store, url: str, progress: Progress | None = None) -> IngestReport:
+    """Add the web source of the pages under ``url`` (if new) and bring it up to date. A new
+    source is registered with its first indexed page, so one from which no page was indexed
+    (refused, failed, or its process killed) is not kept: its first refusal is the error."""
+    target = check_url(url, store.settings.web)
+    catalog = open_catalog(store)
+    with exclusive(store):  # a new source's name stays its own until it is registered
+        known = any(s.url == target for s in catalog.sources())
+        taken: set[str] = set()
+        if store.settings.store.shared:  # other replicas' sources, as of now
+            store.sync_lexical()
+            taken = {name.split("/", 1)[0] for name in store.documents()}
+        report = sync_source(store, catalog, catalog.web_source(target, taken), progress)
+    if not known and not (report.added or report.updated or report.unchanged):
+        why = report.failed[0][1] if report.failed else "no page under it could be read"
+        raise WebError(target, why)
     return report

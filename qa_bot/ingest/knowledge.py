@@ -14,17 +14,9 @@ from pathlib import Path, PurePath
 from pydantic import BaseModel
 
 from qa_bot.errors import CorpusError, QaBotError
-from qa_bot.ingest.index import (
-    IngestReport,
-    Progress,
-    exclusive,
-    index_files,
-    ingest,
-    open_catalog,
-    sync_source,
-)
+from qa_bot.ingest.batch import IngestReport, Progress, cancel, exclusive, open_catalog
+from qa_bot.ingest.index import index_files, ingest, ingest_url, sync_source
 from qa_bot.ingest.loaders import is_supported, supported_formats
-from qa_bot.ingest.websource import ingest_url
 from qa_bot.storage.catalog import UPLOADS, Source
 from qa_bot.storage.digest import sha256
 from qa_bot.storage.restrictions import Groups, SourceGroups, source_of
@@ -117,6 +109,16 @@ class KnowledgeBase:
     def ingest_url(self, url: str, progress: Progress | None = None) -> IngestReport:
         """Add or re-sync the web source of the pages under ``url``, within ``web.*``."""
         return ingest_url(self.store, url, progress)
+
+    def cancel(self) -> str:
+        """Ask the running ingestion (a folder, web source, upload or rebuild, in any process
+        on this data dir) to stop after the file or page it is reading; what it says."""
+        if not cancel(self.store):
+            raise CorpusError("No ingestion is running on this index: there is nothing to cancel.")
+        return (
+            "Cancelling the running ingestion: it stops after the file or page it is reading, "
+            "and what it indexed stays."
+        )
 
     def resync(
         self, name: str | None = None, progress: Progress | None = None

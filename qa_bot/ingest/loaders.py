@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import stat
 import zipfile
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from bs4.element import NavigableString, PreformattedString, Tag
 from langchain_core.documents import Document
 
 from qa_bot.config import IngestSettings
+from qa_bot.ingest.split import split_documents
 from qa_bot.ingest.word import Budget, WordError, parts, read_docx
 from qa_bot.registry import LOADERS
 
@@ -246,11 +248,17 @@ def supported_formats() -> str:
     return ", ".join(LOADERS.names())
 
 
-def load_file(path: Path, source: str, limits: IngestSettings | None = None) -> list[Document]:
+def load_file(
+    path: Path,
+    source: str,
+    limits: IngestSettings | None = None,
+    loader: Callable[[Path], list[Part]] | None = None,
+) -> list[Document]:
     """Load ``path`` as documents whose metadata names ``source``, its title and page.
 
     Raises LoadError when the file is unreadable, too large, corrupt, binary or holds no text;
     ``limits`` (default: the default settings) caps its size and, for a zip, its unpacked size.
+    ``loader`` reads the format (default: the one registered for its extension).
     """
     limits = limits or IngestSettings()
     suffix = path.suffix.lower()
@@ -259,7 +267,7 @@ def load_file(path: Path, source: str, limits: IngestSettings | None = None) -> 
         _check_size(path, limits)
         if suffix in ZIPPED:
             _check_unpacked(path, limits)
-        loaded: list[Part] = LOADERS.get(suffix)(path)
+        loaded: list[Part] = (loader or LOADERS.get(suffix))(path)
     except PermissionError as err:
         raise LoadError("it cannot be read (permission denied)") from err
     except OSError as err:
@@ -278,3 +286,13 @@ def load_file(path: Path, source: str, limits: IngestSettings | None = None) -> 
     if not documents:
         raise LoadError("it holds no text (empty, or a scanned PDF without a text layer)")
     return documents
+
+
+def load_chunks(
+    path: Path, source: str, limits: IngestSettings, loader: Callable[[Path], list[Part]]
+) -> list[Document]:
+    """``load_file`` split into chunks: what a worker process returns for one file
+    (``workers.run``)."""
+    return split_documents(
+        load_file(path, source, limits, loader), limits.chunk_size, limits.chunk_overlap
+    )

@@ -3,7 +3,8 @@ settings; docs/security.md): only http(s) addresses on the allow-list, redirects
 hop, robots.txt obeyed, a rate, a time and a size limit on every request, content types
 checked, credentials from settings only and only to the origins listed. Pages are found from the
 sitemap when there is one, else by following links; each page's main text is extracted with
-trafilatura (menus, sidebars and footers dropped)."""
+trafilatura (menus, sidebars and footers dropped). Every request, and reading what it brought,
+runs in a worker process (``workers.py``): ``Crawl`` only keeps the crawl's state."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import ssl
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from fractions import Fraction
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 from urllib.robotparser import RobotFileParser
 
@@ -28,12 +29,16 @@ import httpcore
 import httpx
 import trafilatura
 from bs4 import BeautifulSoup
+from langchain_core.documents import Document
 
-from qa_bot.config import WebSettings, split_host
+from qa_bot.config import IngestSettings, WebSettings, split_host
 from qa_bot.errors import CorpusError
 from qa_bot.ingest.loaders import LoadError, decode_text, html_text
+from qa_bot.ingest.split import split_documents
+from qa_bot.ingest.workers import Limits, ReadFailed, run
 from qa_bot.storage.catalog import WebPage
 
+T = TypeVar("T")
 MB = 1024 * 1024
 SCHEMES = {"http": 80, "https": 443}
 """The schemes fetched, with their default ports."""
@@ -62,6 +67,10 @@ class WebError(CorpusError):
     def __init__(self, url: str, reason: str, sentence: str | None = None) -> None:
         super().__init__(sentence or f"Refused {shown(url)}: {reason}.")
         self.url, self.reason = url, reason
+
+    def __reduce__(self) -> tuple[type[WebError], tuple[str, str, str]]:
+        """Pickled whole: raised in a worker process, re-raised here."""
+        return WebError, (self.url, self.reason, str(self))
 
 
 def shown(url: str) -> str:
@@ -355,15 +364,15 @@ class Fetcher:
     Credentials from the settings go only to the origins listed; no proxy, ``.netrc`` or
     cookie from the environment or from an answer is used."""
 
-    def __init__(self, web: WebSettings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, web: WebSettings, interval: float | None = None, last: float = 0.0) -> None:
         self.web = web
         self.limit = int(web.max_page_mb * MB)
-        self.interval = 1.0 / web.requests_per_second
+        self.interval = 1.0 / web.requests_per_second if interval is None else interval
+        self.last = last  # when the last request started (time.monotonic: any process's)
         self.requests = 0
-        self._last = 0.0
         self._deadline = _Deadline()
         self._timeout = httpx.Timeout(web.timeout_seconds).as_dict()
-        self._transport = transport or _Transport(self._deadline)
+        self._transport = _Transport(self._deadline)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -410,10 +419,10 @@ class Fetcher:
 
     def _send(self, url: str, validators: dict[str, str] | None) -> _Response:
         """Start one request, no sooner than the rate allows."""
-        wait = self._last + self.interval - time.monotonic()
+        wait = self.last + self.interval - time.monotonic()
         if wait > 0:
             time.sleep(wait)
-        self._last = time.monotonic()
+        self.last = time.monotonic()
         self.requests += 1
         try:
             request = httpx.Request(
@@ -525,49 +534,36 @@ class _Response:
 
 
 class Robots:
-    """robots.txt of each host, read once per crawl (by ``fetcher``, within its rules): what
-    it disallows for ``web.user_agent``, its Crawl-delay, its sitemaps."""
+    """robots.txt of each host, read once per crawl (by ``read``, which fetches and parses one
+    origin's: ``read_robots`` in a worker): what it disallows for ``web.user_agent``, its
+    Crawl-delay, its sitemaps."""
 
-    def __init__(self, fetcher: Fetcher) -> None:
-        self.fetcher = fetcher
+    def __init__(self, web: WebSettings, read: Callable[[str], RobotFileParser]) -> None:
+        self.web = web
+        self.read = read
         self._rules: dict[str, RobotFileParser] = {}
 
     def rules(self, url: str) -> RobotFileParser:
-        """The rules of ``url``'s host: as robots.txt says; everything allowed when it is
-        missing (4xx); nothing when it is forbidden (401, 403) or the server fails (5xx). A
-        robots.txt that cannot be read within the rules is a WebError."""
+        """The rules of ``url``'s host (``read_robots``)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._rules:
-            parser = RobotFileParser(origin + "/robots.txt")
-            got = self.fetcher.get(origin + "/robots.txt", None, limit=ROBOTS_BYTES)
-            if got.status == 200:
-                lines = got.body.decode("utf-8", "replace").splitlines()
-            elif got.status in (401, 403) or got.status >= 500:
-                lines = ["User-agent: *", "Disallow: /"]
-            else:
-                lines = []
-            try:
-                parser.parse(lines)
-            except ValueError:  # a number of over 4,300 digits, an address urllib refuses
-                reason = "it holds a line qa-bot cannot read, so its rules are unknown"
-                raise WebError(origin + "/robots.txt", reason) from None
-            self._rules[origin] = parser
+            self._rules[origin] = self.read(origin)
         return self._rules[origin]
 
     def allows(self, url: str) -> bool:
-        return self.rules(url).can_fetch(self.fetcher.web.user_agent, url)
+        return self.rules(url).can_fetch(self.web.user_agent, url)
 
     def delay(self, url: str) -> float:
         """Seconds to wait between requests, as robots.txt asks (0 when it does not); a
         WebError when it asks for more than ``web.max_crawl_delay_seconds``."""
         rules = self.rules(url)
-        agent = self.fetcher.web.user_agent
+        agent = self.web.user_agent
         asked = Fraction(rules.crawl_delay(agent) or 0)  # exact: no overflow, however large
         rate = rules.request_rate(agent)
         if rate and rate.requests:
             asked = max(asked, Fraction(rate.seconds, rate.requests))
-        most = self.fetcher.web.max_crawl_delay_seconds
+        most = self.web.max_crawl_delay_seconds
         if asked > most:
             raise WebError(
                 url,
@@ -664,7 +660,7 @@ def _links(markup: str, url: str) -> list[str]:
 class Visit:
     """What became of one address of a web source:
 
-    - ``fetched``: new or changed, ``text`` and ``title`` to index;
+    - ``fetched``: new or changed, its ``chunks`` to index;
     - ``unchanged``: as indexed (304, or the same body);
     - ``gone``: 404 or 410, its document to be removed;
     - ``failed``: refused or failed, ``problem`` says why (its document, if any, is kept);
@@ -676,9 +672,141 @@ class Visit:
     document: str
     kind: Literal["fetched", "unchanged", "gone", "failed", "ignored"]
     page: WebPage | None = None
-    text: str = ""
-    title: str = ""
+    chunks: list[Document] = field(default_factory=list)
     problem: str | None = None
+
+
+# ---- what a worker process does for a crawl -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker call of one crawl is given: the rules, the chunking settings, the
+    source (name and address) and how far apart requests start."""
+
+    web: WebSettings
+    ingest: IngestSettings
+    source: str
+    prefix: str
+    interval: float
+
+
+@dataclass
+class PageRead:
+    """What a worker made of one address: the answer after redirects (``status`` 0: none,
+    ``problem`` says why) and, for a 200 page, its digest, links under the source and chunks
+    (``unreadable``: why it holds none to index)."""
+
+    url: str
+    status: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+    digest: str = ""
+    links: list[str] = field(default_factory=list)
+    chunks: list[Document] = field(default_factory=list)
+    problem: str | None = None
+    unreadable: str | None = None
+
+
+def read_robots(job: Job, origin: str, last: float) -> tuple[RobotFileParser, float]:
+    """robots.txt of ``origin``, as read for the rules: everything allowed when it is missing
+    (4xx); nothing when it is forbidden (401, 403) or the server fails (5xx). One that cannot be
+    read within the rules is a WebError. With when its request started."""
+    parser = RobotFileParser(origin + "/robots.txt")
+    with Fetcher(job.web, job.interval, last) as fetcher:
+        got = fetcher.get(origin + "/robots.txt", None, limit=ROBOTS_BYTES)
+    if got.status == 200:
+        lines = got.body.decode("utf-8", "replace").splitlines()
+    elif got.status in (401, 403) or got.status >= 500:
+        lines = ["User-agent: *", "Disallow: /"]
+    else:
+        lines = []
+    try:
+        parser.parse(lines)
+    except ValueError:  # a number of over 4,300 digits, an address urllib refuses
+        reason = "it holds a line qa-bot cannot read, so its rules are unknown"
+        raise WebError(origin + "/robots.txt", reason) from None
+    return parser, fetcher.last
+
+
+def read_sitemap(job: Job, url: str, last: float) -> tuple[tuple[list[str], bool], float]:
+    """The entries of the sitemap at ``url`` and whether it is a sitemap index (none when it
+    cannot be read within the rules); with when its request started."""
+    with Fetcher(job.web, job.interval, last) as fetcher:
+        try:
+            got = fetcher.get(url, SITEMAP_TYPES)
+        except WebError:
+            return ([], False), fetcher.last
+    if got.status != 200:
+        return ([], False), fetcher.last
+    return sitemap_entries(got.body, job.web.max_sitemap_urls), fetcher.last
+
+
+def read_page(
+    job: Job, url: str, validators: dict[str, str] | None, same: str | None, last: float
+) -> tuple[PageRead, float]:
+    """Fetch one page (conditionally with ``validators``) and read it: links, main text in
+    chunks (not when its body's digest is ``same``, as indexed); with when its last request
+    started."""
+    with Fetcher(job.web, job.interval, last) as fetcher:
+        try:
+            got = fetcher.get(url, PAGE_TYPES, validators)
+        except WebError as error:
+            return PageRead(url, problem=error.reason), fetcher.last
+    read = PageRead(normalize(got.url), got.status, got.etag, got.last_modified)
+    if got.status == 200:
+        _read_body(job, got, read, same)
+    elif got.status not in GONE and not (got.status == 304 and validators):
+        read.problem = f"the server answered {got.status}" + _hint(got, job.web)
+    return read, fetcher.last
+
+
+def _read_body(job: Job, got: Fetched, read: PageRead, same: str | None) -> None:
+    """A 200 page's digest, links and chunks, into ``read``."""
+    read.digest = hashlib.sha256(got.body).hexdigest()
+    try:
+        markup = _decoded(got.body, got.charset)
+    except LoadError:
+        read.problem = f"it is labelled {got.content_type} but holds binary data, not text"
+        return
+    read.links = within(_links(markup, read.url), job.prefix, job.web)
+    if read.digest == same:
+        return
+    text, title = _main_text(markup, read.url)
+    read.unreadable = _text_problem(text, job.ingest.max_text_mb)
+    if read.unreadable is None:
+        document = document_name(job.source, job.prefix, read.url)
+        metadata = {"source": document, "title": title or document, "url": read.url}
+        chunks = [Document(page_content=text, metadata=metadata)]
+        read.chunks = split_documents(chunks, job.ingest.chunk_size, job.ingest.chunk_overlap)
+
+
+def _text_problem(text: str, max_text_mb: float) -> str | None:
+    """Why a page's text is not indexed: none, or more than ``ingest.max_text_mb``."""
+    if not text.strip():
+        return "it holds no text"
+    if len(text) > max_text_mb * MB:
+        return (
+            f"it holds more than {max_text_mb:g} MB of text (raise QA_BOT_INGEST__MAX_TEXT_MB "
+            "to ingest it)"
+        )
+    return None
+
+
+def within(urls: list[str], prefix: str, web: WebSettings) -> list[str]:
+    """The addresses fetching may follow: allowed by the rules and under ``prefix``."""
+    kept = []
+    for url in urls:
+        try:
+            checked = check_url(url, web)
+        except WebError:
+            continue
+        if under(checked, prefix):
+            kept.append(checked)
+    return list(dict.fromkeys(kept))
+
+
+# ---- a crawl --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -687,57 +815,83 @@ class Crawl:
     following links from ``prefix`` (at most ``web.max_depth`` deep), and the pages
     ``known`` from the last pass (so deleted ones are found), at most ``web.max_pages``
     requests for pages. ``indexed`` are the documents in the index: only their pages are
-    asked for conditionally (an index rebuilt from scratch fetches every page again)."""
+    asked for conditionally (an index rebuilt from scratch fetches every page again). Every
+    request, and reading what it brought, runs in a worker process within ``limits``
+    (``workers.run``); this process only keeps the crawl's state."""
 
     source: str
     prefix: str
     web: WebSettings
     known: dict[str, WebPage]
     indexed: set[str]
-    transport: httpx.BaseTransport | None = None
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    limits: Limits = field(default_factory=Limits)
     notes: list[str] = field(default_factory=list)
     planned: int = 0
     digests: dict[str, str] = field(default_factory=dict)
     """The body of each page read in this pass, by SHA-256: another address with the same
     body (``?action=history``, a second name) is the same page."""
+    last: float = 0.0
+    """When the last request started, in whichever worker (``time.monotonic``)."""
+
+    def __post_init__(self) -> None:
+        interval = 1.0 / self.web.requests_per_second
+        self._job = Job(self.web, self.ingest, self.source, self.prefix, interval)
+
+    def _run(self, function: Callable[..., tuple[T, float]], *args: Any) -> T:
+        """``function(job, *args, last)`` in a worker; keeps when its last request started
+        (now, when the worker was stopped)."""
+        try:
+            result, self.last = run(self.limits, function, self._job, *args, self.last)
+        except ReadFailed:
+            self.last = time.monotonic()
+            raise
+        return result
 
     def visits(self) -> Iterator[Visit]:
         """Each address's visit, in crawl order. A start address that robots.txt disallows,
-        or a robots.txt that cannot be read, is a WebError (nothing is fetched)."""
-        with Fetcher(self.web, self.transport) as fetcher:
-            robots = Robots(fetcher)
-            if not robots.allows(self.prefix):
-                raise WebError(
-                    self.prefix, f"robots.txt of its host disallows {self.web.user_agent}"
+        or a robots.txt that cannot be read, is a WebError (nothing is fetched); Stopped when
+        the ingestion must stop (``Limits.check``), between pages or during one."""
+        robots = Robots(self.web, self._robots)
+        if not robots.allows(self.prefix):
+            raise WebError(self.prefix, f"robots.txt of its host disallows {self.web.user_agent}")
+        delay = robots.delay(self.prefix)
+        self._job = replace(self._job, interval=max(self._job.interval, delay))
+        mapped = self._sitemap(robots)
+        queue: deque[tuple[str, int]] = deque([(self.prefix, 0)])
+        queue += [(url, 0) for url in mapped or []]
+        queue += [(url, page.depth) for url, page in self.known.items()]
+        seen: set[str] = set()
+        pages = 0
+        while queue:
+            url, depth = queue.popleft()
+            if url in seen:
+                continue
+            seen.add(url)
+            if pages >= self.web.max_pages:
+                self.notes.append(
+                    f"stopped after {pages} pages (web.max_pages): raise it to fetch more"
                 )
-            fetcher.interval = max(fetcher.interval, robots.delay(self.prefix))
-            mapped = self._sitemap(fetcher, robots)
-            queue: deque[tuple[str, int]] = deque([(self.prefix, 0)])
-            queue += [(url, 0) for url in mapped or []]
-            queue += [(url, page.depth) for url, page in self.known.items()]
-            seen: set[str] = set()
-            pages = 0
-            while queue:
-                url, depth = queue.popleft()
-                if url in seen:
-                    continue
-                seen.add(url)
-                if pages >= self.web.max_pages:
-                    self.notes.append(
-                        f"stopped after {pages} pages (web.max_pages): raise it to fetch more"
-                    )
-                    return
-                self.planned = max(self.planned, pages + 1 + len(queue))
-                if not robots.allows(url):
-                    yield self._disallowed(url)
-                    continue
-                pages += 1
-                visit = self._visit(fetcher, url, depth, seen)
-                yield visit
-                if mapped is None and visit.page and depth < self.web.max_depth:
-                    queue += [(link, depth + 1) for link in visit.page.links]
+                return
+            self.planned = max(self.planned, pages + 1 + len(queue))
+            if not robots.allows(url):
+                yield self._disallowed(url)
+                continue
+            pages += 1
+            self.limits.check()
+            visit = self._visit(url, depth, seen)
+            yield visit
+            if mapped is None and visit.page and depth < self.web.max_depth:
+                queue += [(link, depth + 1) for link in visit.page.links]
 
-    def _sitemap(self, fetcher: Fetcher, robots: Robots) -> list[str] | None:
+    def _robots(self, origin: str) -> RobotFileParser:
+        """robots.txt of ``origin``, read in a worker; a WebError when it took too long."""
+        try:
+            return self._run(read_robots, origin)
+        except ReadFailed as error:
+            raise WebError(origin + "/robots.txt", str(error)) from None
+
+    def _sitemap(self, robots: Robots) -> list[str] | None:
         """The addresses under the prefix that the first readable sitemap lists (robots.txt's
         own, then ``<prefix>sitemap.xml``, then ``/sitemap.xml``); None without one."""
         origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.prefix))
@@ -745,44 +899,29 @@ class Crawl:
         candidates = robots.sitemaps(self.prefix)
         candidates += [urljoin(folder.rstrip("/") + "/", "sitemap.xml"), origin + "/sitemap.xml"]
         for candidate in dict.fromkeys(candidates):
-            found = self._read_sitemap(fetcher, robots, candidate, nested=True)
+            found = self._read_sitemap(robots, candidate, nested=True)
             if found:
                 return found
         return None
 
-    def _read_sitemap(self, fetcher: Fetcher, robots: Robots, url: str, nested: bool) -> list[str]:
+    def _read_sitemap(self, robots: Robots, url: str, nested: bool) -> list[str]:
         """The pages under the prefix a sitemap lists (a sitemap index's sitemaps read too,
         one level down); empty when it cannot be read within the rules."""
         try:
             url = check_url(url, self.web)
             if not robots.allows(url):
                 return []
-            got = fetcher.get(url, SITEMAP_TYPES)
-        except WebError:
+            entries, is_index = self._run(read_sitemap, url)
+        except (WebError, ReadFailed):
             return []
-        if got.status != 200:
-            return []
-        entries, is_index = sitemap_entries(got.body, self.web.max_sitemap_urls)
         if is_index:
             if not nested:
                 return []
             found = []
             for child in entries[:MAX_SITEMAPS]:
-                found += self._read_sitemap(fetcher, robots, child, nested=False)
+                found += self._read_sitemap(robots, child, nested=False)
             return found
-        return self._within(entries)
-
-    def _within(self, urls: list[str]) -> list[str]:
-        """The addresses fetching may follow: allowed by the rules and under the prefix."""
-        kept = []
-        for url in urls:
-            try:
-                checked = check_url(url, self.web)
-            except WebError:
-                continue
-            if under(checked, self.prefix):
-                kept.append(checked)
-        return list(dict.fromkeys(kept))
+        return within(entries, self.prefix, self.web)
 
     def _disallowed(self, url: str) -> Visit:
         """A page robots.txt disallows: never fetched; a page indexed before is kept and
@@ -792,59 +931,57 @@ class Crawl:
             return Visit(url, name, "failed", problem="robots.txt now disallows it")
         return Visit(url, name, "ignored")
 
-    def _visit(self, fetcher: Fetcher, url: str, depth: int, seen: set[str]) -> Visit:
-        """Fetch one page (conditionally, when it is indexed) and say what became of it."""
-        name = document_name(self.source, self.prefix, url)
+    def _indexed(self, url: str) -> WebPage | None:
+        """The record of the page at ``url`` when its document is in the index."""
         before = self.known.get(url)
-        indexed = before is not None and before.document in self.indexed
-        try:
-            got = fetcher.get(url, PAGE_TYPES, _validators(before) if indexed else None)
-        except WebError as error:
-            return Visit(url, name, "failed", page=before, problem=error.reason)
-        if got.status == 304 and before is not None and indexed:
-            return Visit(url, name, "unchanged", page=before)
-        if got.status in GONE:
-            return Visit(url, name, "gone")
-        if got.status != 200:
-            problem = f"the server answered {got.status}" + _hint(got, self.web)
-            return Visit(url, name, "failed", page=before, problem=problem)
-        final = normalize(got.url)
-        if final != url:
-            if not under(final, self.prefix) or final in seen:
-                return Visit(url, name, "ignored")
-            seen.add(final)
-            url, name = final, document_name(self.source, self.prefix, final)
-            before = self.known.get(url)
-            indexed = before is not None and before.document in self.indexed
-        return self._read_page(got, url, name, depth, before if indexed else None)
+        return before if before is not None and before.document in self.indexed else None
 
-    def _read_page(
-        self, got: Fetched, url: str, name: str, depth: int, before: WebPage | None
-    ) -> Visit:
-        """A page's record, and its text when it changed since ``before``."""
-        digest = hashlib.sha256(got.body).hexdigest()
-        if self.digests.setdefault(digest, url) != url:
-            return Visit(url, name, "ignored")
+    def _visit(self, url: str, depth: int, seen: set[str]) -> Visit:
+        """Fetch and read one page in a worker (conditionally, when it is indexed) and say
+        what became of it."""
+        name = document_name(self.source, self.prefix, url)
+        before, indexed = self.known.get(url), self._indexed(url)
+        validators = _validators(indexed) if indexed else None
         try:
-            markup = _decoded(got.body, got.charset)
-        except LoadError:
-            problem = f"it is labelled {got.content_type} but holds binary data, not text"
-            return Visit(url, name, "failed", page=before, problem=problem)
-        links = self._within(_links(markup, url))
+            read = self._run(read_page, url, validators, indexed and indexed.digest)
+        except ReadFailed as error:
+            return Visit(url, name, "failed", page=before, problem=str(error))
+        if read.status == 304 and indexed is not None:
+            return Visit(url, name, "unchanged", page=indexed)
+        if read.status in GONE:
+            return Visit(url, name, "gone")
+        if read.status != 200:
+            return Visit(url, name, "failed", page=before, problem=read.problem)
+        if read.url != url:
+            if not under(read.url, self.prefix) or read.url in seen:
+                return Visit(url, name, "ignored")
+            seen.add(read.url)
+            url, name = read.url, document_name(self.source, self.prefix, read.url)
+            indexed = self._indexed(url)
+        return self._read(read, name, depth, indexed)
+
+    def _read(self, read: PageRead, name: str, depth: int, before: WebPage | None) -> Visit:
+        """A page's record, and its chunks when it changed since ``before``."""
+        url = read.url
+        if self.digests.setdefault(read.digest, url) != url:
+            return Visit(url, name, "ignored")
+        if read.problem:
+            return Visit(url, name, "failed", page=before, problem=read.problem)
         page = WebPage(
             url=url,
             source=self.source,
             document=name,
-            etag=got.etag,
-            last_modified=got.last_modified,
-            digest=digest,
-            links=links,
+            etag=read.etag,
+            last_modified=read.last_modified,
+            digest=read.digest,
+            links=read.links,
             depth=depth,
         )
-        if before is not None and before.digest == digest:
+        if before is not None and before.digest == read.digest:
             return Visit(url, name, "unchanged", page=page)
-        text, title = _main_text(markup, url)
-        return Visit(url, name, "fetched", page=page, text=text, title=title)
+        if read.unreadable:
+            return Visit(url, name, "failed", problem=read.unreadable)
+        return Visit(url, name, "fetched", page=page, chunks=read.chunks)
 
 
 def _validators(page: WebPage | None) -> dict[str, str]:

@@ -1,16 +1,13 @@
-"""A web source in the index: added (``ingest_url``) and brought up to date (``sync_web``) page
-by page, as a folder is file by file: new and changed pages embedded, unchanged ones (304, or
+"""A web source in the index: brought up to date (``sync_web``; added by ``index.ingest_url``)
+page by page, as a folder is file by file: new and changed pages embedded, unchanged ones (304, or
 the same body) skipped, deleted ones (404, 410) removed; a page that fails keeps its chunks."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from contextlib import closing
 
-from langchain_core.documents import Document
-
-from qa_bot.ingest.index import (
+from qa_bot.ingest.batch import (
     GROUP_CHUNKS,
     IngestReport,
     Prepared,
@@ -18,34 +15,13 @@ from qa_bot.ingest.index import (
     ahead,
     exclusive,
     index_group,
-    open_catalog,
-    sync_source,
+    limits,
+    stopped_early,
 )
-from qa_bot.ingest.split import split_documents
-from qa_bot.ingest.web import Crawl, Visit, WebError, check_url, shown
+from qa_bot.ingest.web import Crawl, Visit, shown
+from qa_bot.ingest.workers import Stopped
 from qa_bot.storage.catalog import Catalog, Source, WebPage
 from qa_bot.storage.store import Store
-
-MB = 1024 * 1024
-
-
-def ingest_url(store: Store, url: str, progress: Progress | None = None) -> IngestReport:
-    """Add the web source of the pages under ``url`` (if new) and bring it up to date. A new
-    source is registered with its first indexed page, so one from which no page was indexed
-    (refused, failed, or its process killed) is not kept: its first refusal is the error."""
-    target = check_url(url, store.settings.web)
-    catalog = open_catalog(store)
-    with exclusive(store):  # a new source's name stays its own until it is registered
-        known = any(s.url == target for s in catalog.sources())
-        taken: set[str] = set()
-        if store.settings.store.shared:  # other replicas' sources, as of now
-            store.sync_lexical()
-            taken = {name.split("/", 1)[0] for name in store.documents()}
-        report = sync_source(store, catalog, catalog.web_source(target, taken), progress)
-    if not known and not (report.added or report.updated or report.unchanged):
-        why = report.failed[0][1] if report.failed else "no page under it could be read"
-        raise WebError(target, why)
-    return report
 
 
 def sync_web(
@@ -64,59 +40,46 @@ def sync_web(
             store.settings.web,
             catalog.web_pages(source.name),
             store.documents(),
+            store.settings.ingest,
+            limits(store),
         )
         pending: list[tuple[Prepared, WebPage]] = []
-        done = 0
-        with closing(ahead(_prepared(crawl, store))) as visits:
-            for visit, prepared in visits:
-                done += 1
-                if progress:
-                    progress(done, max(crawl.planned, done), shown(visit.url))
-                if prepared is None:
-                    _record(store, catalog, visit, report, start=visit.url == source.url)
-                    continue
-                assert visit.page is not None
-                pending.append((prepared, visit.page))
-                if sum(len(p.chunks) for p, _ in pending) >= GROUP_CHUNKS:
-                    _index(store, catalog, source, pending, report)
-        _index(store, catalog, source, pending, report)
+        try:
+            _follow(store, catalog, source, crawl, pending, report, progress)
+        except Stopped as stop:
+            _index(store, catalog, source, pending, report)
+            stopped_early(report, stop)
+        finally:
+            store.sync_lexical()
         report.failed += [(f"{source.name}/", note) for note in crawl.notes]
-        store.sync_lexical()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _prepared(crawl: Crawl, store: Store) -> Iterator[tuple[Visit, Prepared | None]]:
-    """Each visit, with the chunks of a fetched page (or why it holds none to index)."""
-    ingest = store.settings.ingest
-    for visit in crawl.visits():
-        if visit.kind != "fetched":
-            yield visit, None
-            continue
-        problem = _text_problem(visit.text, ingest.max_text_mb)
-        if problem:
-            yield Visit(visit.url, visit.document, "failed", problem=problem), None
-            continue
-        metadata = {
-            "source": visit.document,
-            "title": visit.title or visit.document,
-            "url": visit.url,
-        }
-        docs = [Document(page_content=visit.text, metadata=metadata)]
-        chunks = split_documents(docs, ingest.chunk_size, ingest.chunk_overlap)
-        yield visit, Prepared(visit.document, chunks)
-
-
-def _text_problem(text: str, max_text_mb: float) -> str | None:
-    """Why a page's text is not indexed: none, or more than ``ingest.max_text_mb``."""
-    if not text.strip():
-        return "it holds no text"
-    if len(text) > max_text_mb * MB:
-        return (
-            f"it holds more than {max_text_mb:g} MB of text (raise QA_BOT_INGEST__MAX_TEXT_MB "
-            "to ingest it)"
-        )
-    return None
+def _follow(
+    store: Store,
+    catalog: Catalog,
+    source: Source,
+    crawl: Crawl,
+    pending: list[tuple[Prepared, WebPage]],
+    report: IngestReport,
+    progress: Progress | None,
+) -> None:
+    """Index the crawl's fetched pages a group at a time, and record every other visit."""
+    done = 0
+    with closing(ahead(crawl.visits())) as visits:
+        for visit in visits:
+            done += 1
+            if progress:
+                progress(done, max(crawl.planned, done), shown(visit.url))
+            if visit.kind != "fetched":
+                _record(store, catalog, visit, report, start=visit.url == source.url)
+                continue
+            assert visit.page is not None
+            pending.append((Prepared(visit.document, visit.chunks), visit.page))
+            if sum(len(p.chunks) for p, _ in pending) >= GROUP_CHUNKS:
+                _index(store, catalog, source, pending, report)
+    _index(store, catalog, source, pending, report)
 
 
 def _record(

@@ -20,7 +20,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from qa_bot.errors import QaBotError
-from qa_bot.ingest.index import IngestReport, Progress
+from qa_bot.ingest.batch import IngestReport, Progress
 from qa_bot.ingest.knowledge import DocumentInfo, KnowledgeBase, UploadError, UploadResult
 from qa_bot.ingest.web import check_url
 from qa_bot.server.access import readable_groups

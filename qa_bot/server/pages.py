@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from qa_bot.ingest.index import is_ingesting
+from qa_bot.ingest.batch import is_ingesting
 from qa_bot.server.access import readable_groups
 from qa_bot.server.deps import Caller, Chain, web_asset
 

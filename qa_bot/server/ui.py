@@ -24,7 +24,7 @@ from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
 from qa_bot.evaluation.dataset import Case, case_from_question, cases_jsonl
 from qa_bot.followup import History, history_from_messages
-from qa_bot.ingest.index import IngestReport
+from qa_bot.ingest.batch import IngestReport
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.records import Answer
 from qa_bot.registry import ANSWERERS, LOADERS

@@ -118,6 +118,7 @@ def test_a_reader_asks_but_cannot_change_documents(secured: dict[str, Any]) -> N
         httpx.post(f"{url}/api/documents", files=files, headers=headers),
         httpx.delete(f"{url}/api/documents/uploads/note.txt", headers=headers),
         httpx.post(f"{url}/api/knowledge/resync", headers=headers),
+        httpx.post(f"{url}/api/knowledge/cancel", headers=headers),
         httpx.get(f"{url}/api/feedback", headers=headers),
         httpx.get(f"{url}/metrics", headers=headers),
         httpx.get(f"{url}/api/questions", headers=headers),
@@ -172,9 +173,15 @@ def test_gradio_api_follows_the_same_policy(secured: dict[str, Any], tmp_path: P
     assert reader.predict("https://wiki.example.internal/", api_name="/add_web_source") == (
         "⚠️ Only an admin may change the documents: ask an admin of this qa-bot."
     )
+    assert reader.predict(api_name="/cancel_ingestion") == (
+        "⚠️ Only an admin may cancel an ingestion: ask an admin of this qa-bot."
+    )
     admin = Client(secured["url"], headers=bearer(secured["admin"]), verbose=False)
     assert admin.predict("https://wiki.example.internal/", api_name="/add_web_source").startswith(
         "⚠️ Web sources are off: list the wiki's host in web.allowed\\_hosts"  # Markdown-escaped
+    )
+    assert admin.predict(api_name="/cancel_ingestion") == (
+        "⚠️ No ingestion is running on this index: there is nothing to cancel."
     )
     done = admin.predict([handle_file(str(note))], api_name="/add_documents")
     assert done == "Added uploads/vault.txt (1 new chunks): ask away."

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from threading import Thread
 from typing import Any, TypeVar
 
 import httpx
@@ -26,6 +29,7 @@ from qa_bot.errors import CorpusError
 from qa_bot.ingest.knowledge import KnowledgeBase
 from qa_bot.ingest.web import Crawl, Visit, WebError, check_url
 from qa_bot.server.app import create_app
+from qa_bot.server.local import find_record
 from qa_bot.server.ui import build_ui
 from qa_bot.storage.store import Store
 from tests.conftest import (
@@ -726,6 +730,111 @@ def test_api_ingests_web_sources_and_refuses_bad_addresses(
         refused = httpx.post(f"{served}/api/knowledge/ingest", json={"urls": [url]})
         assert refused.status_code == 400 and sentence in refused.json()["detail"]
     assert snapshot(chain.store) == before
+
+
+# ---- a hostile source and the server ---------------------------------------------------------
+
+SLOW_SERVER = {  # requests may take minutes: only a cancel, or a stopping server, ends one
+    "QA_BOT_WEB__REQUESTS_PER_SECOND": "100",
+    "QA_BOT_WEB__TIMEOUT_SECONDS": "300",
+    "QA_BOT_INGEST__PARSE_TIMEOUT_SECONDS": "600",
+}
+
+
+@pytest.fixture
+def slow_wiki_server(
+    wiki: Wiki, tmp_path: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
+    """A real `qa-bot serve` whose index holds a folder, and the local admin's headers; the
+    wiki's home page then answers only after five minutes."""
+    data = tmp_path / "data"
+    env = {"QA_BOT_WEB__ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{wiki.port}"]), **SLOW_SERVER}
+    url, server = serve_process(data, tmp_path / "serve.log", **env)
+    try:
+        record = find_record(Settings().updated(store={"data_dir": data}))
+        assert record is not None
+        folder = write_folder(tmp_path / "canteen", {"menu.txt": "The canteen serves lentil soup."})
+        body = {"folders": [str(folder)]}
+        added = httpx.post(f"{url}/api/knowledge/ingest", json=body, headers=record.headers)
+        assert "reports" in json.loads(added.text.splitlines()[-1]), added.text
+        wiki.faults["/space/"] = replace(wiki.reply("/space/"), delay=300)
+        yield url, server, record.headers
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def ingest_slow_wiki(url: str, headers: dict[str, str], wiki: Wiki) -> tuple[Thread, list[str]]:
+    """Start ingesting the wiki's space through the server (its lines, as they come, or
+    "broken" when the server went away), and wait until its slow home page is asked for."""
+    lines: list[str] = []
+
+    def ingest() -> None:
+        body = {"urls": [f"{wiki.base}/space/"]}
+        try:
+            with httpx.stream(
+                "POST", f"{url}/api/knowledge/ingest", json=body, headers=headers, timeout=None
+            ) as reply:
+                lines.extend(reply.iter_lines())
+        except httpx.HTTPError:
+            lines.append("broken")
+
+    thread = Thread(target=ingest, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while "/space/" not in wiki.paths():
+        assert time.monotonic() < deadline and thread.is_alive(), lines
+        time.sleep(0.2)
+    return thread, lines
+
+
+def test_a_slow_source_never_stops_the_server_and_an_admin_cancels_it(
+    slow_wiki_server: tuple[str, subprocess.Popen[bytes], dict[str, str]], wiki: Wiki
+) -> None:
+    """While the server's ingestion waits on a page that takes minutes, /healthz and
+    /api/ask answer at once; cancelling through the API ends the ingestion in seconds, says
+    what stopped, and keeps nothing of the half-read source."""
+    url, _, headers = slow_wiki_server
+    thread, lines = ingest_slow_wiki(url, headers, wiki)
+    for _ in range(3):
+        started = time.monotonic()
+        assert httpx.get(f"{url}/healthz", timeout=60).json()["status"] == "ok"
+        question = {"question": "What does the canteen serve?"}
+        asked = httpx.post(f"{url}/api/ask", json=question, headers=headers, timeout=60)
+        assert "lentil soup" in asked.json()["answer"]
+        assert time.monotonic() - started < 20  # generous: it catches a hang
+    started = time.monotonic()
+    cancelled = httpx.post(f"{url}/api/knowledge/cancel", headers=headers, timeout=60)
+    assert cancelled.json() == {
+        "message": "Cancelling the running ingestion: it stops after the file or page it is "
+        "reading, and what it indexed stays."
+    }
+    thread.join(30)
+    assert not thread.is_alive() and time.monotonic() - started < 30
+    assert json.loads(lines[-1]) == {
+        "error": f"Stopped ingesting 127.0.0.1_{wiki.port}_space because an admin cancelled it, "
+        "after 0 documents (those are indexed; the rest keep what was indexed before)."
+    }
+    sources = httpx.get(f"{url}/api/knowledge", headers=headers).json()
+    assert [s["name"] for s in sources] == ["canteen"]  # a source with no page is not kept
+    again = httpx.post(f"{url}/api/knowledge/cancel", headers=headers)
+    assert again.status_code == 409
+    assert again.json()["detail"] == (
+        "No ingestion is running on this index: there is nothing to cancel."
+    )
+
+
+def test_sigterm_stops_a_server_in_the_middle_of_an_ingestion(
+    slow_wiki_server: tuple[str, subprocess.Popen[bytes], dict[str, str]], wiki: Wiki
+) -> None:
+    url, server, headers = slow_wiki_server
+    thread, lines = ingest_slow_wiki(url, headers, wiki)
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    server.wait(10)  # raises TimeoutExpired after 10 s
+    assert time.monotonic() - started < 10
+    thread.join(10)
+    assert not thread.is_alive() and lines
 
 
 # ---- in Chromium ----------------------------------------------------------------------------

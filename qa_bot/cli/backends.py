@@ -48,6 +48,10 @@ class Backend(Protocol):
         """Remove a source and its documents; the chunks removed."""
         ...
 
+    def cancel(self) -> str:
+        """Stop the running ingestion after the file or page it is reading; what it says."""
+        ...
+
     def sources(self) -> list[Source]:
         """The folders and web sources in the knowledge base, with their groups."""
         ...
@@ -101,6 +105,11 @@ class LocalBackend:
 
     def remove(self, name: str) -> int:
         return self.knowledge.remove(name)
+
+    def cancel(self) -> str:
+        from qa_bot.ingest.batch import cancel
+
+        return cancel(self.settings.data_path)  # no model needed
 
     def sources(self) -> list[Source]:
         return self.knowledge.sources()
@@ -204,6 +213,10 @@ class RemoteBackend:
             "chunks_removed"
         ]
         return removed
+
+    def cancel(self) -> str:
+        message: str = self._call("POST", "/api/knowledge/cancel")["message"]
+        return message
 
     def sources(self) -> list[Source]:
         from qa_bot.storage.catalog import Source

@@ -39,11 +39,23 @@ def ingest(
             "answers until then)."
         ),
     ] = False,
+    cancel: Annotated[
+        bool,
+        typer.Option(
+            "--cancel",
+            help="Stop the ingestion running on this index (here or in the server) after the "
+            "file or page it is reading; what it indexed stays.",
+        ),
+    ] = False,
 ) -> None:
     """Add folders or web sources to the knowledge base, or bring them up to date: new and
     changed files or pages are embedded, deleted ones removed, the rest kept. Other sources are
     left alone. When a qa-bot server runs on this index, the work goes through it."""
     settings = load_settings()
+    if cancel:
+        with user_errors():
+            out.print(backend(settings).cancel(), highlight=False)
+        return
     given = targets or ([] if rebuild else [str(settings.ingest.corpus_dir)])
     urls = [t for t in given if is_address(t)]
     folders = [Path(t) for t in given if not is_address(t)]

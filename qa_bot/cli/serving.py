@@ -39,10 +39,8 @@ def serve(
     with user_errors():  # before anything heavy: a second server, or a taken port, ends here
         _refuse_a_second_server(settings)
         listening = _listen(host, port)
-    import uvicorn
-
     from qa_bot.chain import QaChain
-    from qa_bot.server.app import access_policy, create_app, uvicorn_config
+    from qa_bot.server.app import Server, access_policy, create_app, uvicorn_config
     from qa_bot.server.local import announce, withdraw
     from qa_bot.server.ui import build_ui
 
@@ -67,7 +65,7 @@ def serve(
     # uvicorn re-raises SIGTERM once it has shut down: end through `finally` below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.Server(uvicorn_config(app_, host, port)).run(sockets=[listening])
+        Server(uvicorn_config(app_, host, port)).run(sockets=[listening])
     finally:
         withdraw(settings, record)
 

@@ -106,7 +106,12 @@ def _acquire(lock: IO[str], wait: float, waiting: Callable[[float], None] | None
 
 def is_ingesting(store: Store) -> bool:
     """True while an ingestion holds the data dir's lock."""
-    with open(store.settings.data_path / "ingest.lock", "a") as lock:
+    return _locked(store.settings.data_path)
+
+
+def _locked(data: Path) -> bool:
+    """True while an ingestion holds the lock of the data dir ``data``."""
+    with open(data / "ingest.lock", "a") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -115,13 +120,17 @@ def is_ingesting(store: Store) -> bool:
         return False
 
 
-def cancel(store: Store) -> bool:
-    """Ask the ingestion running on the store's data dir (in this process or another) to stop
-    after the file or page it is reading; False when none runs."""
-    if not is_ingesting(store):
-        return False
-    (store.settings.data_path / CANCEL).touch()
-    return True
+def cancel(data: Path) -> str:
+    """Ask the ingestion running on the data dir ``data`` (in this process or another: a
+    folder, web source, upload or rebuild) to stop after the file or page it is reading; the
+    sentence saying so. None running is a CorpusError."""
+    if not _locked(data):
+        raise CorpusError("No ingestion is running on this index: there is nothing to cancel.")
+    (data / CANCEL).touch()
+    return (
+        "Cancelling the running ingestion: it stops after the file or page it is reading, and "
+        "what it indexed stays."
+    )
 
 
 def limits(store: Store) -> Limits:

@@ -111,14 +111,9 @@ class KnowledgeBase:
         return ingest_url(self.store, url, progress)
 
     def cancel(self) -> str:
-        """Ask the running ingestion (a folder, web source, upload or rebuild, in any process
-        on this data dir) to stop after the file or page it is reading; what it says."""
-        if not cancel(self.store):
-            raise CorpusError("No ingestion is running on this index: there is nothing to cancel.")
-        return (
-            "Cancelling the running ingestion: it stops after the file or page it is reading, "
-            "and what it indexed stays."
-        )
+        """Ask the running ingestion (in any process on this data dir) to stop after the file
+        or page it is reading; the sentence saying so (``batch.cancel``)."""
+        return cancel(self.store.settings.data_path)
 
     def resync(
         self, name: str | None = None, progress: Progress | None = None

@@ -8,6 +8,7 @@ its own.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from types import FrameType
 
 import gradio as gr
 import uvicorn
@@ -26,10 +27,12 @@ from qa_bot.errors import (
     ForbiddenError,
     GeneratorError,
     IndexNotReadyError,
+    IngestCancelled,
     QaBotError,
     StoreUnavailableError,
 )
 from qa_bot.ingest.web import WebError
+from qa_bot.ingest.workers import POOL
 from qa_bot.server import ask, documents, feedback, login, openai_compat, pages, questions, viewer
 from qa_bot.server.access import AccessPolicy, Principal
 from qa_bot.server.deps import ApiError
@@ -46,6 +49,7 @@ STATUS = {
     IndexNotReadyError: 503,
     StoreUnavailableError: 503,
     GeneratorError: 502,
+    IngestCancelled: 409,
 }
 
 
@@ -118,10 +122,32 @@ def access_policy(settings: Settings, local_token: str | None = None) -> AccessP
     return AccessPolicy(settings.server, keys, data / "session-secret", local_token)
 
 
+GRACE_SECONDS = 3
+"""How long a stopping server waits for the requests under way (a streamed answer, an
+ingestion's progress) before it closes them."""
+
+
 def uvicorn_config(app: FastAPI, host: str, port: int) -> uvicorn.Config:
     """How qa-bot is served: uvicorn's own X-Forwarded-For handling off (qa-bot reads it, and
-    only from ``server.trusted_proxies``)."""
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    only from ``server.trusted_proxies``); requests under way get ``GRACE_SECONDS`` to end
+    when it stops."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or Ctrl-C first stops reading sources: the worker
+    processes are killed, so the ingestion under way ends at once, whatever a source does."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        POOL.close()
+        super().handle_exit(sig, frame)
 
 
 def _gradio_user(request: Request) -> str | None:

@@ -1,6 +1,6 @@
 """The knowledge base over HTTP: the documents a caller may read (listed for readers too); for
-admins, uploads and deletes, sources (list, restrict to groups, resync, remove) and the
-feedback users left."""
+admins, uploads and deletes, sources (list, restrict to groups, resync, remove), cancelling
+the running ingestion, and the feedback users left."""
 
 from __future__ import annotations
 
@@ -82,6 +82,13 @@ def resync(knowledge: Knowledge, name: str | None = None) -> StreamingResponse:
     others go on); streams progress, then the reports, as JSON lines."""
     work = functools.partial(knowledge.resync, name)
     return StreamingResponse(_streamed(work), media_type="application/x-ndjson")
+
+
+@router.post("/api/knowledge/cancel")
+def cancel_ingestion(knowledge: Knowledge) -> dict[str, str]:
+    """Stop the running ingestion after the file or page it is reading (a worker stuck in one
+    is killed); what it indexed stays. 409 when none runs."""
+    return {"message": knowledge.cancel()}
 
 
 class GroupsRequest(BaseModel):

@@ -235,7 +235,7 @@ def _sources_section(chain: QaChain, demo: gr.Blocks) -> None:
 
 def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
     """The Documents tab: what the caller may read; admins add and delete uploaded documents,
-    add web sources and restrict sources to groups."""
+    add web sources, cancel the ingestion under way and restrict sources to groups."""
     table = gr.Dataframe(
         headers=["document", "title", "pages", "chunks", "ingested at"],
         interactive=False,
@@ -259,6 +259,8 @@ def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
     sure = gr.Checkbox(label="Yes, delete it and its chunks")
     delete = gr.Button("Delete", variant="stop")
     status = gr.Markdown()
+    cancel = gr.Button("Cancel the ingestion", size="sm", elem_id="cancel-ingestion")
+    cancelling = gr.Markdown()
 
     def uploaded_names(request: gr.Request | None) -> gr.Dropdown:
         """The uploads an admin may delete (a reader is offered none)."""
@@ -322,6 +324,13 @@ def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
             return f"⚠️ {_escape(str(error))}"
         return f"Deleted {_escape(name)} ({removed} chunks)."
 
+    def on_cancel(request: gr.Request) -> str:
+        try:
+            _require_admin(request, "cancel an ingestion")
+            return _escape(KnowledgeBase(chain.store).cancel())
+        except QaBotError as error:
+            return f"⚠️ {_escape(str(error))}"
+
     def relist(request: gr.Request) -> tuple[list[list[Any]], gr.Dropdown]:
         return _documents_table(chain, request), uploaded_names(request)
 
@@ -336,6 +345,7 @@ def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
     delete.click(on_delete, [doomed, sure], status, api_name="delete_document").then(
         relist, None, [table, doomed], api_visibility="private"
     )
+    cancel.click(on_cancel, None, cancelling, api_name="cancel_ingestion")
     _sources_section(chain, demo)
 
 

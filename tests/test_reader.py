@@ -27,7 +27,8 @@ from training.data import VALIDATION, questions, split, split_documentation
 from training.documentation import QUESTIONS, paragraphs, prose, squad
 from training.examples import pairs, prepare
 from training.nearmiss import entity_swap, number_shift
-from training.train import shard, train
+from training.run import shard
+from training.train import train
 
 BRIDGE = [
     ("The old bridge over the river was built in 1850 by the city's engineers.", ""),

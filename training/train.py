@@ -15,14 +15,12 @@ weights, and writes the card (sha256, validation figures) and MODEL_CARD.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import math
 import random
 import signal
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,57 +31,12 @@ from torch.nn import functional as F
 from transformers import BertTokenizer
 
 from qa_bot.reader.model import ReaderNet, batch, encode, sentence_mask
-from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
+from qa_bot.reader.reader import CARD, WEIGHTS
 from qa_bot.storage.digest import sha256
-from training.data import VALIDATION, Article, load_articles, questions, split, split_documentation
-from training.examples import Example, Pair, cached, data_key, pairs
-from training.validation import SELECTIONS, choice, validate, write_card
-
-SEED = 13
-WORKDIR = Path(".train/reader")
-"""Where checkpoints and prepared examples live (ignored by git)."""
-
-
-@dataclass
-class Plan:
-    """What defines a training run: a checkpoint resumes only the same plan."""
-
-    data: list[str]
-    data_key: str
-    documentation: str | None
-    documentation_key: str | None
-    validation: list[str]
-    epochs: int
-    first_epoch: int
-    batch_size: int
-    lr: float
-    init_sha256: str | None
-    bf16: bool
-    select: str
-    shard: tuple[int, int] = (1, 1)
-    """Which part of the training questions this run trains on (k of n): an epoch of all the
-    data takes longer than a session, so ``make train-reader`` trains it in parts, each
-    continuing from the weights of the one before."""
-    seed: int = SEED
-
-
-@dataclass
-class Progress:
-    """Where a run stands: saved in every checkpoint."""
-
-    epoch: int
-    position: int = 0
-    """Batches of ``epoch`` already trained."""
-    step: int = 0
-    seconds: float = 0.0
-    best: dict[str, Any] = field(default_factory=dict)
-
-
-def shard(examples: list[Example], k: int, n: int, seed: int) -> list[Example]:
-    """Part ``k`` of ``n`` of the examples, drawn at random (the same for the same seed)."""
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    return [examples[i] for i in sorted(order[k - 1 :: n])]
+from training.data import VALIDATION
+from training.examples import Pair, data_key, pairs
+from training.run import WORKDIR, Plan, Run
+from training.validation import SELECTIONS, write_card
 
 
 def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
@@ -152,99 +105,6 @@ class Stop:
 
     def _ask(self, signum: int, frame: object) -> None:
         self.asked = True
-
-
-class Run:
-    """One training run: the data, the network, its optimiser and schedule, and its
-    checkpoint."""
-
-    def __init__(self, plan: Plan, workdir: Path, init: Path | None) -> None:
-        self.plan, self.workdir = plan, workdir
-        torch.manual_seed(plan.seed + plan.first_epoch - 1)
-        squad = [a for path in plan.data for a in load_articles(Path(path))]
-        train_articles, validation_articles = split(squad)
-        documentation = Path(plan.documentation) if plan.documentation else None
-        docs_train, docs_validation = (
-            split_documentation(documentation) if documentation else ([], [])
-        )
-        prepared = cached(
-            train_articles + docs_train,
-            f"{plan.data_key}-{plan.documentation_key}",
-            workdir,
-            plan.seed,
-        )
-        self.examples, self.counts = (
-            shard(prepared.examples, *plan.shard, plan.seed),
-            prepared.counts,
-        )
-        self.held_out = questions(validation_articles)
-        self.docs_held_out = questions(docs_validation)
-        self.extra_held_out = {
-            Path(path).stem: questions(load_articles(Path(path))) for path in plan.validation
-        }
-        self.training_questions = _count(train_articles) + _count(docs_train)
-        self.net, self.tokenizer = load_net(init)
-        epochs = plan.epochs - plan.first_epoch + 1
-        self.steps_per_epoch = math.ceil(len(pairs(self.examples, plan.seed)) / plan.batch_size)
-        total = self.steps_per_epoch * epochs
-        warmup = max(1, total // 16)
-        self.optimiser = torch.optim.AdamW(self.net.parameters(), lr=plan.lr, weight_decay=0.01)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimiser,
-            lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))),
-        )
-        self.total = total
-        self.progress = Progress(plan.first_epoch)
-
-    @property
-    def folder(self) -> Path:
-        """This plan's own folder: other options or data never resume its checkpoint."""
-        key = hashlib.sha256(json.dumps(asdict(self.plan), sort_keys=True).encode()).hexdigest()
-        return self.workdir / f"run-{key[:12]}"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint.pt"
-
-    def resume(self) -> bool:
-        """Load this plan's checkpoint, when there is one."""
-        if not self.checkpoint.is_file():
-            return False
-        state = torch.load(self.checkpoint, weights_only=False)
-        self.net.load_state_dict(state["net"])
-        self.optimiser.load_state_dict(state["optimiser"])
-        self.schedule.load_state_dict(state["schedule"])
-        torch.set_rng_state(state["torch_rng"])
-        self.progress = Progress(**state["progress"])
-        return True
-
-    def save(self) -> None:
-        """The checkpoint, written whole or not at all."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint.with_suffix(".tmp")
-        torch.save(
-            {
-                "plan": asdict(self.plan),
-                "net": self.net.state_dict(),
-                "optimiser": self.optimiser.state_dict(),
-                "schedule": self.schedule.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "progress": asdict(self.progress),
-            },
-            tmp,
-        )
-        tmp.replace(self.checkpoint)
-        status = asdict(self.progress) | {"total": self.total, "saved": time.time()}
-        (self.folder / "progress.json").write_text(json.dumps(status, indent=2) + "\n")
-
-    def validate(self) -> dict[str, Any]:
-        """The held-out figures of the network as it is now."""
-        reader = Reader(self.net, self.tokenizer)
-        figures = validate(reader, self.held_out, self.plan.select, self.docs_held_out)
-        for name, held_out in self.extra_held_out.items():
-            figures |= {f"{name}_{k}": v for k, v in choice(reader, held_out).items()}
-        self.net.train()
-        return figures
 
 
 def train(
@@ -395,11 +255,6 @@ def bf16_supported() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def _count(articles: list[Article]) -> int:
-    """The questions of ``articles``."""
-    return sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
 
 
 def save_weights(net: ReaderNet | torch.nn.Module, out: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -835,6 +836,55 @@ def test_sigterm_stops_a_server_in_the_middle_of_an_ingestion(
     assert time.monotonic() - started < 10
     thread.join(10)
     assert not thread.is_alive() and lines
+
+
+def test_the_cli_cancels_an_ingestion_of_another_process(wiki: Wiki, tmp_path: Path) -> None:
+    """No server runs: `qa-bot ingest --cancel` stops the `qa-bot ingest` of another process
+    on the same data dir, which says which source stopped."""
+    data = tmp_path / "data"
+    env = {"QA_BOT_WEB__ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{wiki.port}"]), **SLOW_SERVER}
+    wiki.faults["/space/"] = replace(wiki.reply("/space/"), delay=300)
+    environment = {**os.environ, "QA_BOT_STORE__DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}
+    command = [sys.executable, "-m", "qa_bot.cli", "ingest", f"{wiki.base}/space/"]
+    with subprocess.Popen(
+        command, env={**environment, **env}, cwd=REPO, stderr=subprocess.PIPE, text=True
+    ) as ingesting:
+        deadline = time.monotonic() + 120
+        while "/space/" not in wiki.paths():
+            assert time.monotonic() < deadline and ingesting.poll() is None
+            time.sleep(0.2)
+        cancelled = run_cli("ingest", "--cancel", data_dir=data, **env)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert " ".join(cancelled.stdout.split()).startswith("Cancelling the running ingestion")
+        _, said = ingesting.communicate(timeout=60)
+    assert ingesting.returncode == 1
+    assert (
+        f"Error: Stopped ingesting 127.0.0.1_{wiki.port}_space because an admin cancelled it, "
+        "after 0 documents" in " ".join(said.split())
+    )
+    again = run_cli("ingest", "--cancel", data_dir=data, **env)
+    assert again.returncode == 1 and " ".join(again.stderr.split()) == (
+        "Error: No ingestion is running on this index: there is nothing to cancel."
+    )
+
+
+def test_a_source_stops_after_its_minutes_and_names_the_setting(
+    wiki: Wiki, tmp_path: Path, embeddings: Embeddings
+) -> None:
+    wiki.faults["/space/"] = replace(wiki.reply("/space/"), delay=300)
+    settings = Settings().updated(
+        store={"data_dir": tmp_path / "data"},
+        web=web_settings(wiki, timeout_seconds=300),
+        ingest={"max_source_minutes": 0.05},
+    )
+    started = time.monotonic()
+    with pytest.raises(WebError) as refused:
+        KnowledgeBase(Store.open(settings, embeddings)).ingest_url(f"{wiki.base}/space/")
+    assert str(refused.value) == (
+        f"Refused {wiki.base}/space/: it stopped after 0.05 minutes (raise "
+        "QA_BOT_INGEST__MAX_SOURCE_MINUTES to read the rest)."
+    )
+    assert time.monotonic() - started < 60  # 3 s, and a hang caught
 
 
 # ---- in Chromium ----------------------------------------------------------------------------

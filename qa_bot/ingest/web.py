@@ -878,7 +878,6 @@ class Crawl:
                 yield self._disallowed(url)
                 continue
             pages += 1
-            self.limits.check()
             visit = self._visit(url, depth, seen)
             yield visit
             if mapped is None and visit.page and depth < self.web.max_depth:

@@ -963,3 +963,14 @@ def test_documents_tab_adds_a_web_source(browser: Browser, served: str, wiki: Wi
         timeout=30_000
     )
     context.close()
+
+
+def test_documents_tab_cancels_the_ingestion(browser: Browser, served: str) -> None:
+    """The Cancel button sits under the ingestion's progress; with nothing running it says so."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.goto(served)
+    page.get_by_role("tab", name="Documents").click()
+    page.get_by_role("button", name="Cancel the ingestion").click()
+    expect(page.get_by_text("No ingestion is running on this index")).to_be_visible(timeout=30_000)
+    context.close()

@@ -98,7 +98,7 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 	$(BIN)/python -m bench.answer_quality
 
 # qa-bot's reader (training/): trained on SQuAD 1.1 train, SQuAD 2.0 dev and the documentation
-# questions, with made near misses, a third of the questions per command (about 70 minutes on 2
+# questions, with made near misses, a quarter of the questions per command (about 55 minutes on 2
 # cores), each from the weights of the one before; a command checkpoints to .train/ every 15
 # minutes and resumes when run again. Then the veto and the answerability model are calibrated.
 # Writes qa_bot/reader/weights/ (the weights, their card and MODEL_CARD.md).
@@ -107,7 +107,7 @@ SQUAD := ../shared/benchmarks
 READER_DATA := --data $(SQUAD)/squad1-train.json --data $(SQUAD)/squad2-dev-train.json \
 	--documentation training/documentation.json --validate $(SQUAD)/squad1-dev-13.json
 train-reader: $(VENV)/.installed
-	$(BIN)/python -m training.train $(READER_DATA) --part 1/3 --lr 8e-5
+	$(BIN)/python -m training.train $(READER_DATA) --part 1/4 --lr 8e-5
 	$(BIN)/python -m training.calibrate --data $(SQUAD)/squad2-dev-train.json
 
 calibrate-refusal: $(VENV)/.installed

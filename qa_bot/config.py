@@ -155,7 +155,8 @@ class IngestSettings(Section):
     max_unpacked_mb: float = Field(
         200,
         gt=0,
-        description="Largest a .docx may grow when unzipped, in MB (guards against zip bombs).",
+        description="Largest a .docx, .pptx or .xlsx may grow when unzipped, in MB (guards "
+        "against zip bombs).",
     )
     max_part_mb: float = Field(
         50,
@@ -167,6 +168,18 @@ class IngestSettings(Section):
         gt=0,
         description="Most text one file may hold, in MB: about what 2 cores embed in a few "
         "minutes (larger files are skipped).",
+    )
+    max_rows: int = Field(
+        10_000,
+        ge=1,
+        description="Most rows read from one spreadsheet or CSV file, all sheets together: the "
+        "rest is left out, and the ingestion report says so.",
+    )
+    max_cells: int = Field(
+        200_000,
+        ge=1,
+        description="Most cells read from one spreadsheet, CSV file or slide deck's tables: the "
+        "rest is left out, and the ingestion report says so.",
     )
     parse_timeout_seconds: float = Field(
         60,

@@ -4,6 +4,8 @@ written into answer text as ``[n]``."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote as percent_encoded
 
 from langchain_core.documents import Document
@@ -33,13 +35,31 @@ def text_fragment(url: str, quote: str) -> str:
     return f"{url.split('#', 1)[0]}#:~:text={directive}"
 
 
+def location(metadata: Mapping[str, Any]) -> str | None:
+    """Where a chunk lies in its document, as the faces show it: its ``page`` number after its
+    ``page_label`` ("page 3", "slide 2", "Sheet Sales, row 14"); None without a page."""
+    page = metadata.get("page")
+    if page is None:
+        return None
+    return f"{metadata.get('page_label') or 'page'} {page}"
+
+
 class Citation(BaseModel):
     """One numbered source of an answer: the chunk it names and the exact sentence quoted."""
 
     n: int = Field(description="The number used in the answer text as [n].")
     source: str = Field(description="Path of the document, relative to its folder.")
     title: str
-    page: int | None = Field(None, description="1-based page number where the format has pages.")
+    page: int | None = Field(
+        None,
+        description="1-based page number where the format has pages (a slide's number, a "
+        "spreadsheet row's number).",
+    )
+    location: str | None = Field(
+        None,
+        description='Where the quote lies, as shown: "page 3", "slide 2", "Sheet Sales, row '
+        '14"; null for a document without pages.',
+    )
     quote: str = Field(description="The exact text quoted from the document.")
     score: float = Field(description="How strongly the quote answers the question (0..1).")
     chunk_id: str = Field(description="Id of the chunk the quote comes from.")
@@ -74,6 +94,7 @@ class Citation(BaseModel):
             source=chunk.metadata["source"],
             title=chunk.metadata["title"],
             page=chunk.metadata.get("page"),
+            location=location(chunk.metadata),
             quote=quote,
             score=round(score, 4),
             chunk_id=chunk.id or "",

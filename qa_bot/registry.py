@@ -118,6 +118,9 @@ LOADERS = Registry(
         ".htm": "qa_bot.ingest.loaders:load_html",
         ".pdf": "qa_bot.ingest.loaders:load_pdf",
         ".docx": "qa_bot.ingest.loaders:load_docx",
+        ".pptx": "qa_bot.ingest.slides:load_pptx",
+        ".xlsx": "qa_bot.ingest.sheets:load_xlsx",
+        ".csv": "qa_bot.ingest.sheets:load_csv",
     },
 )
 """``(path) -> list[(text, title, page)]``, by lower-case file extension."""

@@ -24,7 +24,7 @@ from qa_bot.answer.questions import (
     short_answer,
 )
 from qa_bot.reader.answerability import Reading
-from qa_bot.records import Answer, Citation, cite
+from qa_bot.records import Answer, Citation, cite, location
 from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ class _Candidate:
         """True when both quote the same stretch of the same document."""
         same_doc = self.chunk.metadata["source"] == other.chunk.metadata["source"]
         return same_doc and (
-            self.chunk.metadata.get("page") == other.chunk.metadata.get("page")
+            location(self.chunk.metadata) == location(other.chunk.metadata)
             and self.offset < other.offset + len(other.text)
             and other.offset < self.offset + len(self.text)
         )

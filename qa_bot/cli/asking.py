@@ -22,7 +22,7 @@ def _print_sources(answer: Answer) -> None:
     if answer.citations:
         out.print("\n[bold]Sources[/]")
     for c in answer.citations:
-        page = f", page {c.page}" if c.page else ""
+        page = f", {c.location}" if c.location else ""
         mark = "[green]✓ verified[/]" if c.verified else "[red]✗ not supported[/]"
         out.print(f"\\[{c.n}] {escape(c.title)} ({escape(c.source)}{page}) {mark}", highlight=False)
         out.print(f"    “{c.quote}”", highlight=False, style="dim", markup=False)

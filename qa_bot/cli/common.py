@@ -87,6 +87,8 @@ def print_report(report: IngestReport, summary_to: Console = out) -> None:
     """Skipped files, then one summary line of what an ingestion changed."""
     for name, reason in report.failed:
         err.print(f"[yellow]Skipped[/] {escape(name)}: {escape(reason)}.", highlight=False)
+    for name, reason in report.cut:
+        err.print(f"[yellow]Read in part[/] {escape(name)}: {escape(reason)}.", highlight=False)
     title = f"Ingested {report.source or 'documents'} in {report.seconds:.1f} s"
     summary = Table(title=escape(title), title_justify="left")
     for column in ("added", "updated", "unchanged", "deleted", "failed", "chunks added"):

@@ -42,6 +42,8 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    cut: list[tuple[str, str]] = field(default_factory=list)
+    """Files indexed only in part (a spreadsheet past ``ingest.max_rows``…), and why."""
     ignored: int = 0
     chunks_added: int = 0
     chunks_deleted: int = 0
@@ -51,7 +53,8 @@ class IngestReport:
     def from_dict(cls, data: dict[str, Any]) -> IngestReport:
         """A report sent as JSON (``dataclasses.asdict``)."""
         failed = [(name, why) for name, why in data.pop("failed", [])]
-        return cls(**data, failed=failed)
+        cut = [(name, why) for name, why in data.pop("cut", [])]
+        return cls(**data, failed=failed, cut=cut)
 
 
 _held = threading.local()  # data dirs whose lock this thread holds (the lock is re-entrant)
@@ -153,11 +156,13 @@ def stopped_early(report: IngestReport, stop: Stopped) -> None:
 
 @dataclass
 class Prepared:
-    """One file read and split (or the reason it could not be read)."""
+    """One file read and split (or the reason it could not be read, or why it was read only
+    in part)."""
 
     name: str
     chunks: list[Document]
     problem: str | None = None
+    cut: str | None = None
 
 
 def ahead(items: Iterator[T], depth: int = 16) -> Generator[T, None, None]:
@@ -229,6 +234,8 @@ def index_group(
             report.failed.append((item.name, item.problem))
             continue
         change = changes[item.name]
+        if item.cut is not None:
+            report.cut.append((item.name, item.cut))
         report.chunks_added += change.added
         report.chunks_deleted += change.deleted
         if change.was_indexed and not change.changed:

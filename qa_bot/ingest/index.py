@@ -95,11 +95,11 @@ def _prepare(
         name = prefix + rel
         loader = LOADERS.get(path.suffix.lower())
         try:
-            chunks = run(limits, load_chunks, path, name, settings, loader)
+            loaded = run(limits, load_chunks, path, name, settings, loader)
         except (LoadError, ReadFailed) as err:
             yield Prepared(name, [], str(err))
             continue
-        yield Prepared(name, chunks)
+        yield Prepared(name, loaded.documents, cut=loaded.cut)
 
 
 def _index_files(

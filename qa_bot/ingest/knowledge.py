@@ -43,10 +43,12 @@ class DocumentInfo(BaseModel):
 
 
 class UploadResult(BaseModel):
-    """What became of uploaded files: stored under these names, or refused with a reason."""
+    """What became of uploaded files: stored under these names (some read only in part, with
+    the reason), or refused with a reason."""
 
     stored: list[str]
     failed: dict[str, str]
+    cut: dict[str, str] = {}
     chunks_added: int
 
 
@@ -257,7 +259,9 @@ class KnowledgeBase:
                     temp.replace(folder / name)
             shutil.rmtree(incoming, ignore_errors=True)
         kept = [f"{UPLOADS}/{name}" for _, name in staged if f"{UPLOADS}/{name}" not in failed]
-        return UploadResult(stored=kept, failed=failed, chunks_added=report.chunks_added)
+        return UploadResult(
+            stored=kept, failed=failed, cut=dict(report.cut), chunks_added=report.chunks_added
+        )
 
     def _uploaded_names(self, folder: Path) -> set[str]:
         """The names taken in the uploads source. An indexed upload without its file is what

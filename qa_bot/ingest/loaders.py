@@ -7,6 +7,7 @@ import stat
 import zipfile
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,31 @@ from langchain_core.documents import Document
 
 from qa_bot.config import IngestSettings
 from qa_bot.ingest.split import split_documents
-from qa_bot.ingest.word import Budget, WordError, parts, read_docx
+from qa_bot.ingest.word import MAX_OFFICE_PARTS, MAX_PARTS, Budget, WordError, parts, read_docx
 from qa_bot.registry import LOADERS
 
-Part = tuple[str, str, int | None]
-"""What a format loader returns per document: (text, title, page)."""
+
+@dataclass(frozen=True)
+class Place:
+    """Where a part lies when it is not a page: ``number`` after ``label`` ("slide" 2, "Sheet
+    Sales, row" 14), kept as the chunk's ``page`` and ``page_label``."""
+
+    label: str
+    number: int
+
+
+Part = tuple[str, str, int | Place | None]
+"""What a format loader returns per document: (text, title, page or place)."""
 
 MB = 1024 * 1024
 """Bytes in the MB of the size limits."""
-ZIPPED = (".docx",)
-"""Formats that are zip archives, checked against ``max_unpacked_mb`` before they are opened."""
+ZIPPED = {
+    ".docx": ("Word", MAX_PARTS),
+    ".pptx": ("PowerPoint", MAX_OFFICE_PARTS),
+    ".xlsx": ("Excel", MAX_OFFICE_PARTS),
+}
+"""Formats that are zip archives, checked against ``max_unpacked_mb`` before they are opened:
+the kind of file each is (for messages) and the most parts it may have."""
 ENCODINGS = """utf_8 utf_16 utf_32 cp1252 latin_1 iso8859_15 cp1250 iso8859_2 cp1251 koi8_r cp1253
 cp1254 cp1255 cp1256 cp1257 cp1258 cp874 cp932 euc_jp iso2022_jp gb18030 big5 cp949""".split()
 """What charset-normalizer chooses among: Unicode, the Windows and ISO alphabets, Japanese,
@@ -38,12 +54,34 @@ MAX_RATIO = 200
 is taken for a zip bomb; Word's XML compresses about 10:1."""
 
 
-_LIMITS: ContextVar[IngestSettings | None] = ContextVar("ingest_limits", default=None)
-"""The limits of the file ``load_file`` is loading, for loaders that budget as they read."""
+@dataclass
+class _Reading:
+    """The file ``load_file`` is loading: its limits, and why it was read only in part."""
+
+    limits: IngestSettings
+    cut: list[str] = field(default_factory=list)
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("ingest_reading", default=None)
+"""The file being loaded, for loaders that budget as they read."""
 
 
 class LoadError(Exception):
     """A file that cannot be ingested; the message says why, in a few words."""
+
+
+def reading_limits() -> IngestSettings:
+    """The limits of the file being loaded (the default settings outside ``load_file``)."""
+    reading = _READING.get()
+    return reading.limits if reading else IngestSettings()
+
+
+def read_in_part(why: str) -> None:
+    """Say that the file being loaded is ingested only in part, and why (a few words naming
+    the setting to raise); the ingestion report shows it."""
+    reading = _READING.get()
+    if reading is not None:
+        reading.cut.append(why)
 
 
 def _read_text(path: Path) -> str:
@@ -52,8 +90,20 @@ def _read_text(path: Path) -> str:
 
 
 def decode_text(data: bytes) -> str:
-    """Text in the encoding charset-normalizer detects (a BOM or a declared charset wins);
-    between readings it finds equally likely, Windows-1252, the common Western one."""
+    """Text in the encoding charset-normalizer detects (``detect_encoding``)."""
+    return str(_best_reading(data))
+
+
+def detect_encoding(sample: bytes) -> str:
+    """The codec of a text whose beginning is ``sample`` (``decode_text``'s choice), as
+    Python names it; a UTF-8 BOM is dropped when reading with it."""
+    encoding: str = _best_reading(sample).encoding
+    return "utf_8_sig" if encoding == "utf_8" else encoding
+
+
+def _best_reading(data: bytes) -> charset_normalizer.CharsetMatch:
+    """charset-normalizer's reading of ``data`` (a BOM or a declared charset wins); between
+    readings it finds equally likely, Windows-1252, the common Western one."""
     matches = charset_normalizer.from_bytes(data, cp_isolation=ENCODINGS)
     best = matches.best()
     if best is None or (b"\x00" in data and not best.bom):  # NULs only in BOM-marked UTF-16/32
@@ -63,7 +113,7 @@ def decode_text(data: bytes) -> str:
         for m in matches
         if abs(m.chaos - best.chaos) < 0.005 and abs(m.coherence - best.coherence) <= 0.02
     )  # charset-normalizer's own tie: chaos within 0.5%, coherence within 2%
-    return str(next((m for m in tied if m.encoding == "cp1252"), best))
+    return next((m for m in tied if m.encoding == "cp1252"), best)
 
 
 def _first_line(text: str) -> str:
@@ -181,7 +231,7 @@ def load_pdf(path: Path) -> list[Part]:
 
 
 def load_docx(path: Path) -> list[Part]:
-    limits = _LIMITS.get() or IngestSettings()
+    limits = reading_limits()
     budget = Budget(part=int(limits.max_part_mb * MB), left=int(limits.max_unpacked_mb * MB))
     try:
         word = read_docx(path, budget, max_chars=int(limits.max_text_mb * MB))
@@ -206,16 +256,18 @@ def _check_size(path: Path, limits: IngestSettings) -> None:
         )
 
 
-def _check_unpacked(path: Path, limits: IngestSettings) -> None:
-    """Refuse a zip with too many parts, or whose parts claim to unpack past
-    ``max_unpacked_mb`` or compress absurdly well: a quick refusal from the zip's directory.
-    What the parts really unpack to is counted as they are read (``word.Budget``)."""
+def _check_unpacked(path: Path, suffix: str, limits: IngestSettings) -> None:
+    """Refuse a zip (a ``ZIPPED`` format) with too many parts, or whose parts claim to
+    unpack past ``max_unpacked_mb`` or compress absurdly well: a quick refusal from the zip's
+    directory. Python's zipfile never inflates a part past the size the directory gives it;
+    the Word reader also counts what each part really unpacks to (``word.Budget``)."""
+    kind, most = ZIPPED[suffix]
     try:
-        listed = parts(path)
+        listed = parts(path, kind, most)
     except WordError as err:
         raise LoadError(str(err)) from err
     except (zipfile.BadZipFile, ValueError, EOFError) as err:
-        raise LoadError("it is not a readable Word file (not a zip archive)") from err
+        raise LoadError(f"it is not a readable {kind} file (not a zip archive)") from err
     unpacked = sum(part.file_size for part in listed)
     if unpacked > limits.max_unpacked_mb * MB:
         raise LoadError(
@@ -248,51 +300,74 @@ def supported_formats() -> str:
     return ", ".join(LOADERS.names())
 
 
-def load_file(
+@dataclass
+class Loaded:
+    """One file's documents (or chunks), and why it was read only in part (None: whole)."""
+
+    documents: list[Document]
+    cut: str | None = None
+
+
+def read_file(
     path: Path,
     source: str,
     limits: IngestSettings | None = None,
     loader: Callable[[Path], list[Part]] | None = None,
-) -> list[Document]:
-    """Load ``path`` as documents whose metadata names ``source``, its title and page.
+) -> Loaded:
+    """Load ``path`` as documents whose metadata names ``source``, its title and page (and
+    the page's label, for a ``Place``), with why it was read only in part, if it was.
 
     Raises LoadError when the file is unreadable, too large, corrupt, binary or holds no text;
     ``limits`` (default: the default settings) caps its size and, for a zip, its unpacked size.
     ``loader`` reads the format (default: the one registered for its extension).
     """
-    limits = limits or IngestSettings()
+    reading = _Reading(limits or IngestSettings())
     suffix = path.suffix.lower()
-    token = _LIMITS.set(limits)
+    token = _READING.set(reading)
     try:
-        _check_size(path, limits)
+        _check_size(path, reading.limits)
         if suffix in ZIPPED:
-            _check_unpacked(path, limits)
+            _check_unpacked(path, suffix, reading.limits)
         loaded: list[Part] = (loader or LOADERS.get(suffix))(path)
     except PermissionError as err:
         raise LoadError("it cannot be read (permission denied)") from err
     except OSError as err:
         raise LoadError(f"it cannot be read ({err.strerror or err})") from err
     finally:
-        _LIMITS.reset(token)
-    _check_text(loaded, limits)
-    documents = []
-    for text, title, page in loaded:
-        if not text.strip():
-            continue
-        metadata: dict[str, str | int] = {"source": source, "title": title.strip() or path.stem}
-        if page is not None:
-            metadata["page"] = page
-        documents.append(Document(page_content=text, metadata=metadata))
+        _READING.reset(token)
+    _check_text(loaded, reading.limits)
+    documents = [_document(part, source, path) for part in loaded if part[0].strip()]
     if not documents:
         raise LoadError("it holds no text (empty, or a scanned PDF without a text layer)")
-    return documents
+    return Loaded(documents, "; ".join(reading.cut) or None)
+
+
+def _document(part: Part, source: str, path: Path) -> Document:
+    """A loader's part as a document of ``source`` (its title, else the file's name)."""
+    text, title, page = part
+    metadata: dict[str, str | int] = {"source": source, "title": title.strip() or path.stem}
+    if isinstance(page, Place):
+        metadata["page"], metadata["page_label"] = page.number, page.label
+    elif page is not None:
+        metadata["page"] = page
+    return Document(page_content=text, metadata=metadata)
+
+
+def load_file(
+    path: Path,
+    source: str,
+    limits: IngestSettings | None = None,
+    loader: Callable[[Path], list[Part]] | None = None,
+) -> list[Document]:
+    """``read_file``'s documents alone."""
+    return read_file(path, source, limits, loader).documents
 
 
 def load_chunks(
     path: Path, source: str, limits: IngestSettings, loader: Callable[[Path], list[Part]]
-) -> list[Document]:
-    """``load_file`` split into chunks: what a worker process returns for one file
+) -> Loaded:
+    """``read_file`` split into chunks: what a worker process returns for one file
     (``workers.run``)."""
-    return split_documents(
-        load_file(path, source, limits, loader), limits.chunk_size, limits.chunk_overlap
-    )
+    loaded = read_file(path, source, limits, loader)
+    chunks = split_documents(loaded.documents, limits.chunk_size, limits.chunk_overlap)
+    return Loaded(chunks, loaded.cut)

@@ -20,6 +20,9 @@ from xml.etree import ElementTree
 MB = 1024 * 1024
 MAX_PARTS = 1000
 """Parts a Word file may have; Word writes a few dozen (one per image, header, footer…)."""
+MAX_OFFICE_PARTS = 10_000
+"""Parts a PowerPoint or Excel file may have: about four per slide (slide, notes and their
+relationships) or two per sheet, and one per image."""
 MAX_DIRECTORY = MB
 """Bytes of the zip's central directory read to list those parts (about 20,000 entries)."""
 CHUNK = 64 * 1024
@@ -80,14 +83,15 @@ def directory_size(path: Path) -> int:
     return MAX_DIRECTORY + 1 if size == 0xFFFFFFFF else size
 
 
-def parts(path: Path) -> list[zipfile.ZipInfo]:
-    """The zip's parts, after refusing a central directory or a part count past the caps."""
+def parts(path: Path, kind: str = "Word", most: int = MAX_PARTS) -> list[zipfile.ZipInfo]:
+    """The zip's parts, after refusing a central directory or a part count past the caps
+    (``most`` parts for a ``kind`` file)."""
     if directory_size(path) > MAX_DIRECTORY:
         raise WordError(f"its zip directory is over {MAX_DIRECTORY // MB} MB, too many parts")
     with zipfile.ZipFile(path) as archive:
         listed = archive.infolist()
-    if len(listed) > MAX_PARTS:
-        raise WordError(f"it has {len(listed)} parts, over the {MAX_PARTS} a Word file may have")
+    if len(listed) > most:
+        raise WordError(f"it has {len(listed)} parts, over the {most} a {kind} file may have")
     return listed
 
 

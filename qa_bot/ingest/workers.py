@@ -23,7 +23,12 @@ T = TypeVar("T")
 MB = 1024 * 1024
 WORKERS = 2
 """Worker processes at most: one reads while another is started or killed."""
-PRELOAD = ["qa_bot.ingest.loaders", "qa_bot.ingest.web"]
+PRELOAD = [
+    "qa_bot.ingest.loaders",
+    "qa_bot.ingest.sheets",
+    "qa_bot.ingest.slides",
+    "qa_bot.ingest.web",
+]
 """Imported once by the fork server, so a new worker starts in milliseconds."""
 POLL = 0.1
 """Seconds between looks at a call's limits while it runs."""

@@ -83,7 +83,7 @@ def render(answer: Answer) -> str:
     if answer.citations:
         lines += ["", "**Sources**"]
     for c in answer.citations:
-        where = _code(c.source) + (f" · page {c.page}" if c.page else "")
+        where = _code(c.source) + (f" · {_escape(c.location)}" if c.location else "")
         mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
         link = source_link(c.chunk_id, c.offset, c.quote)
         page = f" · [open page]({_href(c.url)})" if c.url and is_web_address(c.url) else ""
@@ -172,9 +172,15 @@ def _documents_table(chain: QaChain, request: gr.Request | None) -> list[list[An
     ]
 
 
+def _read_in_part(name: str, why: str) -> str:
+    """The Documents tab's sentence for a file indexed only in part."""
+    return f"⚠️ Read in part {_escape(name)}: {_escape(why)}."
+
+
 def _fetched(report: IngestReport) -> str:
     """What fetching a web source changed, as the Documents tab says it."""
     lines = [f"⚠️ Skipped {_escape(name)}: {_escape(why)}." for name, why in report.failed]
+    lines += [_read_in_part(name, why) for name, why in report.cut]
     lines.append(
         f"Added {_counted(len(report.added), 'page')}, updated {len(report.updated)}, kept "
         f"{len(report.unchanged)} and removed {len(report.deleted)} in "
@@ -292,6 +298,7 @@ def _documents_tab(chain: QaChain, demo: gr.Blocks) -> None:
         lines = [
             f"⚠️ Could not read {_escape(n)}: {_escape(why)}." for n, why in result.failed.items()
         ]
+        lines += [_read_in_part(name, why) for name, why in result.cut.items()]
         if result.stored:
             names = ", ".join(_escape(n) for n in result.stored)
             lines.append(f"Added {names} ({result.chunks_added} new chunks): ask away.")

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from qa_bot.chain import QaChain
 from qa_bot.errors import QaBotError
-from qa_bot.records import text_fragment
+from qa_bot.records import location, text_fragment
 from qa_bot.server.access import Principal, readable_groups
 from qa_bot.server.deps import Caller, Chain, web_asset
 
@@ -35,6 +35,7 @@ class Passage(BaseModel):
     source: str
     title: str
     page: int | None
+    location: str | None = None  # "page 3", "slide 2", "Sheet Sales, row 14", as citations say
     text: str
     mark_start: int
     mark_end: int
@@ -63,8 +64,8 @@ def passage(
             "This source is no longer in the index (it was re-ingested or removed): ask again."
         )
     meta = chunk.metadata
-    page = meta.get("page")
-    siblings = [c for c in store.chunks(meta["source"]) if c.metadata.get("page") == page]
+    where = location(meta)
+    siblings = [c for c in store.chunks(meta["source"]) if location(c.metadata) == where]
     text = _stitch(siblings)
     first, last = meta["offset"], meta["offset"] + len(chunk.page_content)
     if start is None or end is None or not first <= start < end <= last:
@@ -74,7 +75,8 @@ def passage(
         chunk_id=chunk_id,
         source=meta["source"],
         title=meta["title"],
-        page=page,
+        page=meta.get("page"),
+        location=where,
         text=text[window : last + CONTEXT],
         mark_start=start - window,
         mark_end=end - window,
@@ -89,7 +91,7 @@ def highlight_page(view: Passage) -> str:
         view.text[view.mark_start : view.mark_end],
         view.text[view.mark_end :],
     )
-    page = f" · page {view.page}" if view.page else ""
+    page = f" · {html.escape(view.location)}" if view.location else ""
     if view.url and view.url.lower().startswith(("http://", "https://")):
         page += f' · <a href="{html.escape(view.url)}" rel="noopener">open the page</a>'
     return Template(web_asset("source.html")).substitute(

@@ -93,6 +93,7 @@
       link.rel = "noopener";
       link.textContent = c.title;
       item.append(link);
+      if (c.location) item.append(` · ${c.location}`);
       if (c.url && /^https?:\/\//i.test(c.url)) {  // a web page: a link to the page itself
         const page = document.createElement("a");
         page.href = c.url;

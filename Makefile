@@ -98,9 +98,9 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 	$(BIN)/python -m bench.answer_quality
 
 # qa-bot's reader (training/): trained on SQuAD 1.1 train, SQuAD 2.0 dev and the documentation
-# questions, with made near misses, a quarter of the questions per command (about 55 minutes on 2
-# cores), each from the weights of the one before; a command checkpoints to .train/ every 15
-# minutes and resumes when run again. Then the veto and the answerability model are calibrated.
+# questions, with made near misses, a quarter of the questions per command (about 50 minutes on 2
+# idle cores, 80 on one), each from the weights of the one before; a command checkpoints to .train/
+# every 15 minutes and resumes when run again. Then the veto and the answerability model are calibrated.
 # Writes qa_bot/reader/weights/ (the weights, their card and MODEL_CARD.md).
 READER := qa_bot/reader/weights/reader.safetensors
 SQUAD := ../shared/benchmarks

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, TypedDict, Unpack
 from langchain_core.documents import Document
 
 from qa_bot.answer import Answerer
+from qa_bot.answer.related import related_passages
 from qa_bot.answer.verify import without_instructions
 from qa_bot.config import MAX_TOP_K, MIN_TOP_K, Settings
 from qa_bot.errors import BadQuestionError, IndexNotReadyError, QaBotError, StoreUnavailableError
@@ -221,9 +222,13 @@ class QaChain:
     def _answered(
         self, run: QuestionRun, answer: Answer, chunks: list[Document], asked: Asked
     ) -> Answer:
-        """The answer cleaned of instructions, counted and logged; kept in the question log,
+        """The answer cleaned of instructions, counted and logged, a refusal with the passages
+        related to the question (among ``chunks``: the caller's own); kept in the question log,
         with its id, when someone named asked and the log is on."""
         answer = run.answered(without_instructions(answer), chunks)
+        if answer.refused:
+            related = related_passages(asked.question, chunks)
+            answer = answer.model_copy(update={"related": related})
         if asked.asker is None or not self.settings.server.question_log:
             return answer
         entry = LoggedQuestion(

@@ -104,6 +104,35 @@ class Citation(BaseModel):
         )
 
 
+class Related(BaseModel):
+    """A passage close to a refused question: where to read on, never an answer (it carries
+    no citation number and no evaluation counts it)."""
+
+    source: str = Field(description="Path of the document, relative to its folder.")
+    title: str
+    page: int | None = Field(None, description="As a citation's: the page, slide or row.")
+    location: str | None = Field(None, description='As a citation\'s: "page 3", "slide 2"…')
+    excerpt: str = Field(description="A short excerpt of the passage, as the document has it.")
+    chunk_id: str = Field(description="Id of the chunk the excerpt comes from.")
+    offset: int = Field(description="Character offset of the excerpt in the document (page).")
+    url: str | None = Field(None, description="As a citation's: a web page at the excerpt.")
+
+    @classmethod
+    def of(cls, chunk: Document, excerpt: str, at: int) -> Related:
+        """The passage of ``chunk`` shown by ``excerpt``, which starts at ``at`` in it."""
+        meta = chunk.metadata
+        return cls(
+            source=meta["source"],
+            title=meta["title"],
+            page=meta.get("page"),
+            location=location(meta),
+            excerpt=excerpt,
+            chunk_id=chunk.id or "",
+            offset=meta.get("offset", 0) + at,
+            url=text_fragment(page, excerpt) if (page := meta.get("url")) else None,
+        )
+
+
 class Answer(BaseModel):
     """What every face returns for a question."""
 
@@ -120,6 +149,12 @@ class Answer(BaseModel):
         default_factory=list,
         description="Generated sentences no retrieved chunk grounds: dropped from the answer, or "
         "kept and flagged (setting answer.unsupported).",
+    )
+    related: list[Related] = Field(
+        default_factory=list,
+        description="When refused: up to three passages closest to the question, among the "
+        "chunks retrieved from what the caller may read, to read on; not an answer. Empty "
+        "when answered.",
     )
     question_id: str | None = Field(
         None,

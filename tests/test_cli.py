@@ -35,16 +35,33 @@ def test_ask_json_has_the_stable_shape(data_dir: Path) -> None:
         "short_answer",
         "citations",
         "unsupported",
+        "related",
         "question_id",
     }  # grows, never shrinks
     assert answer["refused"] is False and isinstance(answer["answer"], str)
     assert answer["question_id"] is None  # answered here, not logged: only a server logs
-    assert answer["unsupported"] == []
+    assert answer["unsupported"] == [] and answer["related"] == []  # answered: none related
     [first, *_] = answer["citations"]
     assert {"n", "source", "title", "page", "quote", "score", "verified"} <= set(first)
     assert first["verified"] is True  # a quoted sentence supports itself
     assert first["n"] == 1 and first["source"] == ARTICLE and first["page"] is None
     assert "TSMC" in first["quote"] and isinstance(first["score"], float)
+
+
+def test_a_refusal_prints_and_carries_related_passages_not_citations(data_dir: Path) -> None:
+    question = "What did Samsung decide about the industrial parks?"
+    done = run_cli("ask", "--json", question, data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["refused"] is True and answer["citations"] == []
+    assert 1 <= len(answer["related"]) <= 3
+    assert {r["source"] for r in answer["related"]} == {ARTICLE}
+    assert all(r["excerpt"] and r["chunk_id"] for r in answer["related"])
+    done = run_cli("ask", question, data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert "Not found in the documents. Related passages:" in done.stdout
+    assert "- SoftBank CEO Proposes" in done.stdout and ARTICLE in done.stdout
+    assert "Sources" not in done.stdout and "[1]" not in done.stdout
 
 
 def test_ask_prints_answer_and_numbered_sources(data_dir: Path) -> None:

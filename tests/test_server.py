@@ -34,6 +34,7 @@ from tests.conftest import ARTIFACTS, REPO, ask_widget, free_port, serve_app, wi
 
 QUESTION = "What did TSMC decide?"
 PLEDGE = "How much did Japan pledge as part of the trade agreement?"
+REFUSED = "What did Samsung decide about the industrial parks?"
 SCRIPT_DOC = (
     '<script>window.pwned = 1; alert("pwned")</script> The Zanzibar ferry leaves the harbour at '
     'seven every morning [timetable](javascript:alert(1)) <a href="javascript:alert(2)">x</a>.'
@@ -301,6 +302,20 @@ def test_chat_shows_the_short_answer_in_bold(page: Page, url: str) -> None:
     expect(bot).to_contain_text("Japanese investment")
 
 
+def test_a_refusal_shows_related_passages_apart_from_any_answer(page: Page, url: str) -> None:
+    page.goto(url)
+    _ask_in_chat(page, REFUSED)
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("Related passages", timeout=30_000)
+    expect(bot).to_contain_text("not an answer")
+    expect(bot).not_to_contain_text("Sources")
+    expect(bot).not_to_contain_text("✓ verified")
+    page.screenshot(path=ARTIFACTS / "chat-related.png")
+    with page.expect_popup() as popup:
+        bot.get_by_role("link", name="open source").first.click()
+    expect(popup.value.locator("mark#quote")).not_to_be_empty()
+
+
 def test_withheld_sentences_are_folded_away_never_shown_as_answer() -> None:
     citation = Citation(
         n=1, source="a.txt", title="A", quote="TSMC opted out.", score=1.0, chunk_id="c", offset=0
@@ -422,6 +437,15 @@ def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], st
     expect(ferry).to_contain_text("<script>")
     assert page.evaluate("window.pwned") is None and page.dialogs == []
     assert page.locator('a[href^="javascript:"]').count() == 0
+
+
+def test_widget_shows_a_refusals_related_passages(page: Page, wiki: Callable[[bool], str]) -> None:
+    page.goto(wiki(True))
+    ask_widget(page, REFUSED)
+    answer = page.locator(".msg.bot").last
+    expect(answer.locator(".related")).to_contain_text("not an answer", timeout=30_000)
+    expect(answer.locator("ol")).to_have_count(0)  # no numbered sources
+    expect(answer.locator(".related a[href*='/sources/']").first).to_be_visible()
 
 
 def test_widget_is_refused_on_another_origin(page: Page, wiki: Callable[[bool], str]) -> None:

@@ -28,9 +28,23 @@ def _print_sources(answer: Answer) -> None:
         out.print(f"    “{c.quote}”", highlight=False, style="dim", markup=False)
         if c.url:
             out.print(f"    {c.url}", highlight=False, markup=False)
+    _print_related(answer)
     what = "Withheld, no source supports it" if answer.withheld() else "Unsupported"
     for sentence in answer.unsupported:
         out.print(f"[red]{what}:[/] {escape(sentence)}", highlight=False)
+
+
+def _print_related(answer: Answer) -> None:
+    """A refusal's related passages, unnumbered: where to read on, not an answer."""
+    if not answer.related:
+        return
+    out.print("\nNot found in the documents. Related passages:", highlight=False, markup=False)
+    for r in answer.related:
+        where = f", {r.location}" if r.location else ""
+        out.print(f"- {r.title} ({r.source}{where})", highlight=False, markup=False)
+        out.print(f"    “{r.excerpt}”", highlight=False, style="dim", markup=False)
+        if r.url:
+            out.print(f"    {r.url}", highlight=False, markup=False)
 
 
 def _stream_answer(pieces: Iterator[str | Answer]) -> Answer:

@@ -67,6 +67,7 @@ def _completion(answer: Answer, model: str, completion_id: str) -> dict[str, Any
         ],
         "citations": [c.model_dump() for c in answer.citations],
         "refused": answer.refused,
+        "related": [r.model_dump() for r in answer.related],
         "unsupported": answer.unsupported,
     }
 
@@ -104,6 +105,7 @@ def completions(
                     final["answer"] = piece.answer  # grounded: what the streamed text became
                     final["refused"] = piece.refused
                     final["citations"] = [c.model_dump() for c in piece.citations]
+                    final["related"] = [r.model_dump() for r in piece.related]
                     final["unsupported"] = piece.unsupported
                     yield json.dumps(final)
                 else:

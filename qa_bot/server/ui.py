@@ -26,7 +26,7 @@ from qa_bot.evaluation.dataset import Case, case_from_question, cases_jsonl
 from qa_bot.followup import History, history_from_messages
 from qa_bot.ingest.batch import IngestReport
 from qa_bot.ingest.knowledge import KnowledgeBase
-from qa_bot.records import Answer
+from qa_bot.records import Answer, Citation, Related
 from qa_bot.registry import ANSWERERS, LOADERS
 from qa_bot.server.access import EXPORTS, Principal, check_answerer, readable_groups
 from qa_bot.server.feedback import record
@@ -76,28 +76,52 @@ def _href(url: str) -> str:
 
 def render(answer: Answer) -> str:
     """The short answer in bold, the answer, its numbered sources (each marked verified or not,
-    with a link to the source viewer, and to the page itself for a web page) and, folded away,
-    any sentence no source supports, as Markdown."""
+    with a link to the source viewer, and to the page itself for a web page), a refusal's
+    related passages and, folded away, any sentence no source supports, as Markdown."""
     short = f"**{_escape(answer.short_answer)}** — " if answer.short_answer else ""
     lines = [short + _escape(answer.answer)]
     if answer.citations:
         lines += ["", "**Sources**"]
     for c in answer.citations:
-        where = _code(c.source) + (f" · {_escape(c.location)}" if c.location else "")
         mark = "✓ verified" if c.verified else "⚠️ does not support the sentence citing it"
-        link = source_link(c.chunk_id, c.offset, c.quote)
-        page = f" · [open page]({_href(c.url)})" if c.url and is_web_address(c.url) else ""
         lines += [
             "",
-            f"**\\[{c.n}\\]** {_escape(c.title)} · {where} · {mark} · [open source]({link})" + page,
+            f"**\\[{c.n}\\]** {_escape(c.title)} · {_place(c)} · {mark} · {_links(c, c.quote)}",
             f"> {_escape(c.quote)}",
         ]
+    lines += _related_lines(answer.related)
     if answer.unsupported:
         what = "Withheld: no document supports" if answer.withheld() else "Not supported"
         lines += ["", f"<details><summary>⚠️ {what} ({len(answer.unsupported)})</summary>", ""]
         lines += [f"- {_escape(sentence)}" for sentence in answer.unsupported]
         lines += ["", "</details>"]
     return "\n".join(lines)
+
+
+def _related_lines(related: list[Related]) -> list[str]:
+    """A refusal's related passages as Markdown: marked as not an answer, unnumbered, each
+    with its place, a link to the source viewer (and to a web page) and its excerpt."""
+    if not related:
+        return []
+    lines = ["", "**Related passages** (not an answer: where to read on)"]
+    for r in related:
+        lines += ["", f"- {_escape(r.title)} · {_place(r)} · {_links(r, r.excerpt)}"]
+        lines += [f"  > {_escape(r.excerpt)}"]
+    return lines
+
+
+def _place(passage: Citation | Related) -> str:
+    """A passage's document and place in it: "`corpus/deck.pptx` · slide 2"."""
+    where = f" · {_escape(passage.location)}" if passage.location else ""
+    return _code(passage.source) + where
+
+
+def _links(passage: Citation | Related, text: str) -> str:
+    """Links to a passage showing ``text``: the source viewer, and a web page itself."""
+    link = source_link(passage.chunk_id, passage.offset, text)
+    url = passage.url
+    page = f" · [open page]({_href(url)})" if url and is_web_address(url) else ""
+    return f"[open source]({link}){page}"
 
 
 def _text(content: object) -> str:

@@ -242,6 +242,13 @@ def test_an_outsider_is_refused_and_a_member_answered(restricted: QaChain) -> No
     assert not open_answer.refused and "$550 billion" in open_answer.answer
 
 
+def test_an_outsiders_refusal_relates_only_passages_they_may_read(restricted: QaChain) -> None:
+    answer = restricted.ask(ASKED, top_k=20, groups=frozenset())
+    assert answer.refused and answer.related
+    assert all(r.source != DOCUMENT for r in answer.related)
+    _hidden_from(answer.model_dump_json(), _zephyr_ids(restricted))
+
+
 def test_a_follow_up_never_reads_the_restricted_source(restricted: QaChain) -> None:
     history = [("What does Project Zephyr replace?", "The documents do not contain it.")]
     outsider = restricted.trace("Who approved it?", history, groups=frozenset())

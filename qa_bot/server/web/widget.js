@@ -36,6 +36,7 @@
       ol { margin: 6px 0 0; padding-left: 20px; font-size: 13px; color: #59636e; }
       li a { color: #0b5cad; }
       .unverified { color: #b42318; }
+      .related { color: #555; margin-top: 6px; }
       form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #d0d7de; }
       input { flex: 1; padding: 8px; border: 1px solid #d0d7de; border-radius: 6px; font: inherit; }
       form button { padding: 8px 12px; border: 0; border-radius: 6px; background: #0b5cad;
@@ -74,6 +75,29 @@
     return node;
   }
 
+  function newTab(href, text) {
+    const link = document.createElement("a");
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = text;
+    return link;
+  }
+
+  // A list item for a passage (a citation or a related passage) and its ``text``: its title
+  // linked to the source viewer, its place, a web page's own link, the text.
+  function passageItem(p, text) {
+    const item = document.createElement("li");
+    item.append(newTab(`${base}/sources/${encodeURIComponent(p.chunk_id)}?start=${p.offset}` +
+      `&end=${p.offset + text.length}`, p.title));
+    if (p.location) item.append(` · ${p.location}`);
+    if (p.url && /^https?:\/\//i.test(p.url)) {  // a web page: a link to the page itself
+      item.append(" (", newTab(p.url, "page"), ")");
+    }
+    item.append(` — “${text}”`);
+    return item;
+  }
+
   function showAnswer(node, answer) {
     node.textContent = answer.answer;
     if (answer.short_answer) {
@@ -81,28 +105,12 @@
       short.textContent = answer.short_answer;
       node.prepend(short, " — ");
     }
+    showRelated(node, answer.related || []);
     if (!answer.citations.length && !answer.unsupported.length) return;
     const list = document.createElement("ol");
     for (const c of answer.citations) {
-      const item = document.createElement("li");
+      const item = passageItem(c, c.quote);
       item.value = c.n;
-      const link = document.createElement("a");
-      link.href = `${base}/sources/${encodeURIComponent(c.chunk_id)}?start=${c.offset}` +
-        `&end=${c.offset + c.quote.length}`;
-      link.target = "_blank";
-      link.rel = "noopener";
-      link.textContent = c.title;
-      item.append(link);
-      if (c.location) item.append(` · ${c.location}`);
-      if (c.url && /^https?:\/\//i.test(c.url)) {  // a web page: a link to the page itself
-        const page = document.createElement("a");
-        page.href = c.url;
-        page.target = "_blank";
-        page.rel = "noopener";
-        page.textContent = "page";
-        item.append(" (", page, ")");
-      }
-      item.append(` — “${c.quote}”`);
       if (!c.verified) {
         const flag = document.createElement("span");
         flag.className = "unverified";
@@ -128,6 +136,22 @@
       withheld.append(item);
     }
     node.append(withheld);
+  }
+
+  // A refusal's related passages: marked as not an answer, unnumbered, each linked to the
+  // source viewer (and to a web page), with its place and excerpt.
+  function showRelated(node, related) {
+    if (!related.length) return;
+    const box = document.createElement("div");
+    box.className = "related";
+    const heading = document.createElement("div");
+    heading.textContent = "Related passages (not an answer: where to read on)";
+    const list = document.createElement("ul");
+    for (const r of related) {
+      list.append(passageItem(r, r.excerpt));
+    }
+    box.append(heading, list);
+    node.append(box);
   }
 
   function handle(block, node, question) {

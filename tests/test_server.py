@@ -82,7 +82,10 @@ def url(served: tuple[str, QaChain]) -> str:
 
 def test_ask_returns_the_cli_json(url: str) -> None:
     answer = httpx.post(f"{url}/api/ask", json={"question": QUESTION}, timeout=60).json()
-    fields = {"answer", "refused", "short_answer", "citations", "unsupported", "question_id"}
+    fields = {
+        *("answer", "refused", "short_answer", "citations", "unsupported", "related"),
+        "question_id",
+    }  # grows, never shrinks
     assert set(answer) == fields and re.fullmatch(r"[0-9a-f]{12}", answer["question_id"])
     assert "opted out" in answer["answer"] and answer["citations"][0]["verified"] is True
 

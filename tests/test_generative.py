@@ -169,7 +169,7 @@ def test_chat_ui_streams_and_marks_citations(llm_chain: QaChain) -> None:
     assert len(updates) > 3  # streamed, then replaced by the checked answer
     final = job.result()
     assert final != updates[-2]  # the streamed text was replaced by the checked answer
-    sources = final.count("[open source]")
+    sources = final.split("**Related passages**")[0].count("[open source]")  # cited ones only
     marks = final.count("✓ verified") + final.count("⚠️ does not support the sentence")
     assert marks == sources  # every source carries its verdict
     assert "⚠️" in final  # the base model's unsupported text is never shown as supported

@@ -163,6 +163,7 @@ def test_the_json_shape_stays_backward_compatible() -> None:
         "citations",
         "unsupported",
         "question_id",
+        "related",
     }
     assert answer.question_id is None  # kept only by the server's question log
 

@@ -27,12 +27,12 @@ from qa_bot.errors import QaBotError
 from qa_bot.evaluation.squad import load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.reader.answerability import features
-from qa_bot.reader.reader import CARD, WEIGHTS, Reader, load_net
+from qa_bot.reader.reader import WEIGHTS, Reader, load_net
 from qa_bot.storage.store import Store
 from training.answerability import fit_answerability
 from training.data import VALIDATION, Article, load_articles, split, split_documentation
 from training.documentation import QUESTIONS
-from training.validation import write_card
+from training.validation import card_of, write_card
 
 KEPT = 0.98
 """Share of the held-out answerable questions the scorer answers that the veto keeps
@@ -107,7 +107,7 @@ def calibrate(
             "The scorer answered none of a held-out set's questions: no veto to calibrate."
         )
     vetoes = {name: round(float(np.quantile(b, 1 - KEPT)), 4) for name, b in best.items()}
-    card_path = weights.with_name(CARD.name)
+    card_path = card_of(weights)
     card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
     card |= {
         "veto": min(vetoes.values()),

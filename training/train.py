@@ -31,12 +31,12 @@ from torch.nn import functional as F
 from transformers import BertTokenizer
 
 from qa_bot.reader.model import ReaderNet, batch, encode, sentence_mask
-from qa_bot.reader.reader import CARD, WEIGHTS
+from qa_bot.reader.reader import WEIGHTS
 from qa_bot.storage.digest import sha256
 from training.data import VALIDATION
 from training.examples import Pair, data_key, pairs
 from training.run import WORKDIR, Plan, Run
-from training.validation import SELECTIONS, write_card
+from training.validation import SELECTIONS, card_of, write_card
 
 
 def _span_tokens(item_offsets: list[tuple[int, int]], span: tuple[int, int]) -> tuple[int, int]:
@@ -152,7 +152,7 @@ def train(
         run.progress.best = run.validate() | {"epoch": first_epoch - 1}
         print(f"validation of {init.name}: {json.dumps(run.progress.best)}", flush=True)
         save_weights(run.net, out)
-    written = out.with_name(CARD.name)
+    written = card_of(out)
     card: dict[str, Any] = json.loads(written.read_text()) if resumed and written.is_file() else {}
     with Stop(None if max_steps is None else run.progress.step + max_steps) as stop:
         while run.progress.epoch <= epochs:

@@ -141,9 +141,16 @@ the {DISTRACTORS} paragraphs of the article sharing the most words with it)
 
 
 def write_card(card: dict[str, Any], weights: Path) -> None:
-    """The card (JSON) and MODEL_CARD.md beside ``weights``."""
-    weights.with_name(CARD.name).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    weights.with_name("MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
+    """The card (JSON) and its Markdown beside ``weights``: ``reader.json`` and MODEL_CARD.md
+    for the shipped weights, ``NAME.json`` and ``NAME.md`` for a training part's."""
+    card_of(weights).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    shown = weights.with_name("MODEL_CARD.md") if weights.name == WEIGHTS.name else None
+    (shown or weights.with_suffix(".md")).write_text(card_markdown(card), encoding="utf-8")
+
+
+def card_of(weights: Path) -> Path:
+    """The card (JSON) of ``weights``."""
+    return weights.with_suffix(".json")
 
 
 def _data(card: dict[str, Any]) -> str:

@@ -765,13 +765,13 @@ def slow_wiki_server(
         server.wait(30)
 
 
-def ingest_slow_wiki(url: str, headers: dict[str, str], wiki: Wiki) -> tuple[Thread, list[str]]:
-    """Start ingesting the wiki's space through the server (its lines, as they come, or
-    "broken" when the server went away), and wait until its slow home page is asked for."""
+def start_ingesting(url: str, headers: dict[str, str], source: str) -> tuple[Thread, list[str]]:
+    """Start ingesting ``source`` through the server, in a thread; and the ingestion's lines,
+    as they come (or "broken" when the server went away)."""
     lines: list[str] = []
 
     def ingest() -> None:
-        body = {"urls": [f"{wiki.base}/space/"]}
+        body = {"urls": [source]}
         try:
             with httpx.stream(
                 "POST", f"{url}/api/knowledge/ingest", json=body, headers=headers, timeout=None
@@ -782,6 +782,13 @@ def ingest_slow_wiki(url: str, headers: dict[str, str], wiki: Wiki) -> tuple[Thr
 
     thread = Thread(target=ingest, daemon=True)
     thread.start()
+    return thread, lines
+
+
+def ingest_slow_wiki(url: str, headers: dict[str, str], wiki: Wiki) -> tuple[Thread, list[str]]:
+    """Start ingesting the wiki's space through the server, and wait until its slow home page
+    is asked for."""
+    thread, lines = start_ingesting(url, headers, f"{wiki.base}/space/")
     deadline = time.monotonic() + 120
     while "/space/" not in wiki.paths():
         assert time.monotonic() < deadline and thread.is_alive(), lines
@@ -823,6 +830,100 @@ def test_a_slow_source_never_stops_the_server_and_an_admin_cancels_it(
     assert again.json()["detail"] == (
         "No ingestion is running on this index: there is nothing to cancel."
     )
+
+
+SLOW_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+ANSWER_BUDGET = 15.0  # seconds: generous, it catches a frozen server, it is no benchmark
+
+
+@pytest.fixture(scope="module")
+def hostile_server(
+    wiki: Wiki, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """A real `qa-bot serve` whose index holds a folder, allowed to fetch from the wiki and
+    from a server sending its headers a byte a second; its URL, the local admin's headers and
+    the slow server's port."""
+    root = tmp_path_factory.mktemp("hostile")
+    data = root / "data"
+    with serve_drip(SLOW_HEADERS, every=1.0) as slow_port:
+        hosts = [f"127.0.0.1:{wiki.port}", f"127.0.0.1:{slow_port}"]
+        env = {
+            "QA_BOT_WEB__ALLOWED_HOSTS": json.dumps(hosts),
+            "QA_BOT_WEB__MAX_PAGE_MB": "5",  # the hostile sitemap is read, not refused
+            **SLOW_SERVER,
+        }
+        url, server = serve_process(data, root / "serve.log", **env)
+        try:
+            record = find_record(Settings().updated(store={"data_dir": data}))
+            assert record is not None
+            folder = write_folder(root / "canteen", {"menu.txt": "The canteen serves lentil soup."})
+            body = {"folders": [str(folder)]}
+            added = httpx.post(f"{url}/api/knowledge/ingest", json=body, headers=record.headers)
+            assert "reports" in json.loads(added.text.splitlines()[-1]), added.text
+            yield url, record.headers, slow_port
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
+@pytest.mark.parametrize("case", ["hostile-sitemap", "slow-headers", "crawl-delay", "request-rate"])
+def test_questions_are_answered_in_time_while_a_hostile_source_is_ingested(
+    hostile_server: tuple[str, dict[str, str], int], wiki: Wiki, case: str
+) -> None:
+    """While the server ingests a hostile source (4 MB of ``<loc>`` never closed, headers sent
+    a byte a second, robots.txt asking for an hour between requests), /healthz and /api/ask
+    answer within seconds; the ingestion then ends (read, cancelled, or refused in one
+    sentence) and the server still answers."""
+    url, headers, slow_port = hostile_server
+    source = f"{wiki.base}/space/"
+    if case == "hostile-sitemap":
+        wiki.faults["/space/sitemap.xml"] = html(b"<loc>" * 800_000, "application/xml")
+    elif case == "slow-headers":
+        source = f"http://127.0.0.1:{slow_port}/space/"
+    else:
+        asked = {"crawl-delay": "Crawl-delay: 3600", "request-rate": "Request-rate: 1/100000"}
+        robots = ROBOTS.format(base=wiki.base) + asked[case] + "\n"
+        wiki.faults["/robots.txt"] = html(robots.encode(), "text/plain")
+    thread, lines = start_ingesting(url, headers, source)
+    deadline = time.monotonic() + 60
+    while case == "hostile-sitemap" and "/space/sitemap.xml" not in wiki.paths():
+        assert time.monotonic() < deadline and thread.is_alive(), lines
+        time.sleep(0.1)  # the questions come while the sitemap is read
+    took = []
+    for _ in range(3):
+        started = time.monotonic()
+        health = httpx.get(f"{url}/healthz", timeout=ANSWER_BUDGET)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        question = {"question": "What does the canteen serve?"}
+        asked = httpx.post(f"{url}/api/ask", json=question, headers=headers, timeout=ANSWER_BUDGET)
+        assert asked.status_code == 200 and "lentil soup" in asked.json()["answer"]
+        took.append(time.monotonic() - started)
+        assert took[-1] < ANSWER_BUDGET
+    print(f"{case}: answered in " + ", ".join(f"{t:.2f} s" for t in took))
+    if case == "slow-headers":  # still waiting on robots.txt: only a cancel ends it
+        assert thread.is_alive(), lines
+        cancelled = httpx.post(f"{url}/api/knowledge/cancel", headers=headers, timeout=60)
+        assert cancelled.status_code == 200, cancelled.text
+    thread.join(120)
+    assert not thread.is_alive(), lines
+    ended = json.loads(lines[-1])
+    if case == "hostile-sitemap":
+        [report] = ended["reports"]
+        assert len(report["added"]) == PAGES and not report["failed"]
+        assert "/space/sitemap.xml" in wiki.paths()
+        removed = httpx.delete(f"{url}/api/knowledge/127.0.0.1_{wiki.port}_space", headers=headers)
+        assert removed.status_code == 200, removed.text
+    elif case == "slow-headers":
+        assert ended == {
+            "error": f"Stopped ingesting 127.0.0.1_{slow_port}_space because an admin cancelled "
+            "it, after 0 documents (those are indexed; the rest keep what was indexed before)."
+        }
+    else:
+        assert ended == {"error": f"Refused {wiki.base}{TOO_SLOW}"}
+        assert wiki.paths() == ["/robots.txt"]
+    assert httpx.get(f"{url}/healthz", timeout=ANSWER_BUDGET).json()["status"] == "ok"
+    sources = httpx.get(f"{url}/api/knowledge", headers=headers, timeout=ANSWER_BUDGET).json()
+    assert [s["name"] for s in sources] == ["canteen"]
 
 
 def test_sigterm_stops_a_server_in_the_middle_of_an_ingestion(

@@ -111,6 +111,8 @@ READER_DATA := --data $(SQUAD)/squad1-train.json --data $(SQUAD)/squad2-dev-trai
 	--documentation training/documentation.json --validate $(SQUAD)/squad1-dev-13.json
 train-reader: $(VENV)/.installed
 	$(BIN)/python -m training.train $(READER_DATA) --part 1/4 --lr 8e-5 --out $(PARTS)/part-1.safetensors
+	$(BIN)/python -m training.train $(READER_DATA) --part 2/4 --lr 6e-5 --first-epoch 2 --epochs 2 \
+		--init $(PARTS)/part-1.safetensors --out $(PARTS)/part-2.safetensors
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

@@ -149,7 +149,8 @@ def train(
     if resumed:
         print(f"resumed: {json.dumps(asdict(run.progress) | {'total': run.total})}", flush=True)
     elif init is not None:
-        run.progress.best = run.validate() | {"epoch": first_epoch - 1}
+        run.progress.best = _figures_of(init, plan) or run.validate()
+        run.progress.best |= {"epoch": first_epoch - 1}
         print(f"validation of {init.name}: {json.dumps(run.progress.best)}", flush=True)
         save_weights(run.net, out)
     written = card_of(out)
@@ -163,6 +164,24 @@ def train(
                 )
             card = _end_epoch(run, out)
     return card
+
+
+def _figures_of(init: Path, plan: Plan) -> dict[str, Any] | None:
+    """The validation figures ``init``'s card already holds, when they are of these very
+    weights on the same held-out files (saves an hour of validation); else None."""
+    written = card_of(init)
+    if not written.is_file():
+        return None
+    card = json.loads(written.read_text())
+    same = (
+        card.get("sha256") == plan.init_sha256
+        and card.get("select") == plan.select
+        and card.get("validation_files") == [Path(p).name for p in plan.validation]
+    )
+    if not same:
+        return None
+    keys = list(card)  # the card begins with the figures, up to the epoch they are of
+    return {k: card[k] for k in keys[: keys.index("epoch")]}
 
 
 def _epoch(run: Run, checkpoint_minutes: float, stop: Stop) -> bool:

@@ -39,6 +39,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 $(BROWSER):
 	@$(call apt,chromium)
 
+# OCR of scanned PDFs and images: Debian's Tesseract with its English data.
+TESSERACT := /usr/bin/tesseract
+$(TESSERACT):
+	@$(call apt,tesseract-ocr tesseract-ocr-eng)
+
 run: $(VENV)/.installed
 	$(BIN)/qa-bot ingest
 	$(BIN)/qa-bot serve
@@ -51,7 +56,7 @@ POSTGRES := /usr/lib/postgresql
 $(POSTGRES):
 	@$(call apt,postgresql)
 
-test: $(VENV)/.installed-test $(BROWSER) $(POSTGRES)
+test: $(VENV)/.installed-test $(BROWSER) $(POSTGRES) $(TESSERACT)
 	$(BIN)/pytest
 
 test-fast: $(VENV)/.installed-test  # the edit loop: real model and embedded Chroma only

@@ -30,6 +30,8 @@ CONFIG_FILE = "qa-bot.toml"
 RENAMED = {("answer", "generator"): "answerer"}
 """Former setting names, (section, old key) -> new key: still read, with a line saying to
 rename them, from the environment, ``qa-bot.toml``, arguments and ``Settings.updated``."""
+OCR_MIN_CONFIDENCE = 60.0
+"""Tesseract's mean word confidence below which a line is noise (docs/ocr-choice.md)."""
 MIN_TOP_K, MAX_TOP_K = 1, 50
 """Bounds of the chunks handed to the answerer, in settings and per question."""
 
@@ -201,6 +203,47 @@ class IngestSettings(Section):
         le=10080,
         description="Longest one source's ingestion may take, in minutes: past it the files or "
         "pages not yet read are left as they were, until the next resync.",
+    )
+    ocr: bool = Field(
+        True,
+        description="Read scanned PDF pages and images (.png, .jpg, .tif, .webp) with Tesseract "
+        "OCR; off, they are skipped.",
+    )
+    ocr_language: str = Field(
+        "eng",
+        pattern=r"^[a-z_]{3,16}(\+[a-z_]{3,16}){0,4}$",
+        description="Tesseract's language data to read with: 'eng', or several as 'eng+deu' "
+        "(each installed, e.g. apt-get install tesseract-ocr-deu).",
+    )
+    ocr_dpi: int = Field(
+        300, ge=72, le=600, description="Resolution a scanned PDF page is rendered at for OCR."
+    )
+    ocr_max_megapixels: float = Field(
+        60,
+        gt=0,
+        le=1000,
+        description="Largest image read by OCR, in millions of pixels (larger ones are skipped: "
+        "a few bytes can claim a billion pixels).",
+    )
+    ocr_max_pages: int = Field(
+        200, ge=1, description="Most pages (or image frames) of one file read by OCR."
+    )
+    ocr_page_seconds: float = Field(
+        60, gt=0, le=3600, description="Longest OCR of one page may take, in seconds."
+    )
+    ocr_file_seconds: float = Field(
+        900,
+        gt=0,
+        le=86400,
+        description="Longest OCR of one file may take, in seconds, all pages together (a file "
+        "over it is skipped); counted on top of parse_timeout_seconds.",
+    )
+    ocr_min_confidence: float = Field(
+        OCR_MIN_CONFIDENCE,
+        ge=0,
+        le=100,
+        description="Lines Tesseract reads with a lower mean word confidence (0-100) are left out: "
+        "mostly noise, never quoted.",
     )
 
 

@@ -55,6 +55,32 @@ def _browser() -> Check:
     )
 
 
+def _ocr(settings: Settings) -> Check:
+    from qa_bot.ingest.ocr import tesseract_languages, tesseract_version
+
+    if not settings.ingest.ocr:
+        return Check("OCR", "ok", "off: scanned PDF pages and images are skipped")
+    version = tesseract_version()
+    if version is None:
+        return Check(
+            "OCR",
+            "warn",
+            "Tesseract is missing: scanned PDF pages and images are skipped "
+            "(sudo apt-get install tesseract-ocr; `make test` installs it)",
+        )
+    languages = settings.ingest.ocr_language.split("+")
+    missing = [name for name in languages if name not in tesseract_languages()]
+    if missing:
+        return Check(
+            "OCR",
+            "warn",
+            f"Tesseract {version} lacks the language data {', '.join(missing)}: install it "
+            f"(sudo apt-get install tesseract-ocr-{missing[0].replace('_', '-')}) or change "
+            "QA_BOT_INGEST__OCR_LANGUAGE",
+        )
+    return Check("OCR", "ok", f"Tesseract {version}, language {settings.ingest.ocr_language}")
+
+
 def _index(settings: Settings) -> Check:
     from qa_bot.storage.store import Store
 
@@ -93,6 +119,7 @@ def run_checks(settings: Settings) -> Iterator[Check]:
     checks: list[Callable[[], Check]] = [
         _python,
         _browser,
+        lambda: _ocr(settings),
         lambda: _embedding_model(settings),
         lambda: _index(settings),
         lambda: _llm_server(settings),

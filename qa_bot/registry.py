@@ -116,11 +116,17 @@ LOADERS = Registry(
         ".markdown": "qa_bot.ingest.loaders:load_markdown",
         ".html": "qa_bot.ingest.loaders:load_html",
         ".htm": "qa_bot.ingest.loaders:load_html",
-        ".pdf": "qa_bot.ingest.loaders:load_pdf",
+        ".pdf": "qa_bot.ingest.pdf:load_pdf",
         ".docx": "qa_bot.ingest.loaders:load_docx",
         ".pptx": "qa_bot.ingest.slides:load_pptx",
         ".xlsx": "qa_bot.ingest.sheets:load_xlsx",
         ".csv": "qa_bot.ingest.sheets:load_csv",
+        ".png": "qa_bot.ingest.ocr:load_image",
+        ".jpg": "qa_bot.ingest.ocr:load_image",
+        ".jpeg": "qa_bot.ingest.ocr:load_image",
+        ".tif": "qa_bot.ingest.ocr:load_image",
+        ".tiff": "qa_bot.ingest.ocr:load_image",
+        ".webp": "qa_bot.ingest.ocr:load_image",
     },
 )
 """``(path) -> list[(text, title, page)]``, by lower-case file extension."""

@@ -230,7 +230,8 @@ def test_config_names_each_setting_and_refuses_typos(tmp_path: Path) -> None:
 def test_doctor_reports_each_part_with_a_fix(tmp_path: Path) -> None:
     done = run_cli("doctor", data_dir=tmp_path / "data")
     text = " ".join(done.stdout.split())
-    for check in ("Python", "Browser (tests)", "Embedding model", "Index", "LLM server"):
+    for check in ("Python", "Browser (tests)", "OCR", "Embedding model", "Index", "LLM server"):
         assert check in text
+    assert "Tesseract 5" in text  # `make test` installs it
     assert "is empty: run `qa-bot ingest`" in text  # a fresh data dir, with the fix
     assert done.returncode == 0  # an empty index is a warning, not a failure

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa_bot.config import IngestSettings
@@ -27,6 +27,7 @@ from qa_bot.ingest.batch import (
     stopped_early,
 )
 from qa_bot.ingest.loaders import LoadError, is_supported, load_chunks, supported_formats
+from qa_bot.ingest.ocr import read_seconds
 from qa_bot.ingest.web import WebError, check_url
 from qa_bot.ingest.websource import sync_web
 from qa_bot.ingest.workers import Limits, ReadFailed, Stopped, run
@@ -95,7 +96,10 @@ def _prepare(
         name = prefix + rel
         loader = LOADERS.get(path.suffix.lower())
         try:
-            loaded = run(limits, load_chunks, path, name, settings, loader)
+            seconds = read_seconds(path.suffix.lower(), settings)
+            loaded = run(
+                replace(limits, seconds=seconds), load_chunks, path, name, settings, loader
+            )
         except (LoadError, ReadFailed) as err:
             yield Prepared(name, [], str(err))
             continue

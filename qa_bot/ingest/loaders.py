@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import charset_normalizer
-import pypdf
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PreformattedString, Tag
 from langchain_core.documents import Document
@@ -30,6 +29,7 @@ class Place:
 
     label: str
     number: int
+    ocr: bool = False  # the text was read by OCR from a picture of the page
 
 
 Part = tuple[str, str, int | Place | None]
@@ -211,25 +211,6 @@ def _html_breaks(tag: Tag, inline: set[int], out: list[str]) -> tuple[str, str]:
     return "", ""
 
 
-def load_pdf(path: Path) -> list[Part]:
-    try:
-        reader = pypdf.PdfReader(path)
-        locked = reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED
-        if locked:  # the empty password opens a PDF that only has an owner password
-            raise LoadError("it is a password-protected PDF (remove the password to ingest it)")
-        title = (reader.metadata.title if reader.metadata else None) or ""
-        pages: list[Part] = [
-            (page.extract_text() or "", title, n) for n, page in enumerate(reader.pages, 1)
-        ]
-    except LoadError:
-        raise
-    except pypdf.errors.DependencyError as err:  # AES without the cryptography package
-        raise LoadError(f"it is an encrypted PDF this install cannot decrypt ({err})") from err
-    except Exception as err:  # pypdf raises many types for broken files
-        raise LoadError(f"it is not a readable PDF: damaged or truncated ({err})") from err
-    return pages
-
-
 def load_docx(path: Path) -> list[Part]:
     limits = reading_limits()
     budget = Budget(part=int(limits.max_part_mb * MB), left=int(limits.max_unpacked_mb * MB))
@@ -338,7 +319,7 @@ def read_file(
     _check_text(loaded, reading.limits)
     documents = [_document(part, source, path) for part in loaded if part[0].strip()]
     if not documents:
-        raise LoadError("it holds no text (empty, or a scanned PDF without a text layer)")
+        raise LoadError("it holds no text (empty, or a scan in which OCR found no readable line)")
     return Loaded(documents, "; ".join(reading.cut) or None)
 
 
@@ -348,6 +329,8 @@ def _document(part: Part, source: str, path: Path) -> Document:
     metadata: dict[str, str | int] = {"source": source, "title": title.strip() or path.stem}
     if isinstance(page, Place):
         metadata["page"], metadata["page_label"] = page.number, page.label
+        if page.ocr:
+            metadata["ocr"] = True
     elif page is not None:
         metadata["page"] = page
     return Document(page_content=text, metadata=metadata)

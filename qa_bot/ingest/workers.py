@@ -25,6 +25,8 @@ WORKERS = 2
 """Worker processes at most: one reads while another is started or killed."""
 PRELOAD = [
     "qa_bot.ingest.loaders",
+    "qa_bot.ingest.ocr",
+    "qa_bot.ingest.pdf",
     "qa_bot.ingest.sheets",
     "qa_bot.ingest.slides",
     "qa_bot.ingest.web",

@@ -20,6 +20,7 @@ from qa_bot.server.access import Principal, readable_groups
 from qa_bot.server.deps import Caller, Chain, web_asset
 
 CONTEXT = 600  # characters shown on each side of the chunk
+OCR_NOTE = "text read by OCR from a scan: it may hold misread words, check the original"
 
 router = APIRouter()
 
@@ -40,6 +41,7 @@ class Passage(BaseModel):
     mark_start: int
     mark_end: int
     url: str | None = None  # a web page's address, at the quote (as its citation links it)
+    ocr: bool = False  # the text was read by OCR from a scan or an image: check it there
 
 
 def _stitch(chunks: list[Document]) -> str:
@@ -81,6 +83,7 @@ def passage(
         mark_start=start - window,
         mark_end=end - window,
         url=text_fragment(meta["url"], text[start:end]) if meta.get("url") else None,
+        ocr=bool(meta.get("ocr")),
     )
 
 
@@ -92,6 +95,8 @@ def highlight_page(view: Passage) -> str:
         view.text[view.mark_end :],
     )
     page = f" · {html.escape(view.location)}" if view.location else ""
+    if view.ocr:
+        page += f" · {OCR_NOTE}"
     if view.url and view.url.lower().startswith(("http://", "https://")):
         page += f' · <a href="{html.escape(view.url)}" rel="noopener">open the page</a>'
     return Template(web_asset("source.html")).substitute(

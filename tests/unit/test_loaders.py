@@ -112,7 +112,7 @@ def test_docx_paragraphs_and_heading_title(tmp_path: Path) -> None:
         (
             "empty.md",
             b"   \n\n",
-            "it holds no text (empty, or a scanned PDF without a text layer)",
+            "it holds no text (empty, or a scan in which OCR found no readable line)",
         ),
     ],
 )

@@ -179,7 +179,7 @@ def test_office_zip_bombs_are_refused(tmp_path: Path, name: str, make: object) -
         (
             "data.csv",
             b"only,a,header\n",
-            "it holds no text (empty, or a scanned PDF without a text layer)",
+            "it holds no text (empty, or a scan in which OCR found no readable line)",
         ),
     ],
 )

@@ -1,0 +1,197 @@
+"""Text from pictures of pages, read by Tesseract OCR (through pytesseract): image files a frame
+a page, and the pages of a PDF that have no text layer, rendered by PDFium. Lines Tesseract reads
+with a low mean word confidence are left out, so noise is never quoted; pixels, pages and
+seconds are bounded (``ingest.ocr_*``)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pypdfium2
+import pytesseract
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from qa_bot.config import IngestSettings
+from qa_bot.ingest.loaders import LoadError, Part, Place, reading_limits
+
+POINTS = 72
+"""PDF units per inch."""
+OCR_FORMATS = frozenset({".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"})
+"""The formats that may be read by OCR, whose reading may take ``ocr_file_seconds`` more."""
+
+
+def read_seconds(suffix: str, limits: IngestSettings) -> float:
+    """Longest a file of this format may take to read: ``parse_timeout_seconds``, and
+    ``ocr_file_seconds`` more where it may be read by OCR."""
+    ocr = limits.ocr and suffix in OCR_FORMATS
+    return limits.parse_timeout_seconds + (limits.ocr_file_seconds if ocr else 0.0)
+
+
+def tesseract_version() -> str | None:
+    """Tesseract's version, or None when it is not installed."""
+    if shutil.which("tesseract") is None:
+        return None
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except (pytesseract.TesseractNotFoundError, OSError):
+        return None
+
+
+def tesseract_languages() -> list[str]:
+    """The language data Tesseract has here (none when it is not installed)."""
+    try:
+        return list(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractNotFoundError, OSError):
+        return []
+
+
+def unavailable(limits: IngestSettings) -> str | None:
+    """Why OCR cannot run here (a few words), or None when it can."""
+    if not limits.ocr:
+        return "it needs OCR, which is off (QA_BOT_INGEST__OCR=true turns it on)"
+    if tesseract_version() is None:
+        return "it needs OCR, and Tesseract is not installed (apt-get install tesseract-ocr)"
+    return None
+
+
+@dataclass
+class Reader:
+    """OCR of one file within its limits: pages read so far and seconds spent."""
+
+    limits: IngestSettings
+    pages: int = 0
+    began: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        why = unavailable(self.limits)
+        if why:
+            raise LoadError(why)
+
+    def read(self, image: Image.Image) -> str:
+        """The text of one page's image; LoadError past a page, pixel or time limit."""
+        self.pages += 1
+        if self.pages > self.limits.ocr_max_pages:
+            raise LoadError(
+                f"it has more than {self.limits.ocr_max_pages} pages to read by OCR (raise "
+                "QA_BOT_INGEST__OCR_MAX_PAGES to ingest it)"
+            )
+        check_pixels(image.size, self.limits)
+        left = self.limits.ocr_file_seconds - (time.monotonic() - self.began)
+        if left <= 0:
+            raise LoadError(self._overtime(left))
+        try:
+            data = pytesseract.image_to_data(
+                image.convert("L"),
+                lang=self.limits.ocr_language,
+                config="--psm 3",
+                output_type=pytesseract.Output.DICT,
+                timeout=min(self.limits.ocr_page_seconds, left),
+            )
+        except RuntimeError as err:  # pytesseract's timeout
+            raise LoadError(self._overtime(left)) from err
+        except pytesseract.TesseractError as err:
+            raise LoadError(f"Tesseract could not read it ({err.message.strip()[:200]})") from err
+        return confident_text(data, self.limits.ocr_min_confidence)
+
+    def _overtime(self, left: float) -> str:
+        """Why OCR stopped: a page, or the whole file, took too long."""
+        if left <= self.limits.ocr_page_seconds:
+            return (
+                f"its OCR took more than {self.limits.ocr_file_seconds:g} s (raise "
+                "QA_BOT_INGEST__OCR_FILE_SECONDS to ingest it)"
+            )
+        return (
+            f"OCR of its page {self.pages} took more than {self.limits.ocr_page_seconds:g} s "
+            "(raise QA_BOT_INGEST__OCR_PAGE_SECONDS to ingest it)"
+        )
+
+
+def check_pixels(size: tuple[int, int], limits: IngestSettings) -> None:
+    """Refuse an image larger than ``ocr_max_megapixels`` (before its pixels are decoded)."""
+    width, height = size
+    if width * height > limits.ocr_max_megapixels * 1e6:
+        raise LoadError(
+            f"it is an image of {width} x {height} pixels, over the "
+            f"{limits.ocr_max_megapixels:g} megapixel limit (raise "
+            "QA_BOT_INGEST__OCR_MAX_MEGAPIXELS to ingest it)"
+        )
+
+
+def confident_text(data: dict[str, list[str | int | float]], min_confidence: float) -> str:
+    """Tesseract's words (``image_to_data``) as paragraphs of the lines whose mean word
+    confidence reaches ``min_confidence``; a word broken by a hyphen at a line end is joined."""
+    lines: dict[tuple[int, int, int], list[tuple[str, float]]] = {}
+    for i, word in enumerate(data["text"]):
+        confidence = float(data["conf"][i])
+        if str(word).strip() and confidence >= 0:
+            key = (int(data["block_num"][i]), int(data["par_num"][i]), int(data["line_num"][i]))
+            lines.setdefault(key, []).append((str(word).strip(), confidence))
+    paragraphs: dict[tuple[int, int], str] = {}
+    for (block, par, _), words in lines.items():
+        if sum(c for _, c in words) / len(words) < min_confidence:
+            continue
+        line = " ".join(w for w, _ in words)
+        before = paragraphs.get((block, par), "")
+        joined = before[:-1] + line if before.endswith("-") else f"{before} {line}".strip()
+        paragraphs[(block, par)] = joined
+    return "\n\n".join(paragraphs.values())
+
+
+def load_image(path: Path) -> list[Part]:
+    """An image file's text by OCR, a frame a page (a TIFF or WebP may hold several)."""
+    reader = Reader(reading_limits())
+    try:
+        with Image.open(path) as image:
+            check_pixels(image.size, reader.limits)
+            return [
+                (reader.read(frame), "", Place("page", n, ocr=True))
+                for n, frame in enumerate(ImageSequence.Iterator(image), 1)
+            ]
+    except Image.DecompressionBombError as err:
+        most = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise LoadError(
+            f"it is an image that claims more than {most:.0f} million pixels, like a "
+            "decompression bomb"
+        ) from err
+    except UnidentifiedImageError as err:
+        raise LoadError(f"it is not a readable image ({type(err).__name__})") from err
+    except (OSError, SyntaxError, ValueError) as err:  # Pillow's errors for broken files
+        raise LoadError("it is not a readable image: damaged or truncated") from err
+
+
+def scanned_pages(path: Path, numbers: list[int]) -> Iterator[tuple[int, str]]:
+    """The text of the PDF's pages ``numbers`` (from 1), each rendered at ``ocr_dpi`` (less
+    where the page is so large it would pass the pixel limit) and read by OCR."""
+    reader = Reader(reading_limits())
+    if len(numbers) > reader.limits.ocr_max_pages:
+        raise LoadError(
+            f"it has {len(numbers)} scanned pages, over the {reader.limits.ocr_max_pages}-page "
+            "OCR limit (raise QA_BOT_INGEST__OCR_MAX_PAGES to ingest it)"
+        )
+    try:
+        document = pypdfium2.PdfDocument(path)
+    except pypdfium2.PdfiumError as err:
+        raise LoadError(f"its scanned pages cannot be rendered ({err})") from err
+    try:
+        for number in numbers:
+            yield number, reader.read(_render(document, number, reader.limits))
+    finally:
+        document.close()
+
+
+def _render(document: pypdfium2.PdfDocument, number: int, limits: IngestSettings) -> Image.Image:
+    """Page ``number`` as a greyscale image at ``ocr_dpi``, or less where the page is so large it
+    would pass the pixel limit."""
+    try:
+        page = document[number - 1]
+        width, height = page.get_size()
+        most = limits.ocr_max_megapixels * 1e6
+        scale = min(limits.ocr_dpi / POINTS, (most / max(width * height, 1.0)) ** 0.5)
+        image: Image.Image = page.render(scale=scale, grayscale=True).to_pil()
+    except pypdfium2.PdfiumError as err:
+        raise LoadError(f"its page {number} cannot be rendered ({err})") from err
+    return image

@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -27,10 +28,13 @@ from qa_bot.ingest import ingest
 from qa_bot.records import Answer, Citation
 from qa_bot.server.app import create_app
 from qa_bot.server.ui import build_ui, render
+from qa_bot.server.viewer import OCR_NOTE
 from qa_bot.storage.feedback import FeedbackStore
 from qa_bot.storage.questions import QuestionFilter
 from qa_bot.storage.store import Store
 from tests.conftest import ARTIFACTS, REPO, ask_widget, free_port, serve_app, widget_snippet
+from tests.test_ocr import FERRY, HARBOUR, make_scan
+from tests.unit.test_office_files import make_deck, make_workbook
 
 QUESTION = "What did TSMC decide?"
 PLEDGE = "How much did Japan pledge as part of the trade agreement?"
@@ -48,6 +52,24 @@ def wiki_port() -> int:
     return free_port()
 
 
+@contextmanager
+def _serving(root: Path, embeddings: Embeddings, **server: object) -> Iterator[tuple[str, QaChain]]:
+    """The whole app (API + chat UI) over ``root``/corpus, ingested into ``root``/data, served
+    on 127.0.0.1; ``server`` changes server settings (the rate limit is raised)."""
+    corpus = root / "corpus"
+    settings = Settings().updated(
+        ingest={"corpus_dir": corpus},
+        store={"data_dir": root / "data"},
+        server={"rate_limit": 1000, **server},
+    )
+    store = Store.open(settings, embeddings)
+    assert not ingest(store, corpus).failed
+    chain = QaChain(store)
+    url, running = serve_app(create_app(chain, build_ui(chain)))
+    yield url, chain
+    running.should_exit = True
+
+
 @pytest.fixture(scope="module")
 def served(
     tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings, wiki_port: int
@@ -59,17 +81,22 @@ def served(
     shutil.copytree(REPO / "corpus", corpus)
     (corpus / "ferry.txt").write_text(SCRIPT_DOC)
     (corpus / "notice.txt").write_text(INJECTION_DOC)
-    settings = Settings().updated(
-        ingest={"corpus_dir": corpus},
-        store={"data_dir": root / "data"},
-        server={"allowed_origins": [f"http://127.0.0.1:{wiki_port}"], "rate_limit": 1000},
-    )
-    store = Store.open(settings, embeddings)
-    ingest(store, corpus)
-    chain = QaChain(store)
-    url, server = serve_app(create_app(chain, build_ui(chain)))
-    yield url, chain
-    server.should_exit = True
+    with _serving(root, embeddings, allowed_origins=[f"http://127.0.0.1:{wiki_port}"]) as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def office_url(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -> Iterator[str]:
+    """The whole app over a slide deck, a workbook and a scanned PDF (made by the helpers of
+    the format tests); apart from ``served``, whose answers other tests compare."""
+    root = tmp_path_factory.mktemp("office")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    make_deck(corpus / "harbour.pptx")
+    make_workbook(corpus / "sales.xlsx")
+    make_scan(corpus / "minutes.pdf", [HARBOUR, FERRY])
+    with _serving(root, embeddings) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -419,6 +446,60 @@ def wiki(tmp_path: Path, url: str, wiki_port: int) -> Iterator[Callable[[bool], 
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted", "source", "place", "note"),
+    [
+        (
+            "When does the new quay at Port Wendle open?",
+            "opens in March 2026",
+            "corpus/harbour.pptx",
+            "slide 1",
+            "",
+        ),
+        (
+            "What revenue did LATAM make in Q4?",
+            "Revenue: 0.7 M",
+            "corpus/sales.xlsx",
+            "Sheet Sales, row 5",
+            "",
+        ),
+        (
+            "Until when is the north pier closed?",
+            "north pier",
+            "corpus/minutes.pdf",
+            "page 1",
+            f" · {OCR_NOTE}",
+        ),
+    ],
+    ids=["slide", "row", "scan"],
+)
+def test_a_citation_opens_the_viewer_at_its_slide_row_or_scanned_page(
+    page: Page,
+    office_url: str,
+    request: pytest.FixtureRequest,
+    question: str,
+    quoted: str,
+    source: str,
+    place: str,
+    note: str,
+) -> None:
+    """Issue 37: the chat's citation of a slide, a spreadsheet row or a scanned page opens the
+    source viewer there: the place named as the citation names it (a scan's text said to be
+    read by OCR), the quote inside <mark>."""
+    page.goto(office_url)
+    _ask_in_chat(page, question)
+    bot = page.locator('[aria-label^="bot\'s message"]').last
+    expect(bot).to_contain_text("✓ verified", timeout=60_000)
+    expect(bot).to_contain_text(f"{source} · {place}")
+    with page.expect_popup() as popup:
+        bot.get_by_role("link", name="open source").first.click()
+    viewer = popup.value
+    expect(viewer.locator(".where")).to_have_text(f"{source} · {place}{note}")
+    expect(viewer.locator("mark#quote")).to_contain_text(quoted)
+    ARTIFACTS.mkdir(exist_ok=True)
+    viewer.screenshot(path=ARTIFACTS / f"source-viewer-{request.node.callspec.id}.png")
 
 
 def test_widget_answers_on_an_allowed_wiki(page: Page, wiki: Callable[[bool], str]) -> None:

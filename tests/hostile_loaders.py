@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -20,3 +21,12 @@ def load_greedily(path: Path) -> list[tuple[str, str, int | None]]:
     held = []
     while True:
         held.append(bytearray(10 * MB))
+
+
+def load_through_a_program(path: Path) -> list[tuple[str, str, int | None]]:
+    """Runs a program that never ends (as OCR stuck on a page would), its pid written beside
+    the file as ``<name>.pid``, and waits for it."""
+    program = subprocess.Popen(["sleep", "600"])
+    path.with_name(path.name + ".pid").write_text(str(program.pid))
+    program.wait()
+    return []

@@ -115,6 +115,34 @@ def test_a_file_over_its_read_limits_is_stopped_and_the_rest_ingested(
     assert ingest(store, folder).added == ["docs/e-late.txt"]  # workers replaced
 
 
+def test_a_stopped_reader_takes_the_programs_it_runs_along(
+    tmp_path: Path, make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader stuck waiting on a program it started (Tesseract on a hostile page) is killed
+    with that program, not leaving it running."""
+    monkeypatch.setitem(LOADERS._targets, ".scan", hostile_loaders.load_through_a_program)
+    folder = write_folder(tmp_path / "docs", {"a-stuck.scan": "anything"})
+    store = make_store(ingest={"parse_timeout_seconds": 2})
+    report = ingest(store, folder)
+    assert [name for name, _ in report.failed] == ["docs/a-stuck.scan"]
+    pid = int((folder / "a-stuck.scan.pid").read_text())
+    assert _gone(pid, within=5)
+
+
+def _gone(pid: int, within: float) -> bool:
+    """Whether process ``pid`` ends (or is a zombie, ended but not yet reaped) within seconds."""
+    until = time.monotonic() + within
+    while time.monotonic() < until:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def test_file_turned_corrupt_keeps_its_previous_chunks(
     corpus: Path, make_store: Callable[..., Store]
 ) -> None:

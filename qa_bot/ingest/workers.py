@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import pickle
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +98,7 @@ def _serve(connection: Connection, memory: int) -> None:
     """A worker's loop: capped at ``memory`` bytes of address space, run each call received
     and send back ("ok", result), ("error", exception) or ("memory", None)."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    os.setpgid(0, 0)  # a group of its own: killed, it takes the programs it runs (Tesseract) along
     while True:
         try:
             function, args = connection.recv()
@@ -128,9 +131,18 @@ class _Worker:
         child.close()
 
     def kill(self) -> None:
-        self.process.kill()
+        self.stop()
         self.process.join(5)
         self.connection.close()
+
+    def stop(self) -> None:
+        """Kill the worker and what it runs (its process group, once it has made it)."""
+        if self.process.pid is not None:  # never killpg(0): that is this process's own group
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # not yet a group of its own
+                pass
+        self.process.kill()
 
 
 class WorkerPool:
@@ -228,7 +240,7 @@ class WorkerPool:
             doomed = self._idle + list(self._busy)
             self._idle.clear()
         for worker in doomed:
-            worker.process.kill()
+            worker.stop()
 
 
 POOL = WorkerPool()

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
@@ -138,10 +139,8 @@ class _Worker:
     def stop(self) -> None:
         """Kill the worker and what it runs (its process group, once it has made it)."""
         if self.process.pid is not None:  # never killpg(0): that is this process's own group
-            try:
+            with suppress(ProcessLookupError, PermissionError):  # not yet a group of its own
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):  # not yet a group of its own
-                pass
         self.process.kill()
 
 

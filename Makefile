@@ -77,7 +77,7 @@ PYDOCS := /usr/share/doc/python3.11/html/_sources
 $(PYDOCS):
 	@$(call apt,python3.11-doc)
 
-bench: $(VENV)/.installed-bench $(PYDOCS)  # writes docs/benchmarks.md (about 45 min)
+bench: $(VENV)/.installed-bench $(PYDOCS) $(TESSERACT)  # writes docs/benchmarks.md (about 45 min)
 	$(BIN)/python -m bench.scale
 
 bench-retrieval: $(VENV)/.installed

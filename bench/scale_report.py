@@ -145,6 +145,27 @@ def ingest_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def ocr_section(results: dict[str, Any]) -> list[str]:
+    """OCR's speed: a scanned PDF read by qa-bot's PDF reader (none in older results)."""
+    ocr = results.get("ocr")
+    if ocr is None:
+        return []
+    return [
+        "## OCR",
+        "",
+        "A scanned PDF of generated A4 pages (300 dpi, skewed 1.5°, blurred, noisy, JPEG at "
+        "quality 60; `bench/ocr_choice.py` draws them), every page read by qa-bot's PDF reader "
+        "through Tesseract (rendered by PDFium at `ingest.ocr_dpi` 300, low-confidence lines "
+        "left out). Why Tesseract: [ocr-choice.md](ocr-choice.md).",
+        "",
+        "| pages | seconds | pages/s | s/page | characters kept | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+        f"| {ocr['pages']} | {ocr['seconds']:.1f} | {ocr['pages'] / ocr['seconds']:.2f} | "
+        f"{ocr['seconds'] / ocr['pages']:.2f} | {ocr['chars']:,} | {ocr['peak_rss_mib']:.0f} |",
+        "",
+    ]
+
+
 def query_section(results: dict[str, Any]) -> list[str]:
     rows = sorted(results["query"].values(), key=lambda r: (r["size"], r["mode"]))
     real = rows[0]["real_chunks"]
@@ -392,6 +413,7 @@ def write_report(results: dict[str, Any], docs: Path, quick: bool = False) -> Pa
         "",
         *floors_section(results),
         *ingest_section(results),
+        *ocr_section(results),
         *query_section(results),
         *serve_section(results),
         *warmer_section(results),

@@ -1,5 +1,5 @@
 """Every loader works within a memory and time budget, whatever a file claims: hostile Word
-files are loaded by the real loader in a process of their own, whose peak RSS (from /proc) is
+files and pictures are loaded by the real loader in a process of their own, whose peak RSS (from /proc) is
 measured around the load; every format loads in time linear in its size (ratios, not seconds)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from qa_bot.config import IngestSettings
 from qa_bot.ingest.loaders import LoadError, load_file
 from qa_bot.ingest.word import Budget, WordError, read_docx
 from tests.conftest import REPO
+from tests.test_ocr import png_claiming
 
 MB = 1024 * 1024
 PEAK_BOUND_MB = 64  # docs/security.md: what loading one hostile file may add to a process
@@ -177,6 +178,25 @@ def test_too_many_parts_are_refused_from_the_directory(tmp_path: Path) -> None:
     path = word_file(tmp_path / "parts.docx", paragraphs_xml(0.01), headers=1001, header_mb=0.001)
     with pytest.raises(LoadError, match=r"it has 10[0-9]{2} parts, over the 1000"):
         load_file(path, "parts.docx")
+
+
+def test_an_image_bomb_is_refused_without_decoding_its_pixels(tmp_path: Path) -> None:
+    """A 100-byte PNG claiming 10^10 pixels: refused from its header, in no memory."""
+    peak, outcome = load_in_process(png_claiming(tmp_path / "bomb.png", 100_000, 100_000))
+    assert "like a decompression bomb" in outcome
+    assert peak < PEAK_BOUND_MB
+
+
+def test_a_huge_scanned_page_is_rendered_within_the_pixel_limit(tmp_path: Path) -> None:
+    """A PDF page of 200 x 200 inches without a text layer would be 3.6 billion pixels at
+    300 dpi: it is rendered at the pixel limit instead, so memory follows the limit."""
+    pdf = FPDF(unit="pt", format=(14_400, 14_400))
+    pdf.add_page()
+    pdf.rect(100, 100, 50, 50)
+    pdf.output(str(tmp_path / "huge.pdf"))
+    peak, outcome = load_in_process(tmp_path / "huge.pdf", ocr_max_megapixels=4)
+    assert outcome == "it holds no text (empty, or a scan in which OCR found no readable line)"
+    assert peak < PEAK_BOUND_MB
 
 
 def test_over_the_text_limit_is_refused_with_the_reason(tmp_path: Path) -> None:

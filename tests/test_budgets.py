@@ -1,6 +1,7 @@
 """Every loader works within a memory and time budget, whatever a file claims: hostile Word
-files and pictures are loaded by the real loader in a process of their own, whose peak RSS (from /proc) is
-measured around the load; every format loads in time linear in its size (ratios, not seconds)."""
+files and pictures are loaded by the real loader in a process of their own, whose peak RSS (from
+/proc) is measured around the load; every format loads in time linear in its size (ratios, not
+seconds)."""
 
 from __future__ import annotations
 

@@ -245,7 +245,9 @@ def serve_process(data: Path, log: Path, **settings: str) -> tuple[str, subproce
             httpx.get(f"{url}/healthz", timeout=1).raise_for_status()
             return url, server
         except httpx.HTTPError:
-            assert server.poll() is None and time.monotonic() < deadline, "serve did not start"
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise AssertionError(f"serve did not start: {log.read_text()[-2000:]}") from None
             time.sleep(0.3)
 
 

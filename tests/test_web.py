@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from threading import Thread
@@ -748,17 +749,29 @@ def slow_wiki_server(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
     """A real `qa-bot serve` whose index holds a folder, and the local admin's headers; the
     wiki's home page then answers only after five minutes."""
-    data = tmp_path / "data"
-    env = {"QA_BOT_WEB__ALLOWED_HOSTS": json.dumps([f"127.0.0.1:{wiki.port}"]), **SLOW_SERVER}
-    url, server = serve_process(data, tmp_path / "serve.log", **env)
+    hosts = [f"127.0.0.1:{wiki.port}"]
+    with canteen_server(tmp_path, hosts) as (url, server, headers):
+        wiki.faults["/space/"] = replace(wiki.reply("/space/"), delay=300)
+        yield url, server, headers
+
+
+@contextmanager
+def canteen_server(
+    root: Path, hosts: list[str], **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
+    """A real `qa-bot serve` (``SLOW_SERVER``'s settings and ``env``) allowed to fetch from
+    ``hosts``, whose index holds a canteen's folder: its URL, process and the local admin's
+    headers; stopped at the end."""
+    data = root / "data"
+    allowed = {"QA_BOT_WEB__ALLOWED_HOSTS": json.dumps(hosts)}
+    url, server = serve_process(data, root / "serve.log", **allowed, **SLOW_SERVER, **env)
     try:
         record = find_record(Settings().updated(store={"data_dir": data}))
         assert record is not None
-        folder = write_folder(tmp_path / "canteen", {"menu.txt": "The canteen serves lentil soup."})
+        folder = write_folder(root / "canteen", {"menu.txt": "The canteen serves lentil soup."})
         body = {"folders": [str(folder)]}
         added = httpx.post(f"{url}/api/knowledge/ingest", json=body, headers=record.headers)
         assert "reports" in json.loads(added.text.splitlines()[-1]), added.text
-        wiki.faults["/space/"] = replace(wiki.reply("/space/"), delay=300)
         yield url, server, record.headers
     finally:
         server.terminate()
@@ -844,26 +857,11 @@ def hostile_server(
     from a server sending its headers a byte a second; its URL, the local admin's headers and
     the slow server's port."""
     root = tmp_path_factory.mktemp("hostile")
-    data = root / "data"
     with serve_drip(SLOW_HEADERS, every=1.0) as slow_port:
         hosts = [f"127.0.0.1:{wiki.port}", f"127.0.0.1:{slow_port}"]
-        env = {
-            "QA_BOT_WEB__ALLOWED_HOSTS": json.dumps(hosts),
-            "QA_BOT_WEB__MAX_PAGE_MB": "5",  # the hostile sitemap is read, not refused
-            **SLOW_SERVER,
-        }
-        url, server = serve_process(data, root / "serve.log", **env)
-        try:
-            record = find_record(Settings().updated(store={"data_dir": data}))
-            assert record is not None
-            folder = write_folder(root / "canteen", {"menu.txt": "The canteen serves lentil soup."})
-            body = {"folders": [str(folder)]}
-            added = httpx.post(f"{url}/api/knowledge/ingest", json=body, headers=record.headers)
-            assert "reports" in json.loads(added.text.splitlines()[-1]), added.text
-            yield url, record.headers, slow_port
-        finally:
-            server.terminate()
-            server.wait(30)
+        page_mb = {"QA_BOT_WEB__MAX_PAGE_MB": "5"}  # the hostile sitemap is read, not refused
+        with canteen_server(root, hosts, **page_mb) as (url, _, headers):
+            yield url, headers, slow_port
 
 
 @pytest.mark.parametrize("case", ["hostile-sitemap", "slow-headers", "crawl-delay", "request-rate"])

@@ -30,7 +30,7 @@ CONFIG_FILE = "qa-bot.toml"
 RENAMED = {("answer", "generator"): "answerer"}
 """Former setting names, (section, old key) -> new key: still read, with a line saying to
 rename them, from the environment, ``qa-bot.toml``, arguments and ``Settings.updated``."""
-OCR_MIN_CONFIDENCE = 60.0
+OCR_MIN_CONFIDENCE = 75.0
 """Tesseract's mean word confidence below which a line is noise (docs/ocr-choice.md)."""
 MIN_TOP_K, MAX_TOP_K = 1, 50
 """Bounds of the chunks handed to the answerer, in settings and per question."""

@@ -72,10 +72,13 @@ def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
     (corpus / "sub").mkdir()
     (corpus / "sub" / "notes.txt").write_text("Notes\n\nThe vault code changes every Monday.\n")
     (corpus / "image.png").write_bytes(b"\x89PNG")
+    (corpus / "drawing.svg").write_text("<svg/>")
     store = make_store()
     report = ingest(store, corpus)
-    assert [source for source, _ in report.failed] == ["corpus/scan.pdf"]
-    assert "not a readable PDF" in report.failed[0][1]
+    failed = dict(report.failed)
+    assert sorted(failed) == ["corpus/image.png", "corpus/scan.pdf"]
+    assert "not a readable PDF" in failed["corpus/scan.pdf"]
+    assert failed["corpus/image.png"] == "it is not a readable image: not a picture, or damaged"
     assert sorted(report.added) == [ARTICLE, "corpus/sub/notes.txt"]
     assert report.ignored == 1
     assert store.documents() == {ARTICLE, "corpus/sub/notes.txt"}

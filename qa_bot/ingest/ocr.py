@@ -176,7 +176,7 @@ def load_image(path: Path) -> list[Part]:
             "decompression bomb"
         ) from err
     except UnidentifiedImageError as err:
-        raise LoadError(f"it is not a readable image ({type(err).__name__})") from err
+        raise LoadError("it is not a readable image: not a picture, or damaged") from err
     except (OSError, SyntaxError, ValueError) as err:  # Pillow's errors for broken files
         raise LoadError("it is not a readable image: damaged or truncated") from err
 

@@ -353,7 +353,16 @@ def step_ocr(folder: str, pages: int) -> dict[str, Any]:
     documents = read_file(path, "scanned.pdf").documents
     seconds = time.perf_counter() - started
     chars = sum(len(d.page_content) for d in documents)
-    return {"pages": pages, "seconds": seconds, "chars": chars, "peak_rss_mib": peak_rss_mib()}
+    from bench.retrieval import machine
+
+    return {
+        "pages": pages,
+        "seconds": seconds,
+        "chars": chars,
+        "peak_rss_mib": peak_rss_mib(),
+        "date": date.today().isoformat(),
+        "machine": machine(),
+    }
 
 
 STEPS = {

@@ -156,7 +156,8 @@ def ocr_section(results: dict[str, Any]) -> list[str]:
         "A scanned PDF of generated A4 pages (300 dpi, skewed 1.5°, blurred, noisy, JPEG at "
         "quality 60; `bench/ocr_choice.py` draws them), every page read by qa-bot's PDF reader "
         "through Tesseract (rendered by PDFium at `ingest.ocr_dpi` 300, low-confidence lines "
-        "left out). Why Tesseract: [ocr-choice.md](ocr-choice.md).",
+        f"left out). Why Tesseract: [ocr-choice.md](ocr-choice.md). Measured {ocr['date']} on "
+        f"{ocr['machine']}.",
         "",
         "| pages | seconds | pages/s | s/page | characters kept | peak RSS MiB |",
         "|---|---|---|---|---|---|",

@@ -59,7 +59,7 @@ $(POSTGRES):
 test: $(VENV)/.installed-test $(BROWSER) $(POSTGRES) $(TESSERACT)
 	$(BIN)/pytest
 
-test-fast: $(VENV)/.installed-test  # the edit loop: real model and embedded Chroma only
+test-fast: $(VENV)/.installed-test $(TESSERACT)  # the edit loop: real model and embedded Chroma only
 	$(BIN)/pytest -m "$(FAST)"
 
 test-unit: $(VENV)/.installed-test  # seconds: no model, no spaCy, no subprocess (tests/unit/)

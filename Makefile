@@ -118,6 +118,8 @@ train-reader: $(VENV)/.installed
 	$(BIN)/python -m training.train $(READER_DATA) --part 1/4 --lr 8e-5 --out $(PARTS)/part-1.safetensors
 	$(BIN)/python -m training.train $(READER_DATA) --part 2/4 --lr 6e-5 --first-epoch 2 --epochs 2 \
 		--init $(PARTS)/part-1.safetensors --out $(PARTS)/part-2.safetensors
+	$(BIN)/python -m training.train $(READER_DATA) --part 3/4 --lr 4e-5 --first-epoch 3 --epochs 3 \
+		--init $(PARTS)/part-2.safetensors --out $(PARTS)/part-3.safetensors
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

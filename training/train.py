@@ -259,6 +259,7 @@ def _end_epoch(run: Run, out: Path) -> dict[str, Any]:
         "examples": dict(run.counts),
         "documentation_sha256": sha256(Path(plan.documentation)) if plan.documentation else None,
         "wall_minutes": round(progress.seconds / 60, 1),
+        "threads": torch.get_num_threads(),
     }
     write_card(card, out)
     progress.epoch += 1

@@ -114,7 +114,7 @@ the probability that the sentence answers the question, and the short answer's s
   binary cross-entropy plus span cross-entropy.
 - **Training**: `make train-reader` (seed {card["seed"]}, {_epochs(card)}, batch
   {card["batch_size"]}, lr {card["lr"]}, AdamW, linear warm-up and decay, forward pass in
-  {"bf16" if card.get("bf16") else "fp32"}); {card["wall_minutes"]} min on 2 CPU cores. Best
+  {"bf16" if card.get("bf16") else "fp32"}); {card["wall_minutes"]} min on {_cores(card)}. Best
   epoch by validation: {card["epoch"]}.
 - **Weights**: `reader.safetensors`, fp16, sha256 `{card["sha256"]}` (checked at load).
 
@@ -176,10 +176,17 @@ def _epochs(card: dict[str, Any]) -> str:
     if first == 1:
         return f"{last} epoch{'s' if last > 1 else ''}{part}"
     ran = (f"epoch {last}" if first == last else f"epochs {first}–{last}") + part
+    before = "epoch 1" if first == 2 else f"epochs 1–{first - 1}"
     return (
-        f"{ran}, continued from the weights of epochs 1–{first - 1} (sha256 "
+        f"{ran}, continued from the weights of {before} (sha256 "
         f"`{card['init_sha256']}`, the commands before it in `make train-reader`)"
     )
+
+
+def _cores(card: dict[str, Any]) -> str:
+    """The CPU threads it trained with ("2 CPU cores" on cards from before they were noted)."""
+    threads = card.get("threads", 2)
+    return f"{threads} CPU thread{'s' if threads > 1 else ''}"
 
 
 def _trained_on(card: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from qa_bot.config import IngestSettings
 from qa_bot.ingest.loaders import LoadError, load_file
 from qa_bot.ingest.word import Budget, WordError, read_docx
 from tests.conftest import REPO
-from tests.test_ocr import png_claiming
+from tests.test_ocr import HARBOUR, pdf_with_pages, png_claiming
 
 MB = 1024 * 1024
 PEAK_BOUND_MB = 64  # docs/security.md: what loading one hostile file may add to a process
@@ -198,6 +198,56 @@ def test_a_huge_scanned_page_is_rendered_within_the_pixel_limit(tmp_path: Path) 
     peak, outcome = load_in_process(tmp_path / "huge.pdf", ocr_max_megapixels=4)
     assert outcome == "it holds no text (empty, or a scan in which OCR found no readable line)"
     assert peak < PEAK_BOUND_MB
+
+
+def test_a_one_pixel_wide_image_is_refused_from_its_header(tmp_path: Path) -> None:
+    """A 69-byte PNG of 1 x 59 million pixels, under the pixel limit: Pillow spent 960 MB on
+    it (a row pointer a pixel), a worker past its memory limit; Tesseract reads no side over
+    32767 pixels, so it is refused from the header."""
+    peak, outcome = load_in_process(png_claiming(tmp_path / "line.png", 1, 59_000_000))
+    assert outcome == (
+        "it is an image of 1 x 59000000 pixels, longer a side than the 32767 pixels Tesseract "
+        "reads (crop or scale it down to ingest it)"
+    )
+    assert peak < PEAK_BOUND_MB, f"peak RSS rose by {peak:.0f} MB"
+
+
+def test_a_long_thin_scanned_page_is_rendered_within_tesseracts_side(tmp_path: Path) -> None:
+    """A page of 1 x 10^9 points rendered within the pixel limit was 1 x 245 million pixels:
+    2.1 GB. Rendered no longer a side than Tesseract reads, it costs nothing, and the scanned
+    page beside it is read."""
+    path = pdf_with_pages(tmp_path / "thin.pdf", [HARBOUR], [(1, 1_000_000_000)])
+    peak, outcome = load_in_process(path)
+    assert outcome.startswith("loaded ") and int(outcome.split()[1]) > 90  # HARBOUR's text
+    assert peak < PEAK_BOUND_MB, f"peak RSS rose by {peak:.0f} MB"
+
+
+def tiff_of_strips(path: Path, strips: int) -> Path:
+    """A TIFF of 4 x ``strips`` pixels a strip a row: ``strips`` offsets and byte counts, all
+    0, in a sparse file (its 4 bytes a strip take no room on disk)."""
+    entries = [(256, 4, 1, 4), (257, 4, 1, strips), (258, 3, 1, 8), (259, 3, 1, 1)]
+    entries += [(262, 3, 1, 1), (273, 4, strips, 8), (278, 4, 1, 1), (279, 4, strips, 8)]
+    table = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        table += struct.pack("<HHII", tag, kind, count, value)
+    with path.open("wb") as file:
+        file.write(b"II*\0" + struct.pack("<I", 8 + 4 * strips))
+        file.seek(8 + 4 * strips)
+        file.write(table + struct.pack("<I", 0))
+    return path
+
+
+def test_a_tiff_of_millions_of_strips_is_refused_from_its_directory(tmp_path: Path) -> None:
+    """4 million strips (16 MB): Pillow spent 1.3 GB opening it and, in a reader of 1 GB, spun
+    in malloc for minutes (10 million: until the reader was stopped at 960 s); the counts are
+    read from the directory."""
+    path = tiff_of_strips(tmp_path / "strips.tif", 4_000_000)
+    peak, outcome = load_in_process(path)
+    assert outcome == (
+        "it is a TIFF whose frame 1 lists 8000014 numbers in its tags, far more than a picture "
+        "within the limits needs, like a memory bomb (save it again as PNG to ingest it)"
+    )
+    assert peak < PEAK_BOUND_MB, f"peak RSS rose by {peak:.0f} MB"
 
 
 def test_over_the_text_limit_is_refused_with_the_reason(tmp_path: Path) -> None:

@@ -30,3 +30,8 @@ def load_through_a_program(path: Path) -> list[tuple[str, str, int | None]]:
     path.with_name(path.name + ".pid").write_text(str(program.pid))
     program.wait()
     return []
+
+
+def load_with_a_bug(path: Path) -> list[tuple[str, str, int | None]]:
+    """Fails as a parser's own bug does on a file it never expected (not a LoadError)."""
+    raise KeyError("compression")

@@ -118,6 +118,21 @@ def test_a_file_over_its_read_limits_is_stopped_and_the_rest_ingested(
     assert ingest(store, folder).added == ["docs/e-late.txt"]  # workers replaced
 
 
+def test_a_readers_own_bug_fails_that_file_only(
+    tmp_path: Path, make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(LOADERS._targets, ".odd", hostile_loaders.load_with_a_bug)
+    folder = write_folder(
+        tmp_path / "docs",
+        {"a-menu.txt": "The canteen serves lentil soup on Thursdays.\n", "b-file.odd": "x"},
+    )
+    report = ingest(make_store(), folder)
+    assert report.added == ["docs/a-menu.txt"]
+    assert dict(report.failed) == {
+        "docs/b-file.odd": "its reader failed on it (KeyError): report it, with the file"
+    }
+
+
 def test_a_stopped_reader_takes_the_programs_it_runs_along(
     tmp_path: Path, make_store: Callable[..., Store], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -103,6 +103,12 @@ def _prepare(
         except (LoadError, ReadFailed) as err:
             yield Prepared(name, [], str(err))
             continue
+        except Stopped:
+            raise
+        except Exception as err:  # a reader's own bug, met on this file: this file only
+            why = f"its reader failed on it ({type(err).__name__}): report it, with the file"
+            yield Prepared(name, [], why)
+            continue
         yield Prepared(name, loaded.documents, cut=loaded.cut)
 
 

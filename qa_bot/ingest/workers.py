@@ -30,6 +30,7 @@ PRELOAD = [
     "qa_bot.ingest.loaders",
     "qa_bot.ingest.ocr",
     "qa_bot.ingest.pdf",
+    "qa_bot.ingest.pictures",
     "qa_bot.ingest.sheets",
     "qa_bot.ingest.slides",
     "qa_bot.ingest.web",

@@ -191,7 +191,7 @@ def _epoch(run: Run, checkpoint_minutes: float, stop: Stop) -> bool:
     chunks = _batches(pairs(run.examples, plan.seed + epoch), plan.batch_size, plan.seed + epoch)
     run.net.train()
     began, saved, running = time.monotonic(), time.monotonic(), []
-    seconds_before = progress.seconds
+    seconds_before, resumed_at = progress.seconds, progress.step
     for chunk in chunks[progress.position :]:
         loss = _loss(run.net, run.tokenizer, chunk, plan.bf16)
         loss.backward()  # type: ignore[no-untyped-call]
@@ -204,7 +204,8 @@ def _epoch(run: Run, checkpoint_minutes: float, stop: Stop) -> bool:
         progress.seconds = seconds_before + time.monotonic() - began
         running.append(loss.item())
         if progress.step % 50 == 0:
-            _report(run, float(np.mean(running)), time.monotonic() - began)
+            pace = (time.monotonic() - began) / (progress.step - resumed_at)
+            _report(run, float(np.mean(running)), pace)
             running = []
         if stop.asked or stop.after == progress.step:
             return False
@@ -214,11 +215,11 @@ def _epoch(run: Run, checkpoint_minutes: float, stop: Stop) -> bool:
     return True
 
 
-def _report(run: Run, loss: float, spent: float) -> None:
-    """One progress line: where the run is, its loss, and the time left."""
+def _report(run: Run, loss: float, pace: float) -> None:
+    """One progress line: where the run is, its loss, and the time left at ``pace`` seconds a
+    step (this run's, since it started or resumed)."""
     progress = run.progress
-    done_here = max(1, progress.position)
-    left = spent / done_here * (run.total - progress.step) if spent else 0.0
+    left = pace * (run.total - progress.step)
     print(
         f"epoch {progress.epoch}/{run.plan.epochs} step {progress.step}/{run.total} "
         f"loss {loss:.3f} ({progress.seconds / 60:.1f} min, {left / 60:.0f} min left)",

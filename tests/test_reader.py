@@ -272,11 +272,17 @@ def test_training_writes_weights_a_card_and_a_model_card(tmp_path: Path) -> None
     answerable = sum(
         bool(q["answers"]) for a in held_out for p in a["paragraphs"] for q in p["qas"]
     )
-    assert card["veto_questions"] <= answerable  # asked the held-out questions, not the training
+    assert card["veto_questions"] == answerable  # asked the held-out questions, not the training
+    for points in card["refusal_curve"].values():  # more refused and fewer answered as it rises
+        answered = [a for _, a, _ in points]
+        assert answered == sorted(answered, reverse=True) and card["veto"] in [
+            v for v, _, _ in points
+        ]
     assert load_reader(out, out.with_name(CARD.name)).veto == card["veto"]
     assert card["sha256"] in out.with_name("MODEL_CARD.md").read_text()
     assert "The answerer's veto" in out.with_name("MODEL_CARD.md").read_text()
-    assert card["answerability"]["questions"] >= card["veto_questions"]
+    asked = sum(len(p["qas"]) for a in held_out for p in a["paragraphs"])
+    assert 1 <= card["answerability"]["questions"] <= asked  # those the scorer answers
 
 
 def test_the_parts_of_the_training_questions_share_none_and_cover_all() -> None:

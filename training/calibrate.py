@@ -1,9 +1,9 @@
 """The answerer's refusal, calibrated through the whole pipeline on each held-out set (the
 held-out SQuAD articles; the documentation questions' held-out sources): a set is ingested as a
 corpus, each question is retrieved and scored as in an answer, and the reader reads the best
-sentences. The veto is the highest probability that ``KEPT`` of the answerable questions the
-scorer answers reach in every set; the answerability model (``training.answerability``) is
-fitted on the same readings, answerable and not.
+sentences. The veto is chosen on the refusal curve this traces: the highest probability at which
+every set still answers ``ANSWERED`` of its answerable questions; the answerability model
+(``training.answerability``) is fitted on the same readings, answerable and not.
 
     python -m training.calibrate --data ../shared/benchmarks/squad2-dev-train.json
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,13 @@ from training.data import VALIDATION, Article, load_articles, split, split_docum
 from training.documentation import QUESTIONS
 from training.validation import card_of, write_card
 
-KEPT = 0.98
-"""Share of the held-out answerable questions the scorer answers that the veto keeps
-answering: the veto removes near misses the scorer would quote, at a small cost in answers."""
+ANSWERED = 0.90
+"""The operating point: share of each held-out set's answerable questions the veto keeps
+answering, counted over all of them (those the scorer already refuses count as unanswered). A
+higher veto refuses more near misses and fewer answers; the reader's validation states its
+refusal at 90% answered too."""
+CURVE = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+"""Vetoes at which the card reports the refusal curve."""
 
 
 @dataclass
@@ -52,7 +57,43 @@ class Read:
     """``qa_bot.reader.answerability.features`` of its reading."""
 
 
-def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: str) -> list[Read]:
+@dataclass
+class HeldOut:
+    """A held-out set as the pipeline read it: the questions the scorer answers, and how many
+    questions it asked, answerable and not."""
+
+    reads: list[Read]
+    answerable: int
+    unanswerable: int
+
+    def best(self, answerable: bool) -> np.ndarray:
+        """The best probability of each answered question, answerable or not."""
+        return np.array([r.best for r in self.reads if r.answerable == answerable])
+
+    def answered(self, veto: float) -> float:
+        """Share of the answerable questions still answered at ``veto``."""
+        return float((self.best(True) >= veto).sum() / max(1, self.answerable))
+
+    def refused(self, veto: float) -> float | None:
+        """Share of the unanswerable questions refused at ``veto`` (None when it has none)."""
+        if not self.unanswerable:
+            return None
+        return 1 - float((self.best(False) >= veto).sum() / self.unanswerable)
+
+    def point(self, veto: float) -> tuple[float, float, float | None]:
+        """The refusal curve at ``veto``: the veto, answered and refused shares (rounded)."""
+        refused = self.refused(veto)
+        return veto, round(self.answered(veto), 4), None if refused is None else round(refused, 4)
+
+    def veto(self) -> float:
+        """The highest veto at which ``ANSWERED`` of the answerable questions are answered (0
+        when the scorer alone answers fewer)."""
+        best = np.sort(self.best(True))[::-1]
+        needed = math.ceil(ANSWERED * self.answerable)
+        return math.floor(float(best[needed - 1]) * 1e4) / 1e4 if needed <= len(best) else 0.0
+
+
+def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: str) -> HeldOut:
     """Every question of ``articles`` the scorer answers, as the pipeline reads it: the set is
     ingested as a corpus, each question retrieved and scored as in an answer, and the reader
     reads the best sentences the scorer would quote. ``group`` names the set when it has no
@@ -85,7 +126,8 @@ def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: 
                 features(question.question, candidates, readings),
             )
         )
-    return found
+    answerable = sum(q.answerable for q in questions)
+    return HeldOut(found, answerable, len(questions) - answerable)
 
 
 def calibrate(
@@ -97,24 +139,27 @@ def calibrate(
         "squad": split(load_articles(data))[1],
         "documentation": split_documentation(documentation)[1],
     }
-    reads: dict[str, list[Read]] = {}
+    sets: dict[str, HeldOut] = {}
     for name, articles in held_out.items():
         with tempfile.TemporaryDirectory() as tmp:
-            reads[name] = read_held_out(articles, weights, Path(tmp), name)
-    best = {name: [r.best for r in found if r.answerable] for name, found in reads.items()}
-    if not all(best.values()):
+            sets[name] = read_held_out(articles, weights, Path(tmp), name)
+    if not all(len(found.best(True)) for found in sets.values()):
         raise QaBotError(
             "The scorer answered none of a held-out set's questions: no veto to calibrate."
         )
-    vetoes = {name: round(float(np.quantile(b, 1 - KEPT)), 4) for name, b in best.items()}
+    vetoes = {name: found.veto() for name, found in sets.items()}
+    veto = min(vetoes.values())
     card_path = card_of(weights)
     card: dict[str, Any] = json.loads(card_path.read_text(encoding="utf-8"))
     card |= {
-        "veto": min(vetoes.values()),
-        "veto_kept": KEPT,
-        "veto_questions": sum(len(b) for b in best.values()),
+        "veto": veto,
+        "veto_answered": ANSWERED,
+        "veto_questions": sum(found.answerable for found in sets.values()),
         "veto_by_set": vetoes,
-        "answerability": fit_answerability([r for found in reads.values() for r in found]),
+        "refusal_curve": {
+            name: [found.point(v) for v in sorted({*CURVE, veto})] for name, found in sets.items()
+        },
+        "answerability": fit_answerability([r for found in sets.values() for r in found.reads]),
     }
     write_card(card, weights)
     return card

@@ -239,18 +239,36 @@ def _veto(card: dict[str, Any]) -> str:
     """The card's section on the answerer's veto, once `training.calibrate` has set it."""
     if "veto" not in card:
         return ""
-    by_set = ", ".join(f"{name} alone {v:.3f}" for name, v in card.get("veto_by_set", {}).items())
-    by_set = f" ({by_set})" if by_set else ""
+    by_set = ", ".join(f"{name} alone {v:.3f}" for name, v in card["veto_by_set"].items())
     return f"""
 ## The answerer's veto (`python -m training.calibrate`)
 
 Each held-out set (the SQuAD articles; the documentation questions' sources) is ingested as a
-corpus and each answerable question goes through retrieval and the scorer as in an answer; the
-reader reads the best sentences the scorer would quote. Its veto, the probability below which
-the answerer does not quote a sentence, is **{card["veto"]:.3f}**: in every set, about
-{card["veto_kept"]:.0%} of the questions the scorer answers ({card["veto_questions"]} in all) keep
-a sentence at or above it{by_set}.
+corpus and each question goes through retrieval and the scorer as in an answer; the reader
+reads the best sentences the scorer would quote. Its veto, the probability below which the
+answerer does not quote a sentence, is chosen on the refusal curve this traces: the highest at
+which every set still answers {card["veto_answered"]:.0%} of its answerable questions
+({card["veto_questions"]} in all; {by_set}). It is **{card["veto"]:.3f}**.
+
+{_curve(card["refusal_curve"])}
 """
+
+
+def _curve(curve: dict[str, list[list[float | None]]]) -> str:
+    """The refusal curve as a table: at each veto, the share of each set's answerable questions
+    answered, and of its unanswerable ones refused (where it has some)."""
+    names = [
+        f"{name}: answered" + ("" if points[0][2] is None else " / refused")
+        for name, points in curve.items()
+    ]
+    rows = [
+        f"| {at[0][0]:.3f} | "
+        + " | ".join(f"{a:.3f}" + ("" if r is None else f" / {r:.3f}") for _, a, r in at)
+        + " |"
+        for at in zip(*curve.values(), strict=True)
+    ]
+    head = f"| veto | {' | '.join(names)} |\n|---|{'---|' * len(names)}\n"
+    return head + "\n".join(rows)
 
 
 def _answerability(card: dict[str, Any]) -> str:

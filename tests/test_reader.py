@@ -25,7 +25,7 @@ from training.answerability import fit_answerability
 from training.calibrate import calibrate
 from training.data import VALIDATION, questions, split, split_documentation
 from training.documentation import QUESTIONS, paragraphs, prose, squad
-from training.examples import pairs, prepare
+from training.examples import Example, pairs, prepare
 from training.nearmiss import entity_swap, number_shift
 from training.run import shard
 from training.train import train
@@ -291,6 +291,15 @@ def test_the_parts_of_the_training_questions_share_none_and_cover_all() -> None:
     assert sorted(x for part in parts for x in part) == examples
     assert [len(p) for p in parts] == [4, 3, 3]
     assert parts[0] == shard(examples, 1, 3, seed=5) != shard(examples, 1, 3, seed=6)
+
+
+def test_every_near_miss_adds_the_other_parts_unanswerable_questions() -> None:
+    examples = [Example(f"q{i}", [("s", "")], 0, i % 3 != 0, None, None) for i in range(12)]
+    part = shard(examples, 2, 4, seed=5)
+    more = shard(examples, 2, 4, seed=5, every_near_miss=True)
+    assert [e for e in more if e.answers] == [e for e in part if e.answers]
+    assert [e for e in more if not e.answers] == [e for e in examples if not e.answers]
+    assert len(more) > len(part)
 
 
 def test_a_stopped_training_resumes_where_it_stood(tmp_path: Path) -> None:

@@ -123,6 +123,7 @@ def train(
     bf16: bool | None = None,
     max_steps: int | None = None,
     part: tuple[int, int] = (1, 1),
+    every_near_miss: bool = False,
 ) -> dict[str, Any]:
     """Train epochs ``first_epoch``..``epochs`` (from ``init``'s weights when given, which
     count as the epoch before), resuming from ``workdir``'s checkpoint; validate after each
@@ -142,6 +143,7 @@ def train(
         bf16=bf16_supported() if bf16 is None else bf16,
         select=select,
         shard=part,
+        every_near_miss=every_near_miss,
     )
     run = Run(plan, workdir, init)
     print(f"training questions: {json.dumps(dict(run.counts))}", flush=True)
@@ -251,6 +253,7 @@ def _end_epoch(run: Run, out: Path) -> dict[str, Any]:
         "bf16": plan.bf16,
         "select": plan.select,
         "shard": list(plan.shard),
+        "every_near_miss": plan.every_near_miss,
         "batch_size": plan.batch_size,
         "validation_articles": list(VALIDATION),
         "validation_files": [Path(p).name for p in plan.validation],
@@ -312,6 +315,11 @@ def main() -> None:
     parser.add_argument(
         "--part", type=_part, default=(1, 1), help="train on part K of N of the questions: K/N"
     )
+    parser.add_argument(
+        "--every-near-miss",
+        action="store_true",
+        help="with --part, train on the real near misses of every part",
+    )
     parser.add_argument("--max-steps", type=int, help="stop (checkpointed) after these steps")
     parser.add_argument("--fp32", action="store_true", help="train in fp32 even where bf16 runs")
     parser.add_argument(
@@ -341,6 +349,7 @@ def main() -> None:
         False if args.fp32 else None,
         args.max_steps,
         args.part,
+        args.every_near_miss,
     )
     print(json.dumps(card, indent=2))
 

@@ -17,6 +17,7 @@ import pytest
 from qa_bot.errors import CorpusError, IndexNotReadyError
 from qa_bot.ingest import ingest
 from qa_bot.ingest.knowledge import KnowledgeBase
+from qa_bot.ingest.pictures import NOT_A_PICTURE
 from qa_bot.registry import LOADERS
 from qa_bot.storage.embeddings import resolve_model_path
 from qa_bot.storage.store import Store
@@ -78,7 +79,7 @@ def test_corrupt_pdf_is_skipped_and_the_rest_ingested(
     failed = dict(report.failed)
     assert sorted(failed) == ["corpus/image.png", "corpus/scan.pdf"]
     assert "not a readable PDF" in failed["corpus/scan.pdf"]
-    assert failed["corpus/image.png"] == "it is not a readable image: not a picture, or damaged"
+    assert failed["corpus/image.png"] == NOT_A_PICTURE
     assert sorted(report.added) == [ARTICLE, "corpus/sub/notes.txt"]
     assert report.ignored == 1
     assert store.documents() == {ARTICLE, "corpus/sub/notes.txt"}

@@ -21,6 +21,7 @@ from pypdf.generic import RectangleObject
 from qa_bot.config import IngestSettings
 from qa_bot.ingest import ingest
 from qa_bot.ingest.loaders import LoadError, read_file
+from qa_bot.ingest.pictures import DAMAGED
 from qa_bot.storage.store import Store
 
 HARBOUR = [
@@ -318,7 +319,7 @@ def test_a_damaged_later_frame_is_refused_in_one_sentence(
     path = tiff_with_frames(tmp_path / "frames.tif", 2, second)
     with pytest.raises(LoadError) as caught:
         read_file(path, "frames.tif")
-    assert str(caught.value) == "it is not a readable image: damaged or truncated"
+    assert str(caught.value) == DAMAGED
 
 
 @pytest.mark.parametrize(("width", "height"), [(59_000_000, 1), (1, 59_000_000)])
@@ -403,7 +404,5 @@ def test_a_damaged_picture_or_page_never_stops_the_ingestion(
     pdf_with_pages(folder / "cropped.pdf", [HARBOUR], [(612, 792, 5000, 5000, 6000, 6000)])
     (folder / "ferry.txt").write_text(" ".join(FERRY))
     report = ingest(make_store(), folder)
-    assert dict(report.failed) == {
-        "docs/frames.tif": "it is not a readable image: damaged or truncated"
-    }
+    assert dict(report.failed) == {"docs/frames.tif": DAMAGED}
     assert sorted(report.added) == ["docs/cropped.pdf", "docs/ferry.txt"]

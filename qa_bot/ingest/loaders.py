@@ -49,6 +49,10 @@ cp1254 cp1255 cp1256 cp1257 cp1258 cp874 cp932 euc_jp iso2022_jp gb18030 big5 cp
 """What charset-normalizer chooses among: Unicode, the Windows and ISO alphabets, Japanese,
 Chinese, Korean. DOS, Mac and EBCDIC code pages are left out: on a short text they pass for
 Windows-1252 (its “quotes” read as Baltic DOS ōquotesö)."""
+NO_TEXT = (
+    "it holds no text (empty, or a scan in which OCR found no readable line: scan it again at "
+    "300 dpi to ingest it)"
+)
 MAX_RATIO = 200
 """A part larger than 1 MB that compresses better than this (deflate's best is about 1000:1)
 is taken for a zip bomb; Word's XML compresses about 10:1."""
@@ -319,7 +323,7 @@ def read_file(
     _check_text(loaded, reading.limits)
     documents = [_document(part, source, path) for part in loaded if part[0].strip()]
     if not documents:
-        raise LoadError("it holds no text (empty, or a scan in which OCR found no readable line)")
+        raise LoadError(NO_TEXT)
     return Loaded(documents, "; ".join(reading.cut) or None)
 
 

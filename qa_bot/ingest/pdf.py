@@ -47,4 +47,6 @@ def _text_layer(path: Path) -> tuple[str, list[str]]:
     except pypdf.errors.DependencyError as err:  # AES without the cryptography package
         raise LoadError(f"it is an encrypted PDF this install cannot decrypt ({err})") from err
     except Exception as err:  # pypdf raises many types for broken files
-        raise LoadError(f"it is not a readable PDF: damaged or truncated ({err})") from err
+        raise LoadError(
+            f"it is not a readable PDF: damaged or truncated ({err}); export it again to ingest it"
+        ) from err

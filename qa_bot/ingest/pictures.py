@@ -14,6 +14,12 @@ from PIL import Image, UnidentifiedImageError
 from qa_bot.config import IngestSettings
 from qa_bot.ingest.loaders import LoadError
 
+DAMAGED = (
+    "it is not a readable image: damaged or truncated (save it again from its source to ingest it)"
+)
+NOT_A_PICTURE = (
+    "it is not a readable image: not a picture, or damaged (save it again as PNG to ingest it)"
+)
 PICTURES = frozenset({"PNG", "JPEG", "MPO", "TIFF", "WEBP"})
 """What Pillow may decode an image file as (MPO: a camera's JPEG); it knows dozens more, some read
 by other programs (EPS by Ghostscript), none of them named by the image suffixes."""
@@ -55,7 +61,7 @@ def opened(path: Path, limits: IngestSettings) -> Iterator[Image.Image]:
     except UnidentifiedImageError as err:
         raise LoadError(not_a_picture(path)) from err
     except Exception as err:  # Pillow's errors for broken files: OSError, KeyError, TypeError...
-        raise LoadError("it is not a readable image: damaged or truncated") from err
+        raise LoadError(DAMAGED) from err
 
 
 def check_pixels(size: tuple[int, int], limits: IngestSettings) -> None:
@@ -140,4 +146,4 @@ def not_a_picture(path: Path) -> str:
             "it is a zip archive named as an image, perhaps a Word, PowerPoint or Excel file "
             "(rename it to .docx, .pptx or .xlsx to ingest it)"
         )
-    return "it is not a readable image: not a picture, or damaged"
+    return NOT_A_PICTURE

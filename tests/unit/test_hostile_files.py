@@ -164,7 +164,8 @@ def test_truncated_pdf_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "truncated.pdf"
     path.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     assert load_error(path) == (
-        "it is not a readable PDF: damaged or truncated (Stream has ended unexpectedly)"
+        "it is not a readable PDF: damaged or truncated (Stream has ended unexpectedly); "
+        "export it again to ingest it"
     )
 
 

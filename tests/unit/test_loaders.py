@@ -8,7 +8,7 @@ import docx
 import pytest
 from fpdf import FPDF
 
-from qa_bot.ingest.loaders import LoadError, load_file
+from qa_bot.ingest.loaders import NO_TEXT, LoadError, load_file
 
 
 def make_pdf(path: Path, pages: list[str], title: str = "") -> Path:
@@ -101,7 +101,10 @@ def test_docx_paragraphs_and_heading_title(tmp_path: Path) -> None:
         (
             "broken.pdf",
             b"%PDF-1.4 this is not really a pdf",
-            "it is not a readable PDF: damaged or truncated (Stream has ended unexpectedly)",
+            (
+                "it is not a readable PDF: damaged or truncated (Stream has ended unexpectedly); "
+                "export it again to ingest it"
+            ),
         ),
         (
             "broken.docx",
@@ -112,7 +115,7 @@ def test_docx_paragraphs_and_heading_title(tmp_path: Path) -> None:
         (
             "empty.md",
             b"   \n\n",
-            "it holds no text (empty, or a scan in which OCR found no readable line)",
+            NO_TEXT,
         ),
     ],
 )

@@ -18,7 +18,7 @@ from pptx.util import Inches
 from qa_bot.chain import QaChain
 from qa_bot.config import IngestSettings
 from qa_bot.ingest import ingest
-from qa_bot.ingest.loaders import read_file
+from qa_bot.ingest.loaders import NO_TEXT, read_file
 from qa_bot.server.viewer import highlight_page, passage
 from qa_bot.storage.store import Store
 from tests.unit.conftest import unit_settings
@@ -179,7 +179,7 @@ def test_office_zip_bombs_are_refused(tmp_path: Path, name: str, make: object) -
         (
             "data.csv",
             b"only,a,header\n",
-            "it holds no text (empty, or a scan in which OCR found no readable line)",
+            NO_TEXT,
         ),
     ],
 )

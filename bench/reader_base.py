@@ -1,12 +1,13 @@
-"""The reader's base, measured before training one: the time one answer's reading takes with
-all-MiniLM-L6-v2 (the shipped reader) and with all-mpnet-base-v2 as the encoder.
+"""The reader's base, measured before training one: the time one answer's reading and one
+training step take with all-MiniLM-L6-v2 (the shipped reader) and with all-mpnet-base-v2 as the
+encoder, run by PyTorch and by OpenVINO (as the answerer runs it).
 
     python -m bench.reader_base [--questions 60] [--threads 2]
 
-Each held-out SQuAD question's ``READ`` candidates (its paragraph's sentences, each with the
-sentence before it, as the answerer reads them) go through the reader's network in one batch,
-as in an answer. The mpnet network has the reader's heads untrained: its time, not its output,
-is measured. The shipped whole answer is in docs/answer-quality.md (its p50 / p95 floor: 150 /
+Each held-out SQuAD question goes through the reader's network with ``READ`` sentences of its
+article (from its paragraph on, each with the sentence before it) in one batch, as in an
+answer. The mpnet network has the reader's heads untrained: its time, not its output, is
+measured. The shipped whole answer is in docs/answer-quality.md (its p50 / p95 floor: 150 /
 300 ms); a base whose reading alone passes that floor cannot be kept whatever it measures.
 """
 

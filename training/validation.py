@@ -173,6 +173,8 @@ def _epochs(card: dict[str, Any]) -> str:
     first, last = card.get("first_epoch", 1), card["epochs_run"]
     k, n = card.get("shard", (1, 1))
     part = f" over part {k} of {n} of the training questions" if n > 1 else ""
+    if part and card.get("every_near_miss"):
+        part += " and the real near misses of every part"
     if first == 1:
         return f"{last} epoch{'s' if last > 1 else ''}{part}"
     ran = (f"epoch {last}" if first == last else f"epochs {first}–{last}") + part

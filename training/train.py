@@ -164,6 +164,7 @@ def train(
                 raise SystemExit(
                     f"Stopped; the checkpoint is in {run.checkpoint}: run again to resume."
                 )
+            run.save()  # the epoch trained is kept while it validates (most of an hour)
             card = _end_epoch(run, out)
     return card
 

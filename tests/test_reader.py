@@ -28,6 +28,7 @@ from training.documentation import QUESTIONS, paragraphs, prose, squad
 from training.examples import Example, pairs, prepare
 from training.nearmiss import entity_swap, number_shift
 from training.run import shard
+from training.ship import ship
 from training.train import train
 
 BRIDGE = [
@@ -107,6 +108,23 @@ def test_the_card_describes_the_shipped_weights() -> None:
     assert 0 < card["veto"] < 1 and card["veto_questions"] > 100
     assert WEIGHTS.stat().st_size < 60 * 2**20
     assert (WEIGHTS.parent / "MODEL_CARD.md").read_text().count(card["sha256"]) == 1
+
+
+def test_a_part_ships_with_every_part_it_was_trained_in(tmp_path: Path) -> None:
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for name in ("part-1.safetensors", "part-1.json", "part-2.safetensors", "part-2.json"):
+        shutil.copy(Path("training/weights") / name, parts / name)
+    card = ship(parts / "part-2.safetensors", tmp_path / WEIGHTS.name)
+    assert [p["shard"] for p in card["parts"]] == [[1, 4], [2, 4]]
+    assert card["wall_minutes"] == round(sum(p["wall_minutes"] for p in card["parts"]), 1)
+    shown = (tmp_path / "MODEL_CARD.md").read_text()
+    assert "part 1, lr 8e-05" in shown and "part 2, lr 6e-05" in shown
+    with pytest.raises(QaBotError, match="no calibrated veto"):  # shipped, not calibrated yet
+        load_reader(tmp_path / WEIGHTS.name, tmp_path / CARD.name)
+    (parts / "part-1.json").unlink()  # the part before it is unknown
+    with pytest.raises(QaBotError, match="train the parts before it first"):
+        ship(parts / "part-2.safetensors", tmp_path / WEIGHTS.name)
 
 
 def test_a_name_no_candidate_states_shows_in_the_answerability_features(reader: Reader) -> None:

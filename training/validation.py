@@ -114,7 +114,7 @@ the probability that the sentence answers the question, and the short answer's s
   binary cross-entropy plus span cross-entropy.
 - **Training**: `make train-reader` (seed {card["seed"]}, {_epochs(card)}, batch
   {card["batch_size"]}, lr {card["lr"]}, AdamW, linear warm-up and decay, forward pass in
-  {"bf16" if card.get("bf16") else "fp32"}); {card["wall_minutes"]} min on {_cores(card)}. Best
+  {"bf16" if card.get("bf16") else "fp32"}); {_time(card)}. Best
   epoch by validation: {card["epoch"]}.
 - **Weights**: `reader.safetensors`, fp16, sha256 `{card["sha256"]}` (checked at load).
 
@@ -189,6 +189,17 @@ def _cores(card: dict[str, Any]) -> str:
     """The CPU threads it trained with ("2 CPU cores" on cards from before they were noted)."""
     threads = card.get("threads", 2)
     return f"{threads} CPU thread{'s' if threads > 1 else ''}"
+
+
+def _time(card: dict[str, Any]) -> str:
+    """How long it trained, and on what: part by part for shipped weights trained in parts."""
+    parts = card.get("parts")
+    if not parts:
+        return f"{card['wall_minutes']} min on {_cores(card)}"
+    each = "; ".join(
+        f"part {p['shard'][0]}, lr {p['lr']}: {p['wall_minutes']} min on {_cores(p)}" for p in parts
+    )
+    return f"{card['wall_minutes']} min in all, on CPU only ({each})"
 
 
 def _trained_on(card: dict[str, Any]) -> str:

@@ -105,11 +105,9 @@ answer-quality: $(VENV)/.installed-test  # writes docs/answer-quality.md (about 
 # qa-bot's reader (training/): trained on SQuAD 1.1 train, SQuAD 2.0 dev and the documentation
 # questions, with made near misses, a quarter of the questions per command (about 50 minutes on 2
 # idle cores, 80 on one), each from the weights of the one before, kept in training/weights/; a
-# command checkpoints to .train/ every 15 minutes and resumes when run again. The shipped
-# weights and their calibration (veto, answerability) follow once part 4 is trained
-# (docs/answer-quality-notes.md says where training stands); the shipped weights are still those
-# of issue 20 (`git show c2b795b:Makefile`).
-READER := qa_bot/reader/weights/reader.safetensors
+# command checkpoints to .train/ every 15 minutes and resumes when run again (a finished part
+# returns at once). The last part is shipped as the package's reader with a card of every part,
+# and its veto calibrated on the held-out refusal curve (about 15 minutes).
 PARTS := training/weights
 SQUAD := ../shared/benchmarks
 READER_DATA := --data $(SQUAD)/squad1-train.json --data $(SQUAD)/squad2-dev-train.json \
@@ -122,6 +120,8 @@ train-reader: $(VENV)/.installed
 		--init $(PARTS)/part-2.safetensors --out $(PARTS)/part-3.safetensors
 	$(BIN)/python -m training.train $(READER_DATA) --part 4/4 --lr 3e-5 --first-epoch 4 --epochs 4 \
 		--every-near-miss --init $(PARTS)/part-3.safetensors --out $(PARTS)/part-4.safetensors
+	$(BIN)/python -m training.ship $(PARTS)/part-4.safetensors
+	$(BIN)/python -m training.calibrate --data $(SQUAD)/squad2-dev-train.json
 
 calibrate-refusal: $(VENV)/.installed
 	$(BIN)/python bench/calibrate_refusal.py

@@ -39,15 +39,15 @@ console = Console()
 
 
 def best_readings(store: Store, questions: list) -> list[float]:
-    """Per question, the reader's best probability among the sentences the scorer would quote
-    (score ≥ ``answer.min_support``; -1 when there is none: refused whatever the veto)."""
+    """Per question, the reader's best probability among the sentences the answerer has it read
+    (score ≥ ``answer.reader_min_support``; -1 when there is none: refused whatever the veto)."""
     retriever = HybridRetriever.from_settings(store)
-    answerer = ExtractiveAnswerer(store.sentence_embeddings, 0.0, reader=shipped_reader())
-    floor = store.settings.answer.min_support
+    floor = store.settings.answer.reader_min_support
+    answerer = ExtractiveAnswerer(store.sentence_embeddings, floor, reader=shipped_reader(), veto=0)
     best = []
     for q in track(questions, description="reading", console=console):
         read = answerer.supported(q.question, retriever.invoke(q.question))
-        best.append(max((c.answers for c in read if c.support >= floor), default=-1.0))
+        best.append(max((c.answers for c in read), default=-1.0))
     return best
 
 
@@ -129,10 +129,10 @@ def main() -> None:
         f'All {len(questions)} questions of SQuAD 2.0 dev "Rhine" ({int(answerable.sum())} '
         f"answerable, {int((~answerable).sum())} unanswerable, written to look answerable), "
         "through hybrid retrieval + reranking and the extractive answerer with the reader. A "
-        "question is answered when a sentence the scorer would quote (score at least "
-        "`answer.min_support`) gets at least the veto from the reader (shipped: "
-        f"{current:.3f}, calibrated on held-out training data, not here). Veto 0 is the "
-        "scorer alone at its default threshold.",
+        "question is answered when a sentence the answerer has the reader read (score at least "
+        "`answer.reader_min_support`, any kind of answer) gets at least the veto from the "
+        f"reader (shipped: {current:.3f}, calibrated on held-out training data, not here). Veto "
+        "0 answers whenever a sentence is read.",
         "",
         f"At the shipped veto: answerable answered {at[0]:.3f}, unanswerable refused "
         f"{at[1]:.3f}. Most refused while answering at least 0.85: with the veto swept "

@@ -422,7 +422,15 @@ class AnswerSettings(Section):
         0.48,
         ge=0,
         le=1,
-        description="Below this sentence score the extractive answerer refuses.",
+        description="Below this sentence score the extractive answerer refuses (without the "
+        "reader).",
+    )
+    reader_min_support: float = Field(
+        0.40,
+        ge=0,
+        le=1,
+        description="With the reader, sentences scoring at least this are read, whatever kind "
+        "of answer they hold: the reader judges which answers, and its veto refuses.",
     )
     reader: bool = Field(
         True,

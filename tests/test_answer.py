@@ -207,6 +207,19 @@ def test_the_reader_reads_only_the_scorers_best_sentences(chain: QaChain) -> Non
     assert [c.score for c in read] == sorted((c.score for c in read), reverse=True)
 
 
+def test_the_reader_reads_sentences_of_any_kind(chain: QaChain) -> None:
+    """Without the reader only a sentence holding a count may answer "how many"; the reader
+    reads the others too, and judges (the article counts no robots)."""
+    answerer = chain.answerer
+    assert isinstance(answerer, ExtractiveAnswerer) and answerer.reader is not None
+    question = "How many robots will work in the parks?"
+    chunks = chain.retrieve(question)
+    typed = {c.text for c in answerer.eligible(question, chunks)}
+    read = answerer.supported(question, chunks)
+    assert any(c.text not in typed for c in read)
+    assert chain.ask(question).refused
+
+
 def test_why_is_answered_with_the_reason(chain: QaChain) -> None:
     """The article asks the question itself and answers it in the next sentence."""
     answer = chain.ask("Why do some businesses hesitate to join the project?")

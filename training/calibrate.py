@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from rich.progress import track
 
-from qa_bot.answer.extractive import READ, ExtractiveAnswerer
+from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
@@ -96,7 +96,7 @@ class HeldOut:
 def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: str) -> HeldOut:
     """Every question of ``articles`` the scorer answers, as the pipeline reads it: the set is
     ingested as a corpus, each question retrieved and scored as in an answer, and the reader
-    reads the best sentences the scorer would quote. ``group`` names the set when it has no
+    reads the best sentences the answerer has it read. ``group`` names the set when it has no
     articles of its own to cross-validate over."""
     held_out = workdir / "held-out.json"
     held_out.write_text(json.dumps({"data": articles}), encoding="utf-8")
@@ -109,21 +109,23 @@ def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: 
     store = Store.open(settings)
     ingest(store, workdir / "corpus")
     chain = QaChain(store, settings)
-    reader = Reader(*load_net(weights))
-    answerer = ExtractiveAnswerer(store.sentence_embeddings, settings.answer.min_support)
+    answerer = ExtractiveAnswerer(  # as in an answer, with no veto yet
+        store.sentence_embeddings,
+        settings.answer.reader_min_support,
+        reader=Reader(*load_net(weights)),
+        veto=0.0,
+    )
     found = []
     for question in track(questions, f"reading the held-out {group} questions"):
-        ranked = answerer.supported(question.question, chain.retrieve(question.question))
-        candidates = [(c.text, c.lead or c.before) for c in ranked[:READ]]
-        if not candidates:
+        read = answerer.supported(question.question, chain.retrieve(question.question))
+        if not read:
             continue
-        readings = reader.read(question.question, candidates)
         found.append(
             Read(
                 question.answerable,
                 group if group != "squad" else article_of[question.id],
-                max(r.answers for r in readings),
-                features(question.question, candidates, readings),
+                max(c.answers for c in read),
+                features(question.question, [c.context for c in read], [c.reading for c in read]),
             )
         )
     answerable = sum(q.answerable for q in questions)

@@ -40,9 +40,7 @@ def ship(weights: Path, to: Path = WEIGHTS) -> dict[str, Any]:
     chain = lineage(weights)
     card = dict(chain[-1])
     if sha256(weights) != card["sha256"]:
-        raise QaBotError(
-            f"{weights.name} does not match its card's sha256: train that part again."
-        )
+        raise QaBotError(f"{weights.name} does not match its card's sha256: train that part again.")
     card["parts"] = [{k: part[k] for k in PART_FIELDS if k in part} for part in chain]
     card["wall_minutes"] = round(sum(part["wall_minutes"] for part in chain), 1)
     shutil.copyfile(weights, to)
@@ -62,8 +60,10 @@ def main() -> None:
     parser.add_argument("weights", type=Path, help="a training part's .safetensors")
     args = parser.parse_args()
     card = ship(args.weights)
-    print(f"shipped {args.weights} as {WEIGHTS} ({len(card['parts'])} parts, "
-          f"{card['wall_minutes']} min of training)")
+    print(
+        f"shipped {args.weights} as {WEIGHTS} ({len(card['parts'])} parts, "
+        f"{card['wall_minutes']} min of training)"
+    )
 
 
 if __name__ == "__main__":

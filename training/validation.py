@@ -258,10 +258,11 @@ def _veto(card: dict[str, Any]) -> str:
 
 Each held-out set (the SQuAD articles; the documentation questions' sources) is ingested as a
 corpus and each question goes through retrieval and the scorer as in an answer; the reader
-reads the best sentences the scorer would quote. Its veto, the probability below which the
-answerer does not quote a sentence, is chosen on the refusal curve this traces: the highest at
-which every set still answers {card["veto_answered"]:.0%} of its answerable questions
-({card["veto_questions"]} in all; {by_set}). It is **{card["veto"]:.3f}**.
+reads the best sentences the answerer has it read (`answer.reader_min_support`, any kind).
+Its veto, the probability below which the answerer does not quote a sentence, is chosen on the
+refusal curve this traces: the highest at which every set still answers
+{card["veto_answered"]:.0%} of its answerable questions ({card["veto_questions"]} in all;
+{by_set}). It is **{card["veto"]:.3f}**.
 
 {_curve(card["refusal_curve"])}
 """
@@ -297,7 +298,7 @@ def _answerability(card: dict[str, Any]) -> str:
     return f"""
 ## Answerability: the best sentences read together (`training/answerability.py`)
 
-A logistic model over the reader's readings of the sentences the scorer would quote and over
+A logistic model over the reader's readings of the sentences the answerer has it read and over
 what of the question they state ({", ".join(model["features"])}), fitted on the same held-out
 readings as the veto, answerable and not ({model["questions"]} questions, {model["unanswerable"]}
 unanswerable). Cross-validated across {", ".join(model["groups"])} (each measured by the model

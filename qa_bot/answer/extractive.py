@@ -94,6 +94,11 @@ class _Candidate:
         return (self.text, self.lead or self.before)
 
     @property
+    def reading(self) -> Reading:
+        """The reader's reading of it (with the reader)."""
+        return Reading(self.answers, self.span, self.span_score)
+
+    @property
     def offset(self) -> int:
         """Where the text starts in the document (page)."""
         return int(self.chunk.metadata["offset"]) + self.at
@@ -155,11 +160,11 @@ class ExtractiveAnswerer(Answerer):
     ``CUE_BONUS`` higher: holding it is evidence). A request for a summary gets four central
     sentences.
 
-    Given qa-bot's ``reader``, the ``READ`` best sentences that reach ``min_support`` are read
-    against the question: they are ranked by the reader's probability that they answer and
-    their score (``READER_WEIGHT``), a sentence the reader gives less than ``veto`` is not
-    quoted (so the answerer refuses when none is left), and the short answer is the reader's
-    span."""
+    Given qa-bot's ``reader``, the ``READ`` best sentences that reach ``min_support`` (the
+    reader's lower one), whatever kind of answer they hold, are read against the question:
+    they are ranked by the reader's probability that they answer and their score
+    (``READER_WEIGHT``), a sentence the reader gives less than ``veto`` is not quoted (so the
+    answerer refuses when none is left), and the short answer is the reader's span."""
 
     def __init__(
         self,
@@ -189,7 +194,7 @@ class ExtractiveAnswerer(Answerer):
             reader = reader_for(settings.store)
         return cls(
             store.sentence_embeddings,
-            answer.min_support,
+            answer.min_support if reader is None else answer.reader_min_support,
             answer.max_sentences,
             reader=reader,
             veto=answer.reader_veto,
@@ -237,15 +242,17 @@ class ExtractiveAnswerer(Answerer):
             )
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
-    def eligible(self, question: str, chunks: list[Document]) -> list[_Candidate]:
+    def eligible(
+        self, question: str, chunks: list[Document], typed: bool = True
+    ) -> list[_Candidate]:
         """The scored sentences that could answer, best first: holding the kind of answer the
-        question expects (among the best ``TYPED``), and none when the question names something
-        the chunks never mention."""
+        question expects (among the best ``TYPED``; any kind unless ``typed``), and none when
+        the question names something the chunks never mention."""
         if not supported_by_retrieval(question, chunks):
             return []
         kind = expects(question)
         ranked = self.score(question, chunks)
-        if kind not in ENTITY_LABELS:
+        if not typed or kind not in ENTITY_LABELS:
             return ranked
         asked = key_terms(question)
         typed = [
@@ -261,8 +268,9 @@ class ExtractiveAnswerer(Answerer):
 
     def supported(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The eligible sentences that reach ``min_support``, best first; with the reader, the
-        best ``READ`` of them, read and ranked again."""
-        ranked = [c for c in self.eligible(question, chunks) if c.score >= self.min_support]
+        best ``READ`` of them of any kind, read and ranked again."""
+        eligible = self.eligible(question, chunks, typed=self.reader is None)
+        ranked = [c for c in eligible if c.score >= self.min_support]
         if self.reader is None or not ranked:
             return ranked
         return self._read(question, ranked[:READ], self.reader)
@@ -273,7 +281,7 @@ class ExtractiveAnswerer(Answerer):
         model = self.reader.answerability if self.reader is not None else None
         if model is None or not read:
             return True
-        readings = [Reading(c.answers, c.span, c.span_score) for c in read]
+        readings = [c.reading for c in read]
         return model.answerable(question, [c.context for c in read], readings) >= model.threshold
 
     def _select(self, question: str, chunks: list[Document]) -> list[_Candidate]:

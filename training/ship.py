@@ -51,7 +51,8 @@ def ship(weights: Path, to: Path = WEIGHTS) -> dict[str, Any]:
 def _card(weights: Path) -> dict[str, Any]:
     """The card (JSON) of a part's weights, or the card itself when given one."""
     path = weights if weights.suffix == ".json" else card_of(weights)
-    return json.loads(path.read_text(encoding="utf-8"))
+    card: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return card
 
 
 def main() -> None:

@@ -243,16 +243,16 @@ class ExtractiveAnswerer(Answerer):
         return sorted(candidates, key=lambda c: c.score, reverse=True)
 
     def eligible(
-        self, question: str, chunks: list[Document], typed: bool = True
+        self, question: str, chunks: list[Document], of_kind: bool = True
     ) -> list[_Candidate]:
         """The scored sentences that could answer, best first: holding the kind of answer the
-        question expects (among the best ``TYPED``; any kind unless ``typed``), and none when
+        question expects (among the best ``TYPED``; any kind unless ``of_kind``), and none when
         the question names something the chunks never mention."""
         if not supported_by_retrieval(question, chunks):
             return []
         kind = expects(question)
         ranked = self.score(question, chunks)
-        if not typed or kind not in ENTITY_LABELS:
+        if not of_kind or kind not in ENTITY_LABELS:
             return ranked
         asked = key_terms(question)
         typed = [
@@ -269,7 +269,7 @@ class ExtractiveAnswerer(Answerer):
     def supported(self, question: str, chunks: list[Document]) -> list[_Candidate]:
         """The eligible sentences that reach ``min_support``, best first; with the reader, the
         best ``READ`` of them of any kind, read and ranked again."""
-        eligible = self.eligible(question, chunks, typed=self.reader is None)
+        eligible = self.eligible(question, chunks, of_kind=self.reader is None)
         ranked = [c for c in eligible if c.score >= self.min_support]
         if self.reader is None or not ranked:
             return ranked

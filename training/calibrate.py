@@ -25,7 +25,7 @@ from qa_bot.answer.extractive import ExtractiveAnswerer
 from qa_bot.chain import QaChain
 from qa_bot.config import Settings
 from qa_bot.errors import QaBotError
-from qa_bot.evaluation.squad import load_squad, write_corpus
+from qa_bot.evaluation.squad import SquadQuestion, load_squad, write_corpus
 from qa_bot.ingest import ingest
 from qa_bot.reader.answerability import features
 from qa_bot.reader.reader import WEIGHTS, Reader, load_net
@@ -93,25 +93,33 @@ class HeldOut:
         return math.floor(float(best[needed - 1]) * 1e4) / 1e4 if needed <= len(best) else 0.0
 
 
-def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: str) -> HeldOut:
-    """Every question of ``articles`` the scorer answers, as the pipeline reads it: the set is
-    ingested as a corpus, each question retrieved and scored as in an answer, and the reader
-    reads the best sentences the answerer has it read. ``group`` names the set when it has no
-    articles of its own to cross-validate over."""
+def ingested(
+    articles: list[Article], workdir: Path
+) -> tuple[QaChain, list[SquadQuestion], dict[str, str]]:
+    """A held-out set ingested as a corpus in ``workdir`` behind the real chain (which
+    retrieves; the reader being measured reads), its questions, and each question's article."""
     held_out = workdir / "held-out.json"
     held_out.write_text(json.dumps({"data": articles}), encoding="utf-8")
     paragraphs, questions = load_squad(held_out)
     article_of = {q["id"]: a["title"] for a in articles for p in a["paragraphs"] for q in p["qas"]}
     write_corpus(paragraphs, workdir / "corpus")
-    settings = Settings().updated(  # the chain retrieves; the reader being calibrated reads
+    settings = Settings().updated(
         store={"data_dir": str(workdir / "index")}, answer={"reader": False}
     )
     store = Store.open(settings)
     ingest(store, workdir / "corpus")
-    chain = QaChain(store, settings)
+    return QaChain(store, settings), questions, article_of
+
+
+def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: str) -> HeldOut:
+    """Every question of ``articles`` the scorer answers, as the pipeline reads it: the set is
+    ingested as a corpus, each question retrieved and scored as in an answer, and the reader
+    reads the best sentences the answerer has it read. ``group`` names the set when it has no
+    articles of its own to cross-validate over."""
+    chain, questions, article_of = ingested(articles, workdir)
     answerer = ExtractiveAnswerer(  # as in an answer, with no veto yet
-        store.sentence_embeddings,
-        settings.answer.reader_min_support,
+        chain.store.sentence_embeddings,
+        chain.settings.answer.reader_min_support,
         reader=Reader(*load_net(weights)),
         veto=0.0,
     )
@@ -132,17 +140,22 @@ def read_held_out(articles: list[Article], weights: Path, workdir: Path, group: 
     return HeldOut(found, answerable, len(questions) - answerable)
 
 
+def held_out_sets(data: Path, documentation: Path = QUESTIONS) -> dict[str, list[Article]]:
+    """The held-out sets by name: the SQuAD articles kept out of ``data``'s training, and the
+    documentation questions' held-out sources."""
+    return {
+        "squad": split(load_articles(data))[1],
+        "documentation": split_documentation(documentation)[1],
+    }
+
+
 def calibrate(
     data: Path, weights: Path = WEIGHTS, documentation: Path = QUESTIONS
 ) -> dict[str, Any]:
     """Compute the veto and the answerability model for ``weights`` and write them into their
     card and MODEL_CARD.md."""
-    held_out = {
-        "squad": split(load_articles(data))[1],
-        "documentation": split_documentation(documentation)[1],
-    }
     sets: dict[str, HeldOut] = {}
-    for name, articles in held_out.items():
+    for name, articles in held_out_sets(data, documentation).items():
         with tempfile.TemporaryDirectory() as tmp:
             sets[name] = read_held_out(articles, weights, Path(tmp), name)
     if not all(len(found.best(True)) for found in sets.values()):

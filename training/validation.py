@@ -11,6 +11,7 @@ import numpy as np
 
 from qa_bot.evaluation.metrics import token_f1
 from qa_bot.reader.reader import CARD, WEIGHTS, Reader
+from training.answerability import GAIN
 from training.data import DISTRACTORS, Question
 from training.documentation import HELD_OUT
 
@@ -293,7 +294,8 @@ def _answerability(card: dict[str, Any]) -> str:
     verdict = (
         "it refuses more of them, so the answerer refuses below its threshold"
         if model["used"]
-        else "it does not refuse more of them, so the answerer leaves it unused"
+        else f"it does not refuse {GAIN} more of them or better (within the noise), so it is "
+        "left unused"
     )
     return f"""
 ## Answerability: the best sentences read together (`training/answerability.py`)

@@ -4,6 +4,7 @@ questions ("Who would fund it? (Project Crystal Land)")."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from qa_bot.text import STOPWORDS, key_terms, words
@@ -17,6 +18,7 @@ ANAPHORA = frozenset(
 )
 MIN_OWN_WORDS = 3  # a question with fewer content words than this leans on the context
 MAX_CARRIED = 8  # content words carried over from earlier questions
+_CARRIED = re.compile(r"(?P<asked>.+) \((?P<carried>[^()]+)\)")
 
 
 def needs_context(question: str) -> bool:
@@ -47,6 +49,16 @@ def standalone_question(question: str, history: History) -> str:
     if not carried:
         return question
     return f"{question} ({' '.join(carried[:MAX_CARRIED])})"
+
+
+def as_asked(question: str) -> str:
+    """A question made standalone by ``standalone_question`` as the user asked it, without the
+    words carried over (what the reader reads: retrieval has found the passages on the topic,
+    and the reader was trained on questions as people ask them); any other question as it is."""
+    match = _CARRIED.fullmatch(question)
+    if match and needs_context(match["asked"]):
+        return match["asked"]
+    return question
 
 
 def history_from_messages(messages: Iterable[tuple[str, str]]) -> History:

@@ -23,6 +23,7 @@ from qa_bot.answer.questions import (
     gives_reason,
     short_answer,
 )
+from qa_bot.followup import as_asked
 from qa_bot.reader.answerability import Reading
 from qa_bot.records import Answer, Citation, cite, location
 from qa_bot.text import MIN_WORDS, chunk_sentences, clauses, key_terms, stems
@@ -232,7 +233,7 @@ class ExtractiveAnswerer(Answerer):
     def _read(question: str, candidates: list[_Candidate], reader: Reader) -> list[_Candidate]:
         """The candidates read by the reader (the question a FAQ asks right before a sentence,
         else the sentence before it, as context), ranked best first by reading and score."""
-        readings = reader.read(question, [c.context for c in candidates])
+        readings = reader.read(as_asked(question), [c.context for c in candidates])
         for candidate, reading in zip(candidates, readings, strict=True):
             candidate.answers, candidate.span = reading.answers, reading.span
             candidate.span_score = reading.span_score
